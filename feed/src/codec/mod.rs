@@ -1,0 +1,46 @@
+//! Wire and file forms of feed records.
+//!
+//! - `json`: the canonical JSON form of one [`Trade`] or [`OptionChain`] (serde names in
+//!   `model`), used on every socket and in every file.
+//! - `jsonl`: JSON Lines files, plain or gzip, read and written as streams.
+//! - `csv`: trades as CSV with a header row.
+//!
+//! Malformed input is a [`DecodeError`] naming the file, the line and the field; readers
+//! go on past a bad line unless the caller asks for strict reading.
+
+mod csv;
+mod error;
+mod json;
+mod jsonl;
+
+pub use self::csv::{CsvTradeReader, CsvTradeWriter};
+pub use error::DecodeError;
+pub use json::{decode, encode};
+pub use jsonl::{JsonlReader, JsonlWriter};
+
+use crate::model::{OptionChain, Trade};
+use serde::{Serialize, de::DeserializeOwned};
+
+/// A record type that can travel as canonical JSON.
+pub trait FeedRecord: Serialize + DeserializeOwned {
+    /// What the record is called in messages to people (`trade`, `option chain`).
+    const NAME: &'static str;
+}
+
+impl FeedRecord for Trade {
+    const NAME: &'static str = "trade";
+}
+
+impl FeedRecord for OptionChain {
+    const NAME: &'static str = "option chain";
+}
+
+/// Whether a reader stops at the first bad line or skips it and goes on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnError {
+    /// Yield the error and keep reading (the default: one bad line never aborts a stream).
+    #[default]
+    Continue,
+    /// Yield the error and end the stream.
+    Stop,
+}
