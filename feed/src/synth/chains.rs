@@ -228,7 +228,9 @@ impl UnderlyingStream {
 /// skew saturates (`tanh`) and the wings grow linearly (a hyperbola), so total variance
 /// grows slowly enough in the wings that prices stay monotone and convex in strike.
 fn smile_vol(atm_vol: f64, skew: f64, smile: f64, x: f64) -> f64 {
-    (atm_vol * (1.0 + skew * x.tanh() + smile * ((1.0 + x * x).sqrt() - 1.0))).clamp(0.01, 5.0)
+    let vol = (atm_vol * (1.0 + skew * x.tanh() + smile * ((1.0 + x * x).sqrt() - 1.0))).clamp(0.01, 5.0);
+    // Published to four decimals (a hundredth of a vol point), as platforms do.
+    (vol * 1e4).round() / 1e4
 }
 
 impl Scheduled for UnderlyingStream {
