@@ -1,1 +1,41 @@
+//! # tickwatch test kit
+//!
+//! Starts the real servers tickwatch talks to, each on a free loopback port with its own
+//! temporary directory, waits until it answers (with a deadline, and its log in the error
+//! when it does not), and stops it when dropped: `redis-server`, the MongoDB-wire server
+//! `secantusd-py`, a Celery worker for the app in `tests/python/`, `rabbitmq-server`,
+//! `prometheus` and `prometheus-alertmanager`.
+//!
+//! Nothing here is a mock. A missing server is an error that names `scripts/setup.sh`,
+//! so a test that needs it fails loudly instead of skipping.
 
+mod alertmanager;
+mod binaries;
+mod celery;
+mod error;
+mod mongodb;
+mod ports;
+mod process;
+mod prometheus;
+mod rabbitmq;
+mod redis;
+
+pub use alertmanager::Alertmanager;
+pub use binaries::{binary, repo_root, venv_binary};
+pub use celery::{CeleryClient, CeleryWorker};
+pub use error::{KitError, Result};
+pub use mongodb::MongoServer;
+pub use ports::free_port;
+pub use process::ServerProcess;
+pub use prometheus::Prometheus;
+pub use rabbitmq::RabbitMq;
+pub use redis::RedisServer;
+
+/// Asks `url` over HTTP and tells whether it answered 200; used for readiness checks.
+fn http_ok(url: &str) -> bool {
+    reqwest::blocking::Client::new()
+        .get(url)
+        .timeout(std::time::Duration::from_secs(2))
+        .send()
+        .is_ok_and(|r| r.status().is_success())
+}

@@ -1,0 +1,44 @@
+"""A small Celery app that the tickwatch test kit runs as a real worker.
+
+The broker comes from TICKWATCH_BROKER_URL; results go to the same Redis so tests can
+see what the worker did. Task events are on (`-E` plus task_send_sent_event) because the
+exporter's Celery event consumer is tested against them.
+"""
+import os
+import time
+
+from celery import Celery
+
+broker = os.environ["TICKWATCH_BROKER_URL"]
+app = Celery("tickwatch_kit", broker=broker, backend=os.environ.get("TICKWATCH_RESULT_URL", broker))
+app.conf.update(
+    task_serializer="json",
+    result_serializer="json",
+    accept_content=["json"],
+    task_send_sent_event=True,
+    worker_send_task_events=True,
+    broker_connection_retry_on_startup=True,
+    result_expires=3600,
+)
+
+
+@app.task(name="tickwatch.add")
+def add(x, y):
+    return x + y
+
+
+@app.task(name="tickwatch.fail")
+def fail(reason="planned failure"):
+    raise RuntimeError(reason)
+
+
+@app.task(name="tickwatch.sleep")
+def sleep(seconds):
+    time.sleep(seconds)
+    return seconds
+
+
+@app.task(name="tickwatch.tick")
+def tick(symbol, seq, price):
+    """What a market-data pipeline task looks like: one tick in, a small record out."""
+    return {"symbol": symbol, "seq": seq, "price": price}

@@ -1,0 +1,91 @@
+use crate::{KitError, Result, ServerProcess, repo_root, venv_binary};
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+use tempfile::TempDir;
+
+/// A real Celery worker (prefork pool, task events on) running the kit's app
+/// (`tests/python/celery_app.py`) against a Redis broker.
+pub struct CeleryWorker {
+    process: Option<ServerProcess>,
+    hostname: String,
+    _dir: TempDir,
+}
+
+static WORKERS: AtomicUsize = AtomicUsize::new(0);
+
+impl CeleryWorker {
+    /// Starts a worker consuming `queues` with two pool processes and waits until it
+    /// reports ready.
+    pub fn start(broker_url: &str, queues: &[&str]) -> Result<CeleryWorker> {
+        let dir = tempfile::Builder::new().prefix("tickwatch-celery-").tempdir()?;
+        let n = WORKERS.fetch_add(1, Ordering::Relaxed);
+        let hostname = format!("kit{}-{n}@localhost", std::process::id());
+        let mut command = Command::new(venv_binary("celery")?);
+        command.args(["-A", "celery_app", "worker", "--loglevel=INFO", "--concurrency=2", "--events"]);
+        command.args(["--without-mingle", "--without-gossip", "--hostname", &hostname]);
+        command.args(["--queues", &queues.join(",")]);
+        command.current_dir(repo_root().join("tests/python")).env("TICKWATCH_BROKER_URL", broker_url);
+        let mut process = ServerProcess::spawn("celery worker", command, &dir.path().join("worker.log"))?;
+        let log = dir.path().join("worker.log");
+        process.wait_until(Duration::from_secs(60), || {
+            std::fs::read_to_string(&log).is_ok_and(|text| text.contains(&format!("{hostname} ready.")))
+        })?;
+        Ok(CeleryWorker { process: Some(process), hostname, _dir: dir })
+    }
+
+    /// The worker's node name as Celery reports it in events (`name@host`).
+    pub fn hostname(&self) -> &str {
+        &self.hostname
+    }
+
+    /// The worker's log so far.
+    pub fn log_text(&self) -> String {
+        self.process.as_ref().map(ServerProcess::log_text).unwrap_or_default()
+    }
+
+    /// Warm shutdown (SIGTERM: finish running tasks, then exit).
+    pub fn stop(&mut self) {
+        if let Some(mut p) = self.process.take() {
+            p.stop();
+        }
+    }
+
+    /// Kills the worker and its pool at once, as in a crash.
+    pub fn kill(&mut self) {
+        if let Some(mut p) = self.process.take() {
+            p.kill();
+        }
+    }
+}
+
+/// Sends tasks through the real Celery client library, so they are exactly what an
+/// application would enqueue (`tests/python/send_tasks.py`).
+pub struct CeleryClient {
+    broker_url: String,
+}
+
+impl CeleryClient {
+    pub fn new(broker_url: &str) -> CeleryClient {
+        CeleryClient { broker_url: broker_url.to_owned() }
+    }
+
+    /// Sends `count` calls of `task` with positional `args` (a JSON array) to `queue`,
+    /// optionally with a priority; returns the task ids.
+    pub fn send(&self, task: &str, queue: &str, count: usize, args: &str, priority: Option<u8>) -> Result<Vec<String>> {
+        let mut command = Command::new(venv_binary("python")?);
+        command.args(["send_tasks.py", task, queue, &count.to_string(), args]);
+        if let Some(p) = priority {
+            command.arg(p.to_string());
+        }
+        let output = command
+            .current_dir(repo_root().join("tests/python"))
+            .env("TICKWATCH_BROKER_URL", &self.broker_url)
+            .output()
+            .map_err(|e| KitError(format!("cannot run send_tasks.py: {e}")))?;
+        if !output.status.success() {
+            return Err(KitError(format!("send_tasks.py failed: {}", String::from_utf8_lossy(&output.stderr))));
+        }
+        Ok(String::from_utf8_lossy(&output.stdout).lines().map(str::to_owned).collect())
+    }
+}

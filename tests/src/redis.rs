@@ -1,0 +1,69 @@
+use crate::ports::free_port;
+use crate::{Result, ServerProcess, binary};
+use std::process::Command;
+use std::time::Duration;
+use tempfile::TempDir;
+
+/// A real `redis-server` on a free loopback port, without persistence.
+pub struct RedisServer {
+    process: Option<ServerProcess>,
+    port: u16,
+    dir: TempDir,
+}
+
+impl RedisServer {
+    /// Starts a server and waits until it answers PING.
+    pub fn start() -> Result<RedisServer> {
+        let dir = tempfile::Builder::new().prefix("tickwatch-redis-").tempdir()?;
+        let port = free_port();
+        let process = Some(launch(port, &dir)?);
+        Ok(RedisServer { process, port, dir })
+    }
+
+    /// `redis://127.0.0.1:PORT/0`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/0", self.port)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// A synchronous connection for test set-up and assertions.
+    pub fn connection(&self) -> Result<redis::Connection> {
+        redis::Client::open(self.url())
+            .and_then(|c| c.get_connection_with_timeout(Duration::from_secs(5)))
+            .map_err(|e| crate::KitError(format!("cannot connect to redis at {}: {e}", self.url())))
+    }
+
+    /// Kills the server as in a crash (its data is gone: there is no persistence).
+    pub fn kill(&mut self) {
+        if let Some(mut p) = self.process.take() {
+            p.kill();
+        }
+    }
+
+    /// Starts the server again on the same port, after [`kill`](Self::kill).
+    pub fn restart(&mut self) -> Result<()> {
+        self.kill();
+        self.process = Some(launch(self.port, &self.dir)?);
+        Ok(())
+    }
+}
+
+fn launch(port: u16, dir: &TempDir) -> Result<ServerProcess> {
+    let mut command = Command::new(binary("redis-server")?);
+    command.args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]);
+    command.args(["--daemonize", "no", "--logfile", ""]).arg("--dir").arg(dir.path());
+    let mut process = ServerProcess::spawn("redis-server", command, &dir.path().join("redis.log"))?;
+    let url = format!("redis://127.0.0.1:{port}/0");
+    process.wait_until(Duration::from_secs(10), || ping(&url))?;
+    Ok(process)
+}
+
+fn ping(url: &str) -> bool {
+    redis::Client::open(url)
+        .and_then(|c| c.get_connection_with_timeout(Duration::from_millis(500)))
+        .and_then(|mut con| redis::cmd("PING").query::<String>(&mut con))
+        .is_ok_and(|pong| pong == "PONG")
+}
