@@ -9,7 +9,9 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use tickwatch_feed::Trade;
 use tickwatch_feed::codec::{CsvTradeWriter, JsonlWriter};
-use tickwatch_feed::faults::{ChainFault, ChainFaults, FaultKind, FaultMix, Planted, TradeFault, TradeFaultParams, TradeFaults};
+use tickwatch_feed::faults::{
+    ChainFault, ChainFaults, FaultKind, FaultMix, Planted, TradeFault, TradeFaultParams, TradeFaults,
+};
 use tickwatch_feed::synth::{ChainSpec, ChainSynth, SymbolSpec, TradeSynth};
 
 /// Which feed to make.
@@ -108,10 +110,8 @@ fn finish<K: FaultKind>(request: &GenRequest, records: u64, planted: &[Planted<K
     if let Some(path) = &request.planted_out {
         write_planted(path, &planted).map_err(|e| format!("{}: cannot write: {e}", path.display()))?;
     }
-    let counts = K::ALL
-        .iter()
-        .map(|&(kind, name)| (name, planted.iter().filter(|p| p.kind == kind).count() as u64))
-        .collect();
+    let counts =
+        K::ALL.iter().map(|&(kind, name)| (name, planted.iter().filter(|p| p.kind == kind).count() as u64)).collect();
     Ok(GenSummary { records, planted: counts })
 }
 
@@ -130,7 +130,6 @@ fn write_planted<K: FaultKind>(path: &Path, planted: &[&Planted<K>]) -> std::io:
     out.flush()
 }
 
-
 /// A trade file in either of its formats.
 enum TradeFile {
     Csv(Box<CsvTradeWriter<BufWriter<File>>>),
@@ -139,7 +138,11 @@ enum TradeFile {
 
 impl TradeFile {
     fn create(path: &Path, csv: bool) -> std::io::Result<TradeFile> {
-        Ok(if csv { TradeFile::Csv(Box::new(CsvTradeWriter::create(path)?)) } else { TradeFile::Jsonl(JsonlWriter::create(path)?) })
+        Ok(if csv {
+            TradeFile::Csv(Box::new(CsvTradeWriter::create(path)?))
+        } else {
+            TradeFile::Jsonl(JsonlWriter::create(path)?)
+        })
     }
 
     fn write(&mut self, trade: &Trade) -> std::io::Result<()> {

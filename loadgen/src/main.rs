@@ -3,12 +3,16 @@
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use tickwatch_loadgen::generate::{FeedKind, GenRequest, generate};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
-use tickwatch_loadgen::generate::{FeedKind, GenRequest, generate};
 
 #[derive(Parser)]
-#[command(name = "tickwatch-loadgen", version, about = "Market-data load for staging: synthetic or replayed trade and option-chain feeds, faults planted on purpose.")]
+#[command(
+    name = "tickwatch-loadgen",
+    version,
+    about = "Market-data load for staging: synthetic or replayed trade and option-chain feeds, faults planted on purpose."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -61,7 +65,9 @@ fn main() -> ExitCode {
             let start_ns = match OffsetDateTime::parse(&start, &Rfc3339) {
                 Ok(t) => t.unix_timestamp_nanos() as i64,
                 Err(e) => {
-                    eprintln!("tickwatch-loadgen gen: --start `{start}` is not an RFC 3339 time ({e}); e.g. 2026-01-01T00:00:00Z");
+                    eprintln!(
+                        "tickwatch-loadgen gen: --start `{start}` is not an RFC 3339 time ({e}); e.g. 2026-01-01T00:00:00Z"
+                    );
                     return ExitCode::from(2);
                 }
             };
@@ -71,7 +77,11 @@ fn main() -> ExitCode {
                     let planted: Vec<String> =
                         summary.planted.iter().filter(|(_, n)| *n > 0).map(|(k, n)| format!("{k}={n}")).collect();
                     let planted = if planted.is_empty() { "none".to_owned() } else { planted.join(", ") };
-                    eprintln!("wrote {} records to {} (faults planted: {planted})", summary.records, request.out.display());
+                    eprintln!(
+                        "wrote {} records to {} (faults planted: {planted})",
+                        summary.records,
+                        request.out.display()
+                    );
                     ExitCode::SUCCESS
                 }
                 Err(e) => {

@@ -1,0 +1,129 @@
+//! `tickwatch-exporter`: serves Prometheus metrics for the Redis servers, Celery brokers
+//! and market-data feeds named in its config file.
+
+use clap::Parser;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use tickwatch_exporter::config;
+use tickwatch_exporter::probe::build_all;
+use tickwatch_exporter::shared::Shared;
+use tickwatch_exporter::web::{App, router};
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser)]
+#[command(
+    name = "tickwatch-exporter",
+    version,
+    about = "Prometheus exporter for market-data platforms: Redis, Celery queues and events.",
+    long_about = "Prometheus exporter for market-data platforms: Redis, Celery queues and events.\n\n\
+        Every target in the config file is probed at scrape time, concurrently, each within the \
+        scrape's timeout (X-Prometheus-Scrape-Timeout-Seconds less 0.5 s). A target that is down \
+        or slow reports tickwatch_probe_success 0 and never delays the others.\n\n\
+        Endpoints: /metrics, /probe?target=NAME, /-/healthy, /-/ready, and a landing page at /."
+)]
+struct Cli {
+    /// The TOML config file (see examples/exporter.toml).
+    #[arg(long, value_name = "FILE")]
+    config: PathBuf,
+    /// Address to listen on; overrides [web] listen_address (default 0.0.0.0:10089).
+    #[arg(long = "web.listen-address", value_name = "HOST:PORT")]
+    listen_address: Option<String>,
+    /// Check the config file, print every problem (file, key, why), and exit: 0 when it
+    /// is valid, 1 when it is not.
+    #[arg(long = "check-config")]
+    check_config: bool,
+    /// Log level or filter (error, warn, info, debug, trace, or a tracing filter). Without
+    /// it, RUST_LOG is used, then `info`.
+    #[arg(long = "log.level", value_name = "LEVEL")]
+    log_level: Option<String>,
+    /// Log format: JSON lines (the default, for log shippers) or plain text.
+    #[arg(long = "log.format", value_enum, default_value = "json")]
+    log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Json,
+    Text,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let mut config = match config::load(&cli.config) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            eprintln!("{} problem(s) in {}; nothing was started.", e.problems.len(), e.file);
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Some(address) = cli.listen_address {
+        config.web.listen_address = address;
+    }
+    if cli.check_config {
+        println!(
+            "{}: OK ({} redis, {} celery target(s); listening on {})",
+            cli.config.display(),
+            config.redis.len(),
+            config.celery.len(),
+            config.web.listen_address
+        );
+        return ExitCode::SUCCESS;
+    }
+    init_logging(cli.log_level.as_deref(), cli.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("tickwatch-exporter: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(serve(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("tickwatch-exporter: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(level: Option<&str>, format: LogFormat) {
+    let filter = match level {
+        Some(l) => EnvFilter::new(l),
+        None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+    };
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+async fn serve(config: config::Config) -> Result<(), String> {
+    let address = config.web.listen_address.clone();
+    let listener =
+        tokio::net::TcpListener::bind(&address).await.map_err(|e| format!("cannot listen on {address}: {e}"))?;
+    let shared = Arc::new(Shared::new());
+    let probes = build_all(&config, &shared);
+    tracing::info!(address, targets = probes.len(), "tickwatch-exporter listening");
+    let app = Arc::new(App { probes, shared, default_timeout: config.defaults.timeout });
+    axum::serve(listener, router(app))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| format!("server error: {e}"))
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => return ctrl_c.await.unwrap_or(()),
+    };
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term.recv() => {},
+    }
+    tracing::info!("shutting down");
+}

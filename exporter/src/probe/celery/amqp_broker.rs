@@ -1,0 +1,89 @@
+use super::QUEUE_LENGTH;
+use crate::config::CeleryTarget;
+use crate::exposition::{Family, Samples};
+use crate::probe::{Probe, ProbeError, ProbeFuture, ProbeResult};
+use lapin::options::QueueDeclareOptions;
+use lapin::types::FieldTable;
+use lapin::{Channel, Connection, ConnectionProperties};
+use tokio::sync::Mutex;
+
+static CONSUMERS: Family = Family::gauge("celery_active_consumer_count", "Consumers attached to the queue (RabbitMQ).");
+
+/// Queue message and consumer counts on a RabbitMQ broker, read with passive declares
+/// over one connection kept between scrapes.
+pub struct AmqpQueues {
+    name: String,
+    url: String,
+    queues: Vec<String>,
+    connection: Mutex<Option<Connection>>,
+}
+
+impl AmqpQueues {
+    pub fn new(target: &CeleryTarget) -> AmqpQueues {
+        AmqpQueues {
+            name: target.name.clone(),
+            url: target.broker.clone(),
+            queues: target.queues.clone(),
+            connection: Mutex::new(None),
+        }
+    }
+
+    async fn read(&self) -> ProbeResult {
+        let mut held = self.connection.lock().await;
+        if !held.as_ref().is_some_and(|c| c.status().connected()) {
+            let connection = Connection::connect(&self.url, ConnectionProperties::default())
+                .await
+                .map_err(|e| ProbeError::new("connection", format!("cannot connect to the AMQP broker: {e}")))?;
+            *held = Some(connection);
+        }
+        let connection = held.as_ref().expect("connected above");
+        let mut out = Samples::new();
+        let mut channel: Option<Channel> = None;
+        for queue in &self.queues {
+            let ch = match &channel {
+                Some(ch) if ch.status().connected() => ch.clone(),
+                _ => {
+                    let ch = connection
+                        .create_channel()
+                        .await
+                        .map_err(|e| ProbeError::new("connection", format!("cannot open a channel: {e}")))?;
+                    channel = Some(ch.clone());
+                    ch
+                }
+            };
+            let passive = QueueDeclareOptions { passive: true, ..QueueDeclareOptions::default() };
+            match ch.queue_declare(queue.as_str().into(), passive, FieldTable::default()).await {
+                Ok(q) => {
+                    let labels = [("target", self.name.as_str()), ("queue_name", queue.as_str())];
+                    out.add(&QUEUE_LENGTH, &labels, f64::from(q.message_count()));
+                    out.add(&CONSUMERS, &labels, f64::from(q.consumer_count()));
+                }
+                // A missing queue closes the channel (404 NOT_FOUND): the queue is absent,
+                // not empty, and the next queue gets a fresh channel.
+                Err(e) if connection.status().connected() => {
+                    tracing::debug!(target = self.name, queue, "queue not readable: {e}");
+                    channel = None;
+                }
+                Err(e) => return Err(ProbeError::new("connection", format!("connection lost: {e}"))),
+            }
+        }
+        if let Some(ch) = channel {
+            let _ = ch.close(200, "probe done".into()).await;
+        }
+        Ok(out)
+    }
+}
+
+impl Probe for AmqpQueues {
+    fn kind(&self) -> &'static str {
+        "celery"
+    }
+
+    fn target(&self) -> &str {
+        &self.name
+    }
+
+    fn probe(&self) -> ProbeFuture<'_> {
+        Box::pin(self.read())
+    }
+}

@@ -1,0 +1,41 @@
+//! The Celery probe: queue lengths at scrape time (Redis broker: every priority
+//! sub-queue counted, queues optionally discovered from Kombu's bindings; RabbitMQ:
+//! message and consumer counts), and, with `events = true`, a background consumer of the
+//! Celery event stream for task counters, runtimes and worker liveness.
+
+mod amqp_broker;
+mod events;
+mod redis_broker;
+
+pub use events::{EventMetrics, EventSettings};
+pub use redis_broker::{queue_keys, queues_from_bindings};
+
+use crate::config::Config;
+use crate::exposition::Family;
+use crate::probe::Probe;
+use crate::shared::Shared;
+use std::sync::Arc;
+
+static QUEUE_LENGTH: Family =
+    Family::gauge("celery_queue_length", "Tasks waiting in the queue, every priority sub-queue included.");
+
+/// Builds one queue probe per `[[celery]]` target and starts the event consumers.
+pub fn build(config: &Config, shared: &Arc<Shared>) -> Vec<Arc<dyn Probe>> {
+    let event_metrics = config.celery.iter().any(|t| t.events).then(|| Arc::new(EventMetrics::register(shared)));
+    let mut probes: Vec<Arc<dyn Probe>> = Vec::new();
+    for target in &config.celery {
+        let built: Result<Arc<dyn Probe>, String> = if target.broker.starts_with("amqp") {
+            Ok(Arc::new(amqp_broker::AmqpQueues::new(target)))
+        } else {
+            redis_broker::RedisQueues::new(target, config).map(|p| Arc::new(p) as Arc<dyn Probe>)
+        };
+        match built {
+            Ok(probe) => probes.push(probe),
+            Err(e) => tracing::error!(target = target.name, "celery target left out: {e}"),
+        }
+        if let (true, Some(metrics)) = (target.events, &event_metrics) {
+            events::spawn(EventSettings::from_target(target), Arc::clone(metrics));
+        }
+    }
+    probes
+}

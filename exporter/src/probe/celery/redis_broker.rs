@@ -1,0 +1,145 @@
+use super::QUEUE_LENGTH;
+use crate::config::{CeleryTarget, Config};
+use crate::discovery::{Cached, Discovered};
+use crate::exposition::{Family, Samples};
+use crate::probe::{Probe, ProbeError, ProbeFuture, ProbeResult};
+use crate::redis_conn::{self, pipelined, probe_error};
+use redis::Value;
+use redis::aio::ConnectionManager;
+
+static UNACKED: Family = Family::gauge(
+    "celery_unacked_tasks",
+    "Tasks a worker has prefetched but not acknowledged (the Redis transport's `unacked` hash).",
+);
+
+/// Kombu's separator inside binding members and priority queue names.
+const SEP: &str = "\x06\x16";
+
+/// Celery's own fanout exchanges (remote control, events): their bindings name mailbox
+/// queues, not task queues.
+fn is_control_exchange(exchange: &str) -> bool {
+    exchange.ends_with(".pidbox") || exchange == "celeryev"
+}
+
+/// The Redis lists that hold `queue`'s tasks, one per priority step: the queue itself for
+/// step 0, `queue\x06\x16<step>` for the others.
+pub fn queue_keys(queue: &str, steps: &[u8]) -> Vec<String> {
+    steps.iter().map(|&s| if s == 0 { queue.to_owned() } else { format!("{queue}{SEP}{s}") }).collect()
+}
+
+/// Queue names from the members (`routing_key\x06\x16pattern\x06\x16queue`) of
+/// Kombu binding sets.
+pub fn queues_from_bindings<'a>(members: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+    let mut queues: Vec<String> = members
+        .into_iter()
+        .filter_map(|m| m.splitn(3, SEP).nth(2))
+        .filter(|q| !q.is_empty())
+        .map(str::to_owned)
+        .collect();
+    queues.sort();
+    queues.dedup();
+    queues
+}
+
+/// Queue lengths on a Redis broker.
+pub struct RedisQueues {
+    name: String,
+    connection: ConnectionManager,
+    queues: Vec<String>,
+    discover: bool,
+    steps: Vec<u8>,
+    max_keys: usize,
+    bindings: Cached,
+}
+
+impl RedisQueues {
+    pub fn new(target: &CeleryTarget, config: &Config) -> Result<RedisQueues, String> {
+        Ok(RedisQueues {
+            name: target.name.clone(),
+            connection: redis_conn::connect(&target.broker)?,
+            queues: target.queues.clone(),
+            discover: target.discover,
+            steps: target.priority_steps.clone(),
+            max_keys: config.defaults.max_keys,
+            bindings: Cached::new(config.defaults.discovery_interval),
+        })
+    }
+
+    async fn discover(&self) -> Result<Discovered, ProbeError> {
+        let mut con = self.connection.clone();
+        let patterns = ["_kombu.binding.*".to_owned()];
+        let (sets, _) = redis_conn::scan(&mut con, &patterns, Some("set"), usize::MAX).await.map_err(probe_error)?;
+        let task_sets: Vec<&String> =
+            sets.iter().filter(|s| !is_control_exchange(s.trim_start_matches("_kombu.binding."))).collect();
+        let commands = task_sets.iter().map(|s| redis::cmd("SMEMBERS").arg(s.as_str()).to_owned()).collect();
+        let replies = pipelined(&mut con, commands).await.map_err(probe_error)?;
+        let members: Vec<String> =
+            replies.into_iter().filter_map(|r| redis::from_redis_value::<Vec<String>>(r).ok()).flatten().collect();
+        let mut queues = queues_from_bindings(members.iter().map(String::as_str));
+        let truncated = queues.len() > self.max_keys;
+        queues.truncate(self.max_keys);
+        Ok(Discovered { keys: queues, truncated })
+    }
+
+    async fn read(&self) -> ProbeResult {
+        let mut out = Samples::new();
+        let mut queues = self.queues.clone();
+        if self.discover {
+            let found = self.bindings.get(|| self.discover()).await?;
+            found.report("celery", &self.name, "queues", &mut out);
+            queues.extend(found.keys.iter().cloned());
+            queues.sort();
+            queues.dedup();
+        }
+        let mut commands: Vec<redis::Cmd> = queues
+            .iter()
+            .flat_map(|q| queue_keys(q, &self.steps))
+            .map(|key| redis::cmd("LLEN").arg(key).to_owned())
+            .collect();
+        commands.push(redis::cmd("HLEN").arg("unacked").to_owned());
+        let mut con = self.connection.clone();
+        let replies = pipelined(&mut con, commands).await.map_err(probe_error)?;
+        let (lengths, unacked) = replies.split_at(replies.len() - 1);
+        for (queue, per_step) in queues.iter().zip(lengths.chunks(self.steps.len())) {
+            let total: i64 = per_step.iter().map(|v| if let Value::Int(n) = v { *n } else { 0 }).sum();
+            out.add(&QUEUE_LENGTH, &[("target", &self.name), ("queue_name", queue)], total as f64);
+        }
+        if let Value::Int(n) = unacked[0] {
+            out.add(&UNACKED, &[("target", &self.name)], n as f64);
+        }
+        Ok(out)
+    }
+}
+
+impl Probe for RedisQueues {
+    fn kind(&self) -> &'static str {
+        "celery"
+    }
+
+    fn target(&self) -> &str {
+        &self.name
+    }
+
+    fn probe(&self) -> ProbeFuture<'_> {
+        Box::pin(self.read())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn priority_sub_queues_follow_kombu_naming() {
+        assert_eq!(queue_keys("ticks", &[0, 3, 9]), ["ticks", "ticks\x06\x163", "ticks\x06\x169"]);
+    }
+
+    #[test]
+    fn queues_come_from_the_third_part_of_binding_members() {
+        let members =
+            ["ticks\x06\x16\x06\x16ticks", "celery\x06\x16\x06\x16celery", "ticks\x06\x16\x06\x16ticks", "bad"];
+        assert_eq!(queues_from_bindings(members), ["celery", "ticks"]);
+        assert!(is_control_exchange("reply.celery.pidbox") && is_control_exchange("celeryev"));
+        assert!(!is_control_exchange("celery"));
+    }
+}

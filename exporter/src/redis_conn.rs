@@ -1,0 +1,103 @@
+//! Redis plumbing shared by the probes that talk to Redis: one reconnecting connection
+//! per target, pipelined batches, SCAN, and error reasons.
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{IntoConnectionInfo, RedisError, Value};
+use std::time::Duration;
+
+/// Commands sent per round trip; large enough that 10,000 queues take a handful of
+/// round trips, small enough to keep one reply buffer modest.
+pub const PIPELINE_CHUNK: usize = 10_000;
+
+/// A client for `url` that skips redis-rs's `CLIENT SETINFO`: Redis before 7.2 answers it
+/// with an error, which would inflate the server's own error statistics on every
+/// (re)connect and set off error-rate alerts.
+pub fn client(url: &str) -> Result<redis::Client, String> {
+    // The parse error's text is kept out of messages: it can quote the URL, password and all.
+    let info = url.into_connection_info().map_err(|e| format!("not a usable Redis URL ({:?})", e.kind()))?;
+    let settings = info.redis_settings().clone().set_skip_set_lib_name();
+    redis::Client::open(info.set_redis_settings(settings))
+        .map_err(|e| format!("not a usable Redis URL ({:?})", e.kind()))
+}
+
+/// A lazily connecting, self-reconnecting connection to `url`, reused across scrapes.
+pub fn connect(url: &str) -> Result<ConnectionManager, String> {
+    let config = ConnectionManagerConfig::new()
+        .set_number_of_retries(1)
+        .set_min_delay(Duration::from_millis(50))
+        .set_max_delay(Duration::from_secs(1));
+    ConnectionManager::new_lazy_with_config(client(url)?, config).map_err(|e| e.to_string())
+}
+
+/// The database number of a Redis URL (`/3` is 3; none is 0).
+pub fn database(url: &str) -> i64 {
+    url.into_connection_info().map(|i| i.redis_settings().db()).unwrap_or(0)
+}
+
+/// The bounded `reason` label of a Redis failure.
+pub fn reason(error: &RedisError) -> &'static str {
+    if error.is_timeout() {
+        "timeout"
+    } else if error.is_connection_refusal() || error.is_io_error() || error.is_connection_dropped() {
+        "connection"
+    } else if error.kind() == redis::ErrorKind::AuthenticationFailed {
+        "auth"
+    } else {
+        "command"
+    }
+}
+
+/// Turns a Redis failure into a probe error.
+pub fn probe_error(error: RedisError) -> crate::probe::ProbeError {
+    crate::probe::ProbeError::new(reason(&error), error.to_string())
+}
+
+/// Sends `commands` in pipelined chunks and returns one reply per command, in order.
+/// A command that fails yields its error reply as a value; only transport failures fail
+/// the whole batch.
+pub async fn pipelined(con: &mut ConnectionManager, commands: Vec<redis::Cmd>) -> Result<Vec<Value>, RedisError> {
+    let mut replies = Vec::with_capacity(commands.len());
+    for chunk in commands.chunks(PIPELINE_CHUNK) {
+        let mut pipe = redis::pipe();
+        pipe.ignore_errors();
+        for command in chunk {
+            pipe.add_command(command.clone());
+        }
+        let values: Vec<Value> = pipe.query_async(con).await?;
+        replies.extend(values);
+    }
+    Ok(replies)
+}
+
+/// Keys matching any of `patterns` (and of `key_type`, when given), found with SCAN, at
+/// most `max`; the flag says whether more existed.
+pub async fn scan(
+    con: &mut ConnectionManager,
+    patterns: &[String],
+    key_type: Option<&str>,
+    max: usize,
+) -> Result<(Vec<String>, bool), RedisError> {
+    let mut found = std::collections::BTreeSet::new();
+    for pattern in patterns {
+        let mut cursor: u64 = 0;
+        loop {
+            let mut command = redis::cmd("SCAN");
+            command.arg(cursor).arg("MATCH").arg(pattern).arg("COUNT").arg(1000);
+            if let Some(t) = key_type {
+                command.arg("TYPE").arg(t);
+            }
+            let (next, keys): (u64, Vec<String>) = command.query_async(con).await?;
+            for key in keys {
+                if found.len() == max && !found.contains(&key) {
+                    return Ok((found.into_iter().collect(), true));
+                }
+                found.insert(key);
+            }
+            cursor = next;
+            if cursor == 0 {
+                break;
+            }
+        }
+    }
+    Ok((found.into_iter().collect(), false))
+}

@@ -1,0 +1,47 @@
+//! State that outlives a scrape: the registry of long-lived metrics (build info, error
+//! counters, background consumers' counters, process metrics).
+
+use prometheus::{IntCounterVec, IntGauge, Opts, Registry};
+
+/// Long-lived metrics, shared by the web server, the probes and background consumers.
+pub struct Shared {
+    pub registry: Registry,
+    /// `tickwatch_probe_errors_total{kind,target,reason}`.
+    pub probe_errors: IntCounterVec,
+}
+
+impl Shared {
+    /// A registry with build info, the probe error counter and process metrics.
+    pub fn new() -> Shared {
+        let registry = Registry::new();
+        let build_info = IntGauge::with_opts(
+            Opts::new("tickwatch_build_info", "Always 1; the labels say which tickwatch-exporter is running.")
+                .const_label("version", env!("CARGO_PKG_VERSION")),
+        )
+        .expect("valid metric");
+        build_info.set(1);
+        let probe_errors = IntCounterVec::new(
+            Opts::new("tickwatch_probe_errors_total", "Failed probes by kind, target and reason."),
+            &["kind", "target", "reason"],
+        )
+        .expect("valid metric");
+        registry.register(Box::new(build_info)).expect("registered once");
+        registry.register(Box::new(probe_errors.clone())).expect("registered once");
+        registry
+            .register(Box::new(prometheus::process_collector::ProcessCollector::for_self()))
+            .expect("registered once");
+        Shared { registry, probe_errors }
+    }
+
+    /// Registers a background consumer's metric; names are fixed in code, so a clash is
+    /// a programming error.
+    pub fn register(&self, collector: impl prometheus::core::Collector + Clone + 'static) {
+        self.registry.register(Box::new(collector)).expect("each metric is registered once");
+    }
+}
+
+impl Default for Shared {
+    fn default() -> Self {
+        Shared::new()
+    }
+}
