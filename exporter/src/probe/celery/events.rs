@@ -75,7 +75,11 @@ impl EventMetrics {
                 "Whether the worker sent a heartbeat within worker_timeout.",
                 &["target", "hostname"],
             ),
-            active_workers: gauge("celery_active_worker_count", "Workers currently up.", &["target"]),
+            active_workers: gauge(
+                "celery_active_workers",
+                "Workers currently up (celery-exporter calls this celery_active_worker_count; the recording rules provide that name).",
+                &["target"],
+            ),
             connected: gauge(
                 "celery_events_connected",
                 "Whether the event consumer is subscribed to the broker.",

@@ -1,0 +1,156 @@
+//! The Celery probe against a real Redis broker with real Celery workers and clients, and
+//! against a real RabbitMQ.
+
+mod common;
+
+use common::{Exporter, value, wait_for};
+use std::time::Duration;
+use tickwatch_tests::{CeleryClient, CeleryWorker, RabbitMq, RedisServer};
+
+/// Sum of LLEN over a queue's list and every priority sub-queue, read straight from Redis.
+fn lists_total(redis: &RedisServer, queue: &str) -> (i64, usize) {
+    let mut con = redis.connection().unwrap();
+    let mut total = 0;
+    let mut lists = 0;
+    for step in 0..=9 {
+        let key = if step == 0 { queue.to_owned() } else { format!("{queue}\x06\x16{step}") };
+        let n: i64 = redis::cmd("LLEN").arg(&key).query(&mut con).unwrap();
+        total += n;
+        lists += usize::from(n > 0);
+    }
+    (total, lists)
+}
+
+#[test]
+fn queue_length_counts_priority_sub_queues_then_drains_to_zero() {
+    let redis = RedisServer::start().unwrap();
+    let exporter = Exporter::start(&format!(
+        "[defaults]\ndiscovery_interval = \"1s\"\n\
+         [[celery]]\nname = \"listed\"\nbroker = \"{url}\"\nqueues = [\"ticks\"]\n\
+         [[celery]]\nname = \"found\"\nbroker = \"{url}\"\ndiscover = true\n",
+        url = redis.url()
+    ));
+    let client = CeleryClient::new(&redis.url());
+    client.send("tickwatch.add", "ticks", 10, "[1, 2]", None).unwrap();
+    client.send("tickwatch.add", "ticks", 10, "[1, 2]", Some(5)).unwrap();
+    client.send("tickwatch.add", "ticks", 10, "[1, 2]", Some(9)).unwrap();
+
+    let (total, lists) = lists_total(&redis, "ticks");
+    assert_eq!(total, 30);
+    assert!(lists >= 3, "Kombu spread the tasks over {lists} priority lists");
+    let length =
+        |text: &str, target: &str| value(text, "celery_queue_length", &[("target", target), ("queue_name", "ticks")]);
+    wait_for("the discovered queue to be reported", Duration::from_secs(10), || {
+        length(&exporter.metrics(), "found") == Some(30.0)
+    });
+    let text = exporter.metrics();
+    assert_eq!(length(&text, "listed"), Some(30.0), "{text}");
+    assert_eq!(value(&text, "tickwatch_discovered_keys", &[("target", "found"), ("what", "queues")]), Some(1.0));
+
+    let _worker = CeleryWorker::start(&redis.url(), &["ticks"]).unwrap();
+    wait_for("the worker to drain the queue", Duration::from_secs(60), || {
+        let text = exporter.metrics();
+        length(&text, "listed") == Some(0.0) && length(&text, "found") == Some(0.0)
+    });
+    assert_eq!(lists_total(&redis, "ticks").0, 0);
+}
+
+#[test]
+fn task_events_count_what_the_worker_did_and_worker_up_drops_when_it_dies() {
+    let redis = RedisServer::start().unwrap();
+    let exporter = Exporter::start(&format!(
+        "[[celery]]\nname = \"broker\"\nbroker = \"{}\"\nqueues = [\"kit\"]\nevents = true\nworker_timeout = \"4s\"\n",
+        redis.url()
+    ));
+    let mut worker = CeleryWorker::start(&redis.url(), &["kit"]).unwrap();
+    let host = worker.hostname().to_owned();
+    let up = |text: &str| value(text, "celery_worker_up", &[("target", "broker"), ("hostname", &host)]);
+    wait_for("the worker's heartbeat", Duration::from_secs(20), || up(&exporter.metrics()) == Some(1.0));
+
+    let client = CeleryClient::new(&redis.url());
+    client.send("tickwatch.add", "kit", 5, "[2, 3]", None).unwrap();
+    client.send("tickwatch.fail", "kit", 2, "[\"on purpose\"]", None).unwrap();
+    let count = |text: &str, state: &str, name: &str| {
+        value(text, &format!("celery_task_{state}_total"), &[("target", "broker"), ("name", name)]).unwrap_or(0.0)
+    };
+    wait_for("every task's outcome", Duration::from_secs(30), || {
+        let text = exporter.metrics();
+        count(&text, "succeeded", "tickwatch.add") == 5.0 && count(&text, "failed", "tickwatch.fail") == 2.0
+    });
+    let text = exporter.metrics();
+    for (state, name, n) in [
+        ("sent", "tickwatch.add", 5.0),
+        ("sent", "tickwatch.fail", 2.0),
+        ("received", "tickwatch.add", 5.0),
+        ("received", "tickwatch.fail", 2.0),
+        ("started", "tickwatch.add", 5.0),
+        ("started", "tickwatch.fail", 2.0),
+        ("succeeded", "tickwatch.fail", 0.0),
+        ("failed", "tickwatch.add", 0.0),
+    ] {
+        assert_eq!(count(&text, state, name), n, "{state} {name}\n{text}");
+    }
+    assert_eq!(
+        value(&text, "celery_task_runtime_seconds_count", &[("target", "broker"), ("name", "tickwatch.add")]),
+        Some(5.0)
+    );
+    assert_eq!(value(&text, "celery_active_workers", &[("target", "broker")]), Some(1.0));
+    assert!(worker.log_text().contains("tickwatch.fail"), "the real worker ran the tasks");
+
+    worker.kill();
+    wait_for("celery_worker_up to drop after the heartbeats stop", Duration::from_secs(15), || {
+        up(&exporter.metrics()) == Some(0.0)
+    });
+    assert_eq!(value(&exporter.metrics(), "celery_active_workers", &[("target", "broker")]), Some(0.0));
+}
+
+#[test]
+fn rabbitmq_queues_report_messages_and_consumers() {
+    let rabbit = RabbitMq::start().unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (_connection, _consumer) = runtime.block_on(async {
+        use lapin::options::{BasicConsumeOptions, BasicPublishOptions, QueueDeclareOptions};
+        let connection =
+            lapin::Connection::connect(&rabbit.url(), lapin::ConnectionProperties::default()).await.unwrap();
+        let channel = connection.create_channel().await.unwrap();
+        for queue in ["orders", "idle"] {
+            channel.queue_declare(queue.into(), QueueDeclareOptions::default(), Default::default()).await.unwrap();
+        }
+        for i in 0..7 {
+            channel
+                .basic_publish(
+                    "".into(),
+                    "orders".into(),
+                    BasicPublishOptions::default(),
+                    format!("{i}").as_bytes(),
+                    Default::default(),
+                )
+                .await
+                .unwrap()
+                .await
+                .unwrap();
+        }
+        let consumer_channel = connection.create_channel().await.unwrap();
+        // The consumer stays registered while it is held.
+        let consumer = consumer_channel
+            .basic_consume("idle".into(), "watcher".into(), BasicConsumeOptions::default(), Default::default())
+            .await
+            .unwrap();
+        (connection, consumer)
+    });
+    let exporter = Exporter::start(&format!(
+        "[[celery]]\nname = \"mq\"\nbroker = \"{}\"\nqueues = [\"orders\", \"missing\", \"idle\"]\n",
+        rabbit.url()
+    ));
+    let text = exporter.metrics();
+    fn q(name: &str) -> [(&str, &str); 2] {
+        [("target", "mq"), ("queue_name", name)]
+    }
+    assert_eq!(value(&text, "tickwatch_probe_success", &[("target", "mq")]), Some(1.0), "{text}");
+    assert_eq!(value(&text, "celery_queue_length", &q("orders")), Some(7.0), "{text}");
+    assert_eq!(value(&text, "celery_active_consumer_count", &q("orders")), Some(0.0));
+    assert_eq!(value(&text, "celery_queue_length", &q("idle")), Some(0.0));
+    assert_eq!(value(&text, "celery_active_consumer_count", &q("idle")), Some(1.0), "{text}");
+    assert_eq!(value(&text, "celery_queue_length", &q("missing")), None, "a missing queue is absent, not empty");
+    assert!(!text.contains("guest:guest"), "credentials never appear");
+}

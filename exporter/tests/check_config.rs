@@ -1,0 +1,96 @@
+//! `--check-config` prints every problem of a broken file, each with file, key and why,
+//! never a secret; a good file passes.
+
+use std::process::Command;
+
+fn check(config: &str, env: &[(&str, &str)]) -> (bool, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("exporter.toml");
+    std::fs::write(&path, config).unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tickwatch-exporter"));
+    command.arg("--config").arg(&path).arg("--check-config").env_remove("REDIS_PASSWORD");
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let out = command.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).replace(&path.display().to_string(), "FILE");
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), stderr)
+}
+
+#[test]
+fn a_broken_config_lists_every_problem() {
+    let config = r#"
+[web]
+listen_address = "localhost"
+[[redis]]
+name = "cache"
+url = "redis://:${REDIS_PASSWORD}@127.0.0.1:6379/0"
+[[redis]]
+name = "cache"
+url = "http://:s3cret@127.0.0.1:6379"
+[[redis]]
+name = "other"
+urll = "redis://127.0.0.1"
+[[celery]]
+name = "broker"
+broker = "amqp://app:s3cret@127.0.0.1/%2f"
+discover = true
+[unknown_section]
+x = 1
+"#;
+    let (ok, _, stderr) = check(config, &[]);
+    assert!(!ok);
+    let expected = [
+        "FILE: web.listen_address: `localhost` is not HOST:PORT",
+        "FILE: redis[0].url: environment variable `REDIS_PASSWORD` is not set",
+        "FILE: redis[1].name: `cache` is used by another target",
+        "FILE: redis[1].url: `http://:****@127.0.0.1:6379/`: scheme must be one of redis, rediss",
+        "FILE: redis[2].urll: unknown field `urll`",
+        "FILE: celery[0].discover: queue discovery needs a Redis broker",
+        "FILE: unknown_section: unknown key",
+    ];
+    for line in expected {
+        assert!(stderr.contains(line), "missing `{line}` in:\n{stderr}");
+    }
+    assert!(!stderr.contains("s3cret"), "a password leaked:\n{stderr}");
+    assert!(stderr.contains("7 problem(s) in FILE"), "{stderr}");
+}
+
+#[test]
+fn invalid_toml_names_the_line() {
+    let (ok, _, stderr) = check("[[redis]]\nname = \"a\nurl = 1\n", &[]);
+    assert!(!ok);
+    assert!(stderr.contains("FILE: not valid TOML") && stderr.contains("line 2"), "{stderr}");
+}
+
+#[test]
+fn a_good_config_passes_with_secrets_from_the_environment() {
+    let config = r#"
+[defaults]
+timeout = "3s"
+[[redis]]
+name = "cache"
+url = "redis://:${REDIS_PASSWORD}@127.0.0.1:6379/0"
+streams = ["ticks:*"]
+[[celery]]
+name = "broker"
+broker = "redis://127.0.0.1:6379/1"
+discover = true
+events = true
+"#;
+    let (ok, stdout, stderr) = check(config, &[("REDIS_PASSWORD", "pw")]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("OK (1 redis, 1 celery target(s)"), "{stdout}");
+}
+
+#[test]
+fn help_and_version_answer() {
+    let help = Command::new(env!("CARGO_BIN_EXE_tickwatch-exporter")).arg("--help").output().unwrap();
+    let text = String::from_utf8_lossy(&help.stdout);
+    assert!(
+        help.status.success() && text.contains("--check-config") && text.contains("--web.listen-address"),
+        "{text}"
+    );
+    let version = Command::new(env!("CARGO_BIN_EXE_tickwatch-exporter")).arg("--version").output().unwrap();
+    assert!(String::from_utf8_lossy(&version.stdout).starts_with("tickwatch-exporter "));
+}

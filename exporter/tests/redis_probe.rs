@@ -1,0 +1,145 @@
+//! The Redis probe against real redis-server processes: values match the server, a dead or
+//! silent target fails alone and quickly, a restarted server is picked up again.
+
+mod common;
+
+use common::{Exporter, promtool_check, value, wait_for};
+use std::time::Duration;
+use tickwatch_tests::RedisServer;
+
+#[test]
+fn reports_what_redis_holds() {
+    let redis = RedisServer::start().unwrap();
+    let mut con = redis.connection().unwrap();
+    for i in 0..5 {
+        let _: String = redis::cmd("XADD").arg("ticks:BTC").arg("*").arg("p").arg(i).query(&mut con).unwrap();
+    }
+    let _: String = redis::cmd("XADD").arg("ticks:ETH").arg("*").arg("p").arg(1).query(&mut con).unwrap();
+    let _: String = redis::cmd("SET").arg("plain").arg("x").query(&mut con).unwrap();
+    // Two subscribers on one channel, one on another, held open by a second client.
+    let mut sub1 = redis.connection().unwrap();
+    let mut sub2 = redis.connection().unwrap();
+    let _: () = redis::cmd("SUBSCRIBE").arg("trades.BTC").exec(&mut sub1).unwrap();
+    let _: () = redis::cmd("SUBSCRIBE").arg("trades.BTC").arg("trades.ETH").exec(&mut sub2).unwrap();
+
+    let exporter = Exporter::start(&format!(
+        "[[redis]]\nname = \"cache\"\nurl = \"{}\"\nstreams = [\"ticks:*\"]\nchannels = [\"trades.*\"]\n",
+        redis.url()
+    ));
+    let text = exporter.metrics();
+    let t = ("target", "cache");
+    assert_eq!(value(&text, "redis_up", &[t]), Some(1.0));
+    assert_eq!(value(&text, "tickwatch_probe_success", &[t, ("kind", "redis")]), Some(1.0));
+    assert_eq!(value(&text, "redis_stream_length", &[t, ("stream", "ticks:BTC")]), Some(5.0));
+    assert_eq!(value(&text, "redis_stream_length", &[t, ("stream", "ticks:ETH")]), Some(1.0));
+    let age = value(&text, "redis_stream_last_entry_age_seconds", &[t, ("stream", "ticks:BTC")]).unwrap();
+    assert!((0.0..30.0).contains(&age), "age {age}");
+    assert_eq!(value(&text, "redis_pubsub_channel_subscribers", &[t, ("channel", "trades.BTC")]), Some(2.0));
+    assert_eq!(value(&text, "redis_pubsub_channel_subscribers", &[t, ("channel", "trades.ETH")]), Some(1.0));
+    assert_eq!(value(&text, "redis_db_keys", &[t, ("db", "db0")]), Some(3.0));
+    assert_eq!(value(&text, "tickwatch_discovered_keys", &[t, ("what", "streams")]), Some(2.0));
+    assert_eq!(value(&text, "redis_connected_clients", &[t]), Some(4.0), "us, two subscribers and the exporter");
+
+    // The exporter keeps its connection: more scrapes accept no new connections.
+    let before = value(&exporter.metrics(), "redis_connections_received_total", &[t]).unwrap();
+    for _ in 0..5 {
+        exporter.metrics();
+    }
+    let after = value(&exporter.metrics(), "redis_connections_received_total", &[t]).unwrap();
+    assert_eq!(before, after, "one connection reused across scrapes");
+
+    // And redis-rs's CLIENT SETINFO is not sent, so the server's error count stays clean.
+    assert_eq!(value(&text, "redis_errors_total", &[t]), None, "{text}");
+}
+
+#[test]
+fn promtool_finds_nothing_to_complain_about() {
+    let redis = RedisServer::start().unwrap();
+    let exporter = Exporter::start(&format!(
+        "[[redis]]\nname = \"cache\"\nurl = \"{}\"\nstreams = [\"s*\"]\nchannels = [\"c*\"]\n\
+         [[redis]]\nname = \"down\"\nurl = \"redis://127.0.0.1:1/0\"\n\
+         [[celery]]\nname = \"broker\"\nbroker = \"{}\"\nqueues = [\"celery\"]\ndiscover = true\nevents = true\n",
+        redis.url(),
+        redis.url()
+    ));
+    let text = exporter.metrics();
+    assert!(text.contains("process_resident_memory_bytes") && text.contains("tickwatch_build_info"), "{text}");
+    assert_eq!(promtool_check(&text), "", "promtool check metrics on:\n{text}");
+}
+
+#[test]
+fn a_killed_redis_fails_alone_and_comes_back_without_a_restart() {
+    let mut flaky = RedisServer::start().unwrap();
+    let steady = RedisServer::start().unwrap();
+    let exporter = Exporter::start(&format!(
+        "[[redis]]\nname = \"flaky\"\nurl = \"{}\"\n[[redis]]\nname = \"steady\"\nurl = \"{}\"\n",
+        flaky.url(),
+        steady.url()
+    ));
+    let up = |text: &str, target: &str| value(text, "tickwatch_probe_success", &[("target", target)]);
+    let text = exporter.metrics();
+    assert_eq!((up(&text, "flaky"), up(&text, "steady")), (Some(1.0), Some(1.0)));
+
+    flaky.kill();
+    let (status, text, took) = exporter.scrape("/metrics", 3.0);
+    assert_eq!(status, 200);
+    assert!(took < Duration::from_secs(3), "the scrape answered within its timeout ({took:?})");
+    assert_eq!((up(&text, "flaky"), up(&text, "steady")), (Some(0.0), Some(1.0)), "{text}");
+    assert_eq!(value(&text, "redis_up", &[("target", "flaky")]), Some(0.0));
+    assert_eq!(value(&text, "redis_uptime_in_seconds", &[("target", "flaky")]), None, "no stale values");
+    assert!(value(&text, "redis_uptime_in_seconds", &[("target", "steady")]).is_some());
+    assert!(
+        value(&text, "tickwatch_probe_errors_total", &[("target", "flaky"), ("reason", "connection")]).unwrap() >= 1.0
+    );
+
+    flaky.restart().unwrap();
+    wait_for("the restarted server to be probed successfully", Duration::from_secs(15), || {
+        up(&exporter.metrics(), "flaky") == Some(1.0)
+    });
+}
+
+#[test]
+fn a_target_that_never_answers_times_out_alone() {
+    // Accepts TCP connections and never says a word.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_port = silent.local_addr().unwrap().port();
+    let held = std::thread::spawn(move || {
+        let mut open = Vec::new();
+        for stream in silent.incoming().take(64).flatten() {
+            open.push(stream);
+        }
+    });
+    let steady = RedisServer::start().unwrap();
+    let exporter = Exporter::start(&format!(
+        "[[redis]]\nname = \"silent\"\nurl = \"redis://127.0.0.1:{silent_port}/0\"\n[[redis]]\nname = \"steady\"\nurl = \"{}\"\n",
+        steady.url()
+    ));
+    for _ in 0..2 {
+        let (status, text, took) = exporter.scrape("/metrics", 2.0);
+        assert_eq!(status, 200);
+        assert!(took < Duration::from_millis(2_000), "bounded by the scrape timeout: {took:?}");
+        assert_eq!(value(&text, "tickwatch_probe_success", &[("target", "silent")]), Some(0.0));
+        assert_eq!(value(&text, "tickwatch_probe_success", &[("target", "steady")]), Some(1.0));
+    }
+    let text = exporter.metrics();
+    assert!(
+        value(&text, "tickwatch_probe_errors_total", &[("target", "silent"), ("reason", "timeout")]).unwrap() >= 2.0
+    );
+    drop(held);
+}
+
+#[test]
+fn probe_endpoint_takes_configured_names_only() {
+    let redis = RedisServer::start().unwrap();
+    let exporter = Exporter::start(&format!("[[redis]]\nname = \"cache\"\nurl = \"{}\"\n", redis.url()));
+    let (status, text, _) = exporter.scrape("/probe?target=cache", 5.0);
+    assert_eq!(status, 200);
+    assert_eq!(value(&text, "redis_up", &[("target", "cache")]), Some(1.0));
+    let (status, body, _) = exporter.scrape("/probe?target=redis://10.0.0.1:6379", 5.0);
+    assert_eq!(status, 404, "{body}");
+    assert!(body.contains("configured targets: cache"));
+    assert_eq!(exporter.scrape("/probe", 5.0).0, 400);
+    let (status, landing, _) = exporter.scrape("/", 5.0);
+    assert!(status == 200 && landing.contains("/probe?target=cache"), "{landing}");
+    assert_eq!(exporter.scrape("/-/healthy", 5.0).0, 200);
+}
