@@ -5,9 +5,10 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{IntoConnectionInfo, RedisError, Value};
 use std::time::Duration;
 
-/// Commands sent per round trip; large enough that 10,000 queues take a handful of
-/// round trips, small enough to keep one reply buffer modest.
-pub const PIPELINE_CHUNK: usize = 10_000;
+/// Commands sent per round trip. Big enough that 10,000 queues (100,000 LLENs with every
+/// priority step) take a few dozen round trips, small enough that only this many commands
+/// and replies are held in memory at once.
+pub const PIPELINE_CHUNK: usize = 4_096;
 
 /// A client for `url` that skips redis-rs's `CLIENT SETINFO`: Redis before 7.2 answers it
 /// with an error, which would inflate the server's own error statistics on every
@@ -52,21 +53,32 @@ pub fn probe_error(error: RedisError) -> crate::probe::ProbeError {
     crate::probe::ProbeError::new(reason(&error), error.to_string())
 }
 
-/// Sends `commands` in pipelined chunks and returns one reply per command, in order.
-/// A command that fails yields its error reply as a value; only transport failures fail
-/// the whole batch.
-pub async fn pipelined(con: &mut ConnectionManager, commands: Vec<redis::Cmd>) -> Result<Vec<Value>, RedisError> {
-    let mut replies = Vec::with_capacity(commands.len());
-    for chunk in commands.chunks(PIPELINE_CHUNK) {
+/// Sends `count` commands, built on demand by `command(position)`, in pipelined chunks of
+/// [`PIPELINE_CHUNK`], handing every reply to `reply` with its command's position. Only
+/// one chunk of commands and replies is held at a time, so memory stays flat however many
+/// keys there are. A command that fails yields its error reply as a value; only
+/// transport failures fail the batch.
+pub async fn pipelined(
+    con: &mut ConnectionManager,
+    count: usize,
+    command: impl Fn(usize) -> redis::Cmd,
+    mut reply: impl FnMut(usize, Value),
+) -> Result<(), RedisError> {
+    let mut start = 0;
+    while start < count {
+        let end = (start + PIPELINE_CHUNK).min(count);
         let mut pipe = redis::pipe();
         pipe.ignore_errors();
-        for command in chunk {
-            pipe.add_command(command.clone());
+        for position in start..end {
+            pipe.add_command(command(position));
         }
         let values: Vec<Value> = pipe.query_async(con).await?;
-        replies.extend(values);
+        for (position, value) in (start..end).zip(values) {
+            reply(position, value);
+        }
+        start = end;
     }
-    Ok(replies)
+    Ok(())
 }
 
 /// Keys matching any of `patterns` (and of `key_type`, when given), found with SCAN, at

@@ -94,3 +94,11 @@ fn help_and_version_answer() {
     let version = Command::new(env!("CARGO_BIN_EXE_tickwatch-exporter")).arg("--version").output().unwrap();
     assert!(String::from_utf8_lossy(&version.stdout).starts_with("tickwatch-exporter "));
 }
+
+#[test]
+fn the_example_config_is_valid() {
+    let example = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/exporter.toml")).unwrap();
+    let (ok, stdout, stderr) = check(&example, &[("REDIS_PASSWORD", "pw"), ("RABBITMQ_PASSWORD", "pw")]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("1 redis, 2 celery"), "{stdout}");
+}

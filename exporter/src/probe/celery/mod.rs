@@ -8,7 +8,6 @@ mod events;
 mod redis_broker;
 
 pub use events::{EventMetrics, EventSettings};
-pub use redis_broker::{queue_keys, queues_from_bindings};
 
 use crate::config::Config;
 use crate::exposition::Family;

@@ -21,15 +21,15 @@ fn is_control_exchange(exchange: &str) -> bool {
     exchange.ends_with(".pidbox") || exchange == "celeryev"
 }
 
-/// The Redis lists that hold `queue`'s tasks, one per priority step: the queue itself for
+/// The Redis list that holds `queue`'s tasks of one priority step: the queue itself for
 /// step 0, `queue\x06\x16<step>` for the others.
-pub fn queue_keys(queue: &str, steps: &[u8]) -> Vec<String> {
-    steps.iter().map(|&s| if s == 0 { queue.to_owned() } else { format!("{queue}{SEP}{s}") }).collect()
+fn queue_key(queue: &str, step: u8) -> String {
+    if step == 0 { queue.to_owned() } else { format!("{queue}{SEP}{step}") }
 }
 
 /// Queue names from the members (`routing_key\x06\x16pattern\x06\x16queue`) of
 /// Kombu binding sets.
-pub fn queues_from_bindings<'a>(members: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+fn queues_from_bindings<'a>(members: impl IntoIterator<Item = &'a str>) -> Vec<String> {
     let mut queues: Vec<String> = members
         .into_iter()
         .filter_map(|m| m.splitn(3, SEP).nth(2))
@@ -71,10 +71,13 @@ impl RedisQueues {
         let (sets, _) = redis_conn::scan(&mut con, &patterns, Some("set"), usize::MAX).await.map_err(probe_error)?;
         let task_sets: Vec<&String> =
             sets.iter().filter(|s| !is_control_exchange(s.trim_start_matches("_kombu.binding."))).collect();
-        let commands = task_sets.iter().map(|s| redis::cmd("SMEMBERS").arg(s.as_str()).to_owned()).collect();
-        let replies = pipelined(&mut con, commands).await.map_err(probe_error)?;
-        let members: Vec<String> =
-            replies.into_iter().filter_map(|r| redis::from_redis_value::<Vec<String>>(r).ok()).flatten().collect();
+        let mut members: Vec<String> = Vec::new();
+        let smembers = |i: usize| redis::cmd("SMEMBERS").arg(task_sets[i].as_str()).to_owned();
+        pipelined(&mut con, task_sets.len(), smembers, |_, reply| {
+            members.extend(redis::from_redis_value::<Vec<String>>(reply).unwrap_or_default())
+        })
+        .await
+        .map_err(probe_error)?;
         let mut queues = queues_from_bindings(members.iter().map(String::as_str));
         let truncated = queues.len() > self.max_keys;
         queues.truncate(self.max_keys);
@@ -91,20 +94,32 @@ impl RedisQueues {
             queues.sort();
             queues.dedup();
         }
-        let mut commands: Vec<redis::Cmd> = queues
-            .iter()
-            .flat_map(|q| queue_keys(q, &self.steps))
-            .map(|key| redis::cmd("LLEN").arg(key).to_owned())
-            .collect();
-        commands.push(redis::cmd("HLEN").arg("unacked").to_owned());
+        // Every priority list of every queue, then the unacked hash; replies are summed
+        // per queue as they arrive.
+        let steps = &self.steps;
+        let lists = queues.len() * steps.len();
+        let command = |position: usize| {
+            if position < lists {
+                let (queue, step) = (&queues[position / steps.len()], steps[position % steps.len()]);
+                redis::cmd("LLEN").arg(queue_key(queue, step)).to_owned()
+            } else {
+                redis::cmd("HLEN").arg("unacked").to_owned()
+            }
+        };
+        let mut totals = vec![0i64; queues.len()];
+        let mut unacked = None;
         let mut con = self.connection.clone();
-        let replies = pipelined(&mut con, commands).await.map_err(probe_error)?;
-        let (lengths, unacked) = replies.split_at(replies.len() - 1);
-        for (queue, per_step) in queues.iter().zip(lengths.chunks(self.steps.len())) {
-            let total: i64 = per_step.iter().map(|v| if let Value::Int(n) = v { *n } else { 0 }).sum();
+        pipelined(&mut con, lists + 1, command, |position, reply| match (position < lists, reply) {
+            (true, Value::Int(n)) => totals[position / steps.len()] += n,
+            (false, Value::Int(n)) => unacked = Some(n),
+            _ => {}
+        })
+        .await
+        .map_err(probe_error)?;
+        for (queue, total) in queues.iter().zip(totals) {
             out.add(&QUEUE_LENGTH, &[("target", &self.name), ("queue_name", queue)], total as f64);
         }
-        if let Value::Int(n) = unacked[0] {
+        if let Some(n) = unacked {
             out.add(&UNACKED, &[("target", &self.name)], n as f64);
         }
         Ok(out)
@@ -131,7 +146,8 @@ mod tests {
 
     #[test]
     fn priority_sub_queues_follow_kombu_naming() {
-        assert_eq!(queue_keys("ticks", &[0, 3, 9]), ["ticks", "ticks\x06\x163", "ticks\x06\x169"]);
+        let keys: Vec<String> = [0, 3, 9].iter().map(|&s| queue_key("ticks", s)).collect();
+        assert_eq!(keys, ["ticks", "ticks\x06\x163", "ticks\x06\x169"]);
     }
 
     #[test]

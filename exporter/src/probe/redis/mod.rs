@@ -100,16 +100,17 @@ impl RedisProbe {
             })
             .await?;
         found.report("redis", &self.name, "streams", out);
-        let commands = found
-            .keys
-            .iter()
-            .flat_map(|key| {
-                let mut last = redis::cmd("XREVRANGE");
-                last.arg(key).arg("+").arg("-").arg("COUNT").arg(1);
-                [redis::cmd("EXISTS").arg(key).to_owned(), redis::cmd("XLEN").arg(key).to_owned(), last]
-            })
-            .collect();
-        let replies = pipelined(con, commands).await.map_err(probe_error)?;
+        let keys = &found.keys;
+        let command = |position: usize| {
+            let key = &keys[position / 3];
+            match position % 3 {
+                0 => redis::cmd("EXISTS").arg(key).to_owned(),
+                1 => redis::cmd("XLEN").arg(key).to_owned(),
+                _ => redis::cmd("XREVRANGE").arg(key).arg("+").arg("-").arg("COUNT").arg(1).to_owned(),
+            }
+        };
+        let mut replies = Vec::with_capacity(keys.len() * 3);
+        pipelined(con, keys.len() * 3, command, |_, v| replies.push(v)).await.map_err(probe_error)?;
         let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as f64).unwrap_or(0.0);
         for (key, reply) in found.keys.iter().zip(replies.chunks(3)) {
             // A stream deleted since discovery is absent, not empty.
