@@ -1,5 +1,5 @@
 use super::env::interpolate;
-use super::model::{CeleryTarget, Config, Defaults, RedisTarget, WebConfig};
+use super::model::{CeleryTarget, Config, Defaults, MongoTarget, RedisTarget, WebConfig, WebSocketTarget};
 use super::{ConfigError, Problem, redact_url};
 use serde::de::DeserializeOwned;
 use std::collections::HashSet;
@@ -30,14 +30,25 @@ pub fn parse(text: &str, file: &str, lookup: &dyn Fn(&str) -> Option<String>) ->
     let defaults: Option<Defaults> = section(&mut table, "defaults", &mut problems);
     let redis: Vec<RedisTarget> = list(&mut table, "redis", &mut problems);
     let celery: Vec<CeleryTarget> = list(&mut table, "celery", &mut problems);
+    let mongodb: Vec<MongoTarget> = list(&mut table, "mongodb", &mut problems);
+    let websocket: Vec<WebSocketTarget> = list(&mut table, "websocket", &mut problems);
     for key in table.keys() {
         problems.push(Problem {
             key: key.clone(),
-            why: "unknown key; the file has [web], [defaults], [[redis]] and [[celery]]".to_owned(),
+            why: "unknown key; the file has [web], [defaults], [[redis]], [[celery]], [[mongodb]] and [[websocket]]"
+                .to_owned(),
         });
     }
-    let config = Config { web: web.unwrap_or_default(), defaults: defaults.unwrap_or_default(), redis, celery };
+    let config = Config {
+        web: web.unwrap_or_default(),
+        defaults: defaults.unwrap_or_default(),
+        redis,
+        celery,
+        mongodb,
+        websocket,
+    };
     check(&config, &mut problems);
+    check_mongodb_and_websocket(&config, &mut problems);
     if problems.is_empty() { Ok(config) } else { Err(fail(problems)) }
 }
 
@@ -105,7 +116,9 @@ fn check(config: &Config, problems: &mut Vec<Problem>) {
         .iter()
         .enumerate()
         .map(|(i, t)| (format!("redis[{i}]"), &t.name))
-        .chain(config.celery.iter().enumerate().map(|(i, t)| (format!("celery[{i}]"), &t.name)));
+        .chain(config.celery.iter().enumerate().map(|(i, t)| (format!("celery[{i}]"), &t.name)))
+        .chain(config.mongodb.iter().enumerate().map(|(i, t)| (format!("mongodb[{i}]"), &t.name)))
+        .chain(config.websocket.iter().enumerate().map(|(i, t)| (format!("websocket[{i}]"), &t.name)));
     for (key, name) in named {
         if name.trim().is_empty() || name.chars().any(char::is_whitespace) {
             problem(format!("{key}.name"), format!("`{name}` must be non-empty without spaces"));
@@ -144,6 +157,47 @@ fn check(config: &Config, problems: &mut Vec<Problem>) {
         }
         if t.max_task_names == 0 || t.max_workers == 0 {
             problem(key.clone(), "max_task_names and max_workers must be at least 1".into());
+        }
+    }
+}
+
+/// Checks of `[[mongodb]]` and `[[websocket]]` targets.
+fn check_mongodb_and_websocket(config: &Config, problems: &mut Vec<Problem>) {
+    let mut problem = |key: String, why: String| problems.push(Problem { key, why });
+    for (i, t) in config.mongodb.iter().enumerate() {
+        match check_url(&t.uri, &["mongodb", "mongodb+srv"]) {
+            Err(why) => problem(format!("mongodb[{i}].uri"), why),
+            Ok(scheme) if scheme == "mongodb+srv" => problem(
+                format!("mongodb[{i}].uri"),
+                "mongodb+srv:// needs DNS SRV lookups, which this build leaves out; list the hosts with mongodb://"
+                    .into(),
+            ),
+            Ok(_) => {}
+        }
+    }
+    for (i, t) in config.websocket.iter().enumerate() {
+        let key = format!("websocket[{i}]");
+        if let Err(why) = check_url(&t.url, &["ws", "wss"]) {
+            problem(format!("{key}.url"), why);
+        }
+        if let Some(pointer) = &t.timestamp_pointer
+            && !pointer.starts_with('/')
+        {
+            problem(
+                format!("{key}.timestamp_pointer"),
+                format!("`{pointer}` is not a JSON pointer; write e.g. \"/ts\""),
+            );
+        }
+        if t.max_message_bytes < 64 {
+            problem(format!("{key}.max_message_bytes"), "must be at least 64".into());
+        }
+        if let Some(ca) = &t.ca_file
+            && let Err(e) = std::fs::metadata(ca)
+        {
+            problem(format!("{key}.ca_file"), format!("cannot read `{ca}`: {e}"));
+        }
+        if t.ping_interval.is_zero() {
+            problem(format!("{key}.ping_interval"), "must be more than zero".into());
         }
     }
 }

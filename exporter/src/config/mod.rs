@@ -11,7 +11,9 @@ mod model;
 mod redact;
 
 pub use load::{load, parse};
-pub use model::{CeleryTarget, Config, Defaults, RedisTarget, WebConfig};
+pub use model::{
+    CeleryTarget, CollectionRef, Config, Defaults, MongoTarget, RedisTarget, WebConfig, WebSocketMode, WebSocketTarget,
+};
 pub use redact::redact_url;
 
 use std::fmt;

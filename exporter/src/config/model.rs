@@ -18,6 +18,12 @@ pub struct Config {
     /// Celery brokers whose queues (and, on Redis, task events) to watch.
     #[serde(default)]
     pub celery: Vec<CeleryTarget>,
+    /// MongoDB servers (or replica-set members) to probe.
+    #[serde(default)]
+    pub mongodb: Vec<MongoTarget>,
+    /// WebSocket gateways to probe or to keep a subscription to.
+    #[serde(default)]
+    pub websocket: Vec<WebSocketTarget>,
 }
 
 /// `[web]`
@@ -162,4 +168,84 @@ fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     humantime::parse_duration(&text).map_err(|e| {
         serde::de::Error::custom(format!("`{text}` is not a duration ({e}); write e.g. \"5s\" or \"250ms\""))
     })
+}
+
+/// `[[mongodb]]`: one MongoDB deployment.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MongoTarget {
+    /// Unique target name.
+    pub name: String,
+    /// `mongodb://[user:password@]host:port/?options` (`mongodb+srv://` is not supported:
+    /// the exporter is built without a DNS resolver).
+    pub uri: String,
+    /// Databases to report `dbStats` for.
+    #[serde(default)]
+    pub databases: Vec<String>,
+    /// Collections to report count, size and freshness for.
+    #[serde(default)]
+    pub collections: Vec<CollectionRef>,
+}
+
+/// One collection of a `[[mongodb]]` target.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CollectionRef {
+    pub db: String,
+    pub name: String,
+    /// Field holding each document's time (a BSON date, epoch seconds/ms/us/ns, or an
+    /// RFC 3339 string): the newest document's age says whether writers are alive; when
+    /// the field is indexed, documents written in the last minute are counted too.
+    pub time_field: Option<String>,
+}
+
+/// How a `[[websocket]]` target is watched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WebSocketMode {
+    /// At scrape time: connect, subscribe, wait for the first message, close.
+    #[default]
+    Probe,
+    /// One subscription kept open in the background; scrapes read its counters.
+    Monitor,
+}
+
+/// `[[websocket]]`: one WebSocket gateway.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebSocketTarget {
+    /// Unique target name.
+    pub name: String,
+    /// `ws://` or `wss://` URL.
+    pub url: String,
+    #[serde(default)]
+    pub mode: WebSocketMode,
+    /// Text message sent right after connecting, e.g. a subscription request.
+    pub subscribe: Option<String>,
+    /// JSON pointer to the exchange time in each message (e.g. `/ts`, `/data/T`); its
+    /// unit (s, ms, us, ns) is inferred from its size. Enables the payload lag histogram.
+    pub timestamp_pointer: Option<String>,
+    /// A frame or message larger than this closes the connection and counts an error.
+    /// Default 1 MiB.
+    #[serde(default = "default_max_message_bytes")]
+    pub max_message_bytes: usize,
+    /// PEM file with the CA certificates to trust for `wss://` (in addition to the
+    /// public web roots).
+    pub ca_file: Option<String>,
+    /// Accept any server certificate (testing only: the connection is then not
+    /// authenticated).
+    #[serde(default)]
+    pub insecure: bool,
+    /// Monitor mode: how often to send a ping; a ping unanswered by the next one counts
+    /// as a missed pong. Default `10s`.
+    #[serde(default = "default_ping_interval", deserialize_with = "duration")]
+    pub ping_interval: Duration,
+}
+
+fn default_max_message_bytes() -> usize {
+    1 << 20
+}
+
+fn default_ping_interval() -> Duration {
+    Duration::from_secs(10)
 }

@@ -6,6 +6,7 @@
 //! target costs the scrape its own timeout and nothing more.
 
 pub mod celery;
+pub mod mongodb;
 pub mod redis;
 
 use crate::config::Config;
@@ -60,8 +61,11 @@ pub struct ProbeKind {
 }
 
 /// Every probe kind. Adding a kind is one module above and one line here.
-pub const KINDS: &[ProbeKind] =
-    &[ProbeKind { name: "redis", build: redis::build }, ProbeKind { name: "celery", build: celery::build }];
+pub const KINDS: &[ProbeKind] = &[
+    ProbeKind { name: "redis", build: redis::build },
+    ProbeKind { name: "celery", build: celery::build },
+    ProbeKind { name: "mongodb", build: mongodb::build },
+];
 
 /// Builds the probes of every configured target, in config order within each kind.
 /// Must run inside a Tokio runtime (background consumers are spawned here).

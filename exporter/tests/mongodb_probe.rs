@@ -1,0 +1,77 @@
+//! The MongoDB probe against a real MongoDB-wire server (secantusd from the test kit).
+
+mod common;
+
+use common::{Exporter, value, wait_for};
+use mongodb::bson::{DateTime, Document, doc};
+use std::time::Duration;
+use tickwatch_tests::MongoServer;
+
+fn insert_chains(uri: &str, count: i64, newest_age_ms: i64) -> i64 {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let client = mongodb::Client::with_uri_str(uri).await.unwrap();
+        let collection = client.database("chains").collection::<Document>("nifty");
+        collection.create_index(mongodb::IndexModel::builder().keys(doc! { "ts": 1 }).build()).await.unwrap();
+        let now = DateTime::now().timestamp_millis();
+        let docs: Vec<Document> = (0..count)
+            .map(|i| doc! { "underlying": "NIFTY", "seq": i, "pcr": 1.02, "ts": DateTime::from_millis(now - newest_age_ms - (count - 1 - i) * 1000) })
+            .collect();
+        collection.insert_many(docs).await.unwrap();
+        let stats = client.database("chains").run_command(doc! { "collStats": "nifty" }).await.unwrap();
+        stats.get_i64("size").or_else(|_| stats.get_i32("size").map(i64::from)).unwrap()
+    })
+}
+
+#[test]
+fn reports_counts_sizes_freshness_and_recovers_after_a_restart() {
+    let mut mongo = MongoServer::start().unwrap();
+    let size = insert_chains(&mongo.uri(), 20, 30_000);
+    let exporter = Exporter::start(&format!(
+        "[[mongodb]]\nname = \"store\"\nuri = \"{}\"\ndatabases = [\"chains\"]\n\
+         collections = [{{ db = \"chains\", name = \"nifty\", time_field = \"ts\" }}]\n",
+        mongo.uri()
+    ));
+    let text = exporter.metrics();
+    let c = [("target", "store"), ("collection", "nifty")];
+    assert_eq!(value(&text, "mongodb_up", &[("target", "store")]), Some(1.0), "{text}");
+    assert_eq!(value(&text, "mongodb_collection_documents", &c), Some(20.0), "{text}");
+    assert_eq!(value(&text, "mongodb_collection_size_bytes", &c), Some(size as f64));
+    assert!(size > 0);
+    let age = value(&text, "mongodb_collection_newest_document_age_seconds", &c).unwrap();
+    assert!((29.0..40.0).contains(&age), "newest document is 30 s old, reported {age}");
+    // Inserted 30..49 s ago: none in the last minute's window would be wrong; 20 - 0 are.
+    assert_eq!(value(&text, "mongodb_collection_documents_last_minute", &c), Some(20.0), "{text}");
+    assert_eq!(value(&text, "mongodb_db_objects", &[("target", "store"), ("db", "chains")]), Some(20.0));
+    assert!(value(&text, "mongodb_connections", &[("target", "store"), ("state", "current")]).is_some());
+    assert!(
+        value(&text, "mongodb_rs_member_health", &[("target", "store")]).is_some(),
+        "secantusd is a one-member set"
+    );
+
+    // A fresh write moves the age back to about zero.
+    insert_chains(&mongo.uri(), 1, 0);
+    let text = exporter.metrics();
+    assert!(value(&text, "mongodb_collection_newest_document_age_seconds", &c).unwrap() < 5.0);
+    assert_eq!(value(&text, "mongodb_collection_documents", &c), Some(21.0));
+
+    mongo.kill();
+    let (status, text, took) = exporter.scrape("/metrics", 3.0);
+    assert_eq!(status, 200);
+    assert!(took < Duration::from_secs(3), "within the scrape timeout: {took:?}");
+    assert_eq!(value(&text, "mongodb_up", &[("target", "store")]), Some(0.0), "{text}");
+    mongo.restart().unwrap();
+    wait_for("mongodb_up 1 after the restart", Duration::from_secs(30), || {
+        value(&exporter.metrics(), "mongodb_up", &[("target", "store")]) == Some(1.0)
+    });
+}
+
+#[test]
+fn a_standalone_server_reports_no_replica_set_and_no_error() {
+    let mongo = MongoServer::start_standalone().unwrap();
+    let exporter = Exporter::start(&format!("[[mongodb]]\nname = \"solo\"\nuri = \"{}\"\n", mongo.uri()));
+    let text = exporter.metrics();
+    assert_eq!(value(&text, "tickwatch_probe_success", &[("target", "solo")]), Some(1.0), "{text}");
+    assert_eq!(value(&text, "mongodb_rs_member_health", &[("target", "solo")]), None);
+    assert!(common::promtool_check(&text).is_empty(), "{}", common::promtool_check(&text));
+}
