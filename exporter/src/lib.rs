@@ -8,6 +8,7 @@
 
 pub mod config;
 pub mod discovery;
+pub mod epoch;
 pub mod exposition;
 pub mod probe;
 pub mod redis_conn;

@@ -15,8 +15,8 @@ use tracing_subscriber::EnvFilter;
 #[command(
     name = "tickwatch-exporter",
     version,
-    about = "Prometheus exporter for market-data platforms: Redis, Celery queues and events.",
-    long_about = "Prometheus exporter for market-data platforms: Redis, Celery queues and events.\n\n\
+    about = "Prometheus exporter for market-data platforms: Redis, Celery, MongoDB and WebSocket gateways.",
+    long_about = "Prometheus exporter for market-data platforms: Redis, Celery, MongoDB and WebSocket gateways.\n\n\
         Every target in the config file is probed at scrape time, concurrently, each within the \
         scrape's timeout (X-Prometheus-Scrape-Timeout-Seconds less 0.5 s). A target that is down \
         or slow reports tickwatch_probe_success 0 and never delays the others.\n\n\
@@ -63,10 +63,12 @@ fn main() -> ExitCode {
     }
     if cli.check_config {
         println!(
-            "{}: OK ({} redis, {} celery target(s); listening on {})",
+            "{}: OK ({} redis, {} celery, {} mongodb, {} websocket target(s); listening on {})",
             cli.config.display(),
             config.redis.len(),
             config.celery.len(),
+            config.mongodb.len(),
+            config.websocket.len(),
             config.web.listen_address
         );
         return ExitCode::SUCCESS;

@@ -80,7 +80,7 @@ events = true
 "#;
     let (ok, stdout, stderr) = check(config, &[("REDIS_PASSWORD", "pw")]);
     assert!(ok, "{stderr}");
-    assert!(stdout.contains("OK (1 redis, 1 celery target(s)"), "{stdout}");
+    assert!(stdout.contains("OK (1 redis, 1 celery, 0 mongodb, 0 websocket target(s)"), "{stdout}");
 }
 
 #[test]
@@ -98,7 +98,8 @@ fn help_and_version_answer() {
 #[test]
 fn the_example_config_is_valid() {
     let example = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/exporter.toml")).unwrap();
-    let (ok, stdout, stderr) = check(&example, &[("REDIS_PASSWORD", "pw"), ("RABBITMQ_PASSWORD", "pw")]);
+    let env = [("REDIS_PASSWORD", "pw"), ("RABBITMQ_PASSWORD", "pw"), ("MONGODB_PASSWORD", "pw")];
+    let (ok, stdout, stderr) = check(&example, &env);
     assert!(ok, "{stderr}");
-    assert!(stdout.contains("1 redis, 2 celery"), "{stdout}");
+    assert!(stdout.contains("1 redis, 2 celery, 1 mongodb, 2 websocket"), "{stdout}");
 }

@@ -4,7 +4,8 @@
 //! temporary directory, waits until it answers (with a deadline, and its log in the error
 //! when it does not), and stops it when dropped: `redis-server`, the MongoDB-wire server
 //! `secantusd-py`, a Celery worker for the app in `tests/python/`, `rabbitmq-server`,
-//! `prometheus` and `prometheus-alertmanager`.
+//! `prometheus`, `prometheus-alertmanager`, and an independent WebSocket gateway
+//! (Python `websockets`).
 //!
 //! Nothing here is a mock. A missing server is an error that names `scripts/setup.sh`,
 //! so a test that needs it fails loudly instead of skipping.
@@ -19,6 +20,7 @@ mod process;
 mod prometheus;
 mod rabbitmq;
 mod redis;
+mod websocket;
 
 pub use alertmanager::Alertmanager;
 pub use binaries::{binary, repo_root, venv_binary};
@@ -30,6 +32,7 @@ pub use process::ServerProcess;
 pub use prometheus::Prometheus;
 pub use rabbitmq::RabbitMq;
 pub use redis::RedisServer;
+pub use websocket::WebSocketServer;
 
 /// Asks `url` over HTTP and tells whether it answered 200; used for readiness checks.
 fn http_ok(url: &str) -> bool {

@@ -229,8 +229,8 @@ pub struct WebSocketTarget {
     /// Default 1 MiB.
     #[serde(default = "default_max_message_bytes")]
     pub max_message_bytes: usize,
-    /// PEM file with the CA certificates to trust for `wss://` (in addition to the
-    /// public web roots).
+    /// PEM file with the CA certificates to trust for `wss://` instead of the public web
+    /// roots (which are trusted when this is not set).
     pub ca_file: Option<String>,
     /// Accept any server certificate (testing only: the connection is then not
     /// authenticated).

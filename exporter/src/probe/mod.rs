@@ -8,6 +8,7 @@
 pub mod celery;
 pub mod mongodb;
 pub mod redis;
+pub mod websocket;
 
 use crate::config::Config;
 use crate::exposition::{Family, Samples};
@@ -65,6 +66,7 @@ pub const KINDS: &[ProbeKind] = &[
     ProbeKind { name: "redis", build: redis::build },
     ProbeKind { name: "celery", build: celery::build },
     ProbeKind { name: "mongodb", build: mongodb::build },
+    ProbeKind { name: "websocket", build: websocket::build },
 ];
 
 /// Builds the probes of every configured target, in config order within each kind.

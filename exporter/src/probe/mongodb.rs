@@ -6,13 +6,14 @@
 //! state and lag where the server is a replica set (and nothing where it is not).
 
 use crate::config::{CollectionRef, Config, MongoTarget};
+use crate::epoch::epoch_to_ms;
 use crate::exposition::{Family, Samples};
 use crate::probe::{Probe, ProbeError, ProbeFuture, ProbeResult};
 use crate::shared::Shared;
 use mongodb::bson::{Bson, DateTime, Document, doc};
 use mongodb::options::ClientOptions;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 use tokio::sync::OnceCell;
 
 static UP: Family = Family::gauge("mongodb_up", "Whether the server answered the last probe.");
@@ -204,7 +205,7 @@ impl MongoProbe {
             .await
             .map_err(failure)?;
         let Some(newest) = newest.as_ref().and_then(|d| d.get(field)) else { return Ok(()) };
-        let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as f64).unwrap_or(0.0);
+        let now_ms = crate::epoch::now_ms();
         if let Some(ms) = time_ms(newest) {
             out.add(&COLL_AGE, &labels, ((now_ms - ms) / 1000.0).max(0.0));
         }
@@ -308,16 +309,6 @@ fn time_ms(value: &Bson) -> Option<f64> {
     }
 }
 
-/// Epoch seconds, ms, us or ns, told apart by size, as milliseconds.
-pub fn epoch_to_ms(value: f64) -> f64 {
-    match value.abs() {
-        v if v < 1e11 => value * 1e3,
-        v if v < 1e14 => value,
-        v if v < 1e17 => value / 1e3,
-        _ => value / 1e6,
-    }
-}
-
 /// `ms` written the way `example` is stored, so a range query compares like with like.
 fn same_kind_as(example: &Bson, ms: f64) -> Option<Bson> {
     Some(match example {
@@ -337,14 +328,6 @@ fn same_kind_as(example: &Bson, ms: f64) -> Option<Bson> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn epoch_units_follow_from_size() {
-        assert_eq!(epoch_to_ms(1_700_000_000.0), 1_700_000_000_000.0);
-        assert_eq!(epoch_to_ms(1_700_000_000_000.0), 1_700_000_000_000.0);
-        assert_eq!(epoch_to_ms(1_700_000_000_000_000.0), 1_700_000_000_000.0);
-        assert_eq!(epoch_to_ms(1_700_000_000_000_000_000.0), 1_700_000_000_000.0);
-    }
 
     #[test]
     fn range_bounds_keep_the_stored_kind() {

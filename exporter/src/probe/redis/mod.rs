@@ -13,7 +13,7 @@ use crate::shared::Shared;
 use redis::Value;
 use redis::aio::ConnectionManager;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 static UP: Family = Family::gauge("redis_up", "Whether the Redis server answered the last probe.");
 static PING: Family = Family::gauge("redis_ping_duration_seconds", "Round trip of a PING during the last probe.");
@@ -111,7 +111,7 @@ impl RedisProbe {
         };
         let mut replies = Vec::with_capacity(keys.len() * 3);
         pipelined(con, keys.len() * 3, command, |_, v| replies.push(v)).await.map_err(probe_error)?;
-        let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as f64).unwrap_or(0.0);
+        let now_ms = crate::epoch::now_ms();
         for (key, reply) in found.keys.iter().zip(replies.chunks(3)) {
             // A stream deleted since discovery is absent, not empty.
             if !matches!(reply[0], Value::Int(1)) {

@@ -1,0 +1,163 @@
+//! The WebSocket gateway probe.
+//!
+//! - `probe` mode, blackbox-style: at scrape time connect (TCP, TLS, upgrade), send the
+//!   subscribe message, wait for the first data message, close; report how long each took.
+//! - `monitor` mode: a subscription kept open in the background (see `monitor`); the
+//!   scrape reports whether it is connected and how old the last message is.
+//!
+//! Every read is bounded: frames and messages over `max_message_bytes` end the connection
+//! (`too_large`), and the scrape's budget bounds a server that never completes the
+//! handshake or drips bytes.
+
+mod connect;
+pub mod monitor;
+pub mod pointer;
+
+use crate::config::{Config, WebSocketMode, WebSocketTarget};
+use crate::exposition::{Family, Samples};
+use crate::probe::{Probe, ProbeError, ProbeFuture, ProbeResult};
+use crate::shared::Shared;
+use connect::{Endpoint, failure};
+use futures_util::{SinkExt, StreamExt};
+use monitor::{MessageRecorder, Monitor, MonitorMetrics, MonitorState};
+use pointer::Pointer;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+use tokio_tungstenite::tungstenite::Message;
+
+static CONNECT: Family = Family::gauge(
+    "websocket_connect_duration_seconds",
+    "Probe mode: time to open the connection (TCP, TLS and the upgrade).",
+);
+static FIRST_MESSAGE: Family = Family::gauge(
+    "websocket_first_message_duration_seconds",
+    "Probe mode: time from sending the subscribe message (or connecting) to the first data message.",
+);
+static LAST_MESSAGE_AGE: Family = Family::gauge(
+    "websocket_last_message_age_seconds",
+    "Monitor mode: seconds since the last data message (absent before the first).",
+);
+
+/// Builds one probe per `[[websocket]]` target and starts the monitors.
+pub fn build(config: &Config, shared: &Arc<Shared>) -> Vec<Arc<dyn Probe>> {
+    let metrics = config
+        .websocket
+        .iter()
+        .any(|t| t.mode == WebSocketMode::Monitor)
+        .then(|| Arc::new(MonitorMetrics::register(shared)));
+    let mut probes: Vec<Arc<dyn Probe>> = Vec::new();
+    for target in &config.websocket {
+        let endpoint = match Endpoint::new(target) {
+            Ok(e) => e,
+            Err(e) => {
+                tracing::error!(target = target.name, "websocket target left out: {e}");
+                continue;
+            }
+        };
+        match (&target.mode, &metrics) {
+            (WebSocketMode::Monitor, Some(metrics)) => {
+                let pointer = target.timestamp_pointer.as_deref().and_then(Pointer::parse);
+                let recorder = MessageRecorder::new(&target.name, pointer, metrics);
+                let state = Arc::clone(recorder.state());
+                let monitor = Monitor {
+                    target: target.name.clone(),
+                    endpoint,
+                    subscribe: target.subscribe.clone(),
+                    ping_interval: target.ping_interval,
+                    recorder,
+                    metrics: Arc::clone(metrics),
+                };
+                tokio::spawn(monitor.run());
+                probes.push(Arc::new(MonitorProbe { name: target.name.clone(), state }));
+            }
+            _ => probes.push(Arc::new(ConnectProbe::new(target, endpoint))),
+        }
+    }
+    probes
+}
+
+/// Probe mode.
+pub struct ConnectProbe {
+    name: String,
+    endpoint: Endpoint,
+    subscribe: Option<String>,
+}
+
+impl ConnectProbe {
+    fn new(target: &WebSocketTarget, endpoint: Endpoint) -> ConnectProbe {
+        ConnectProbe { name: target.name.clone(), endpoint, subscribe: target.subscribe.clone() }
+    }
+
+    async fn read(&self) -> ProbeResult {
+        let t = [("target", self.name.as_str())];
+        let mut out = Samples::new();
+        let start = Instant::now();
+        let mut socket = self.endpoint.connect().await?;
+        out.add(&CONNECT, &t, start.elapsed().as_secs_f64());
+        let sent = Instant::now();
+        if let Some(text) = &self.subscribe {
+            socket.send(Message::text(text.as_str())).await.map_err(failure)?;
+        }
+        loop {
+            match socket.next().await {
+                Some(Ok(Message::Text(_) | Message::Binary(_))) => break,
+                Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {}
+                Some(Ok(Message::Close(_))) | None => {
+                    return Err(ProbeError::new("closed", "the server closed before sending a message"));
+                }
+                Some(Err(e)) => return Err(failure(e)),
+            }
+        }
+        out.add(&FIRST_MESSAGE, &t, sent.elapsed().as_secs_f64());
+        // A polite close, but never waiting long for the server's answer.
+        let _ = tokio::time::timeout(Duration::from_millis(200), socket.close(None)).await;
+        Ok(out)
+    }
+}
+
+impl Probe for ConnectProbe {
+    fn kind(&self) -> &'static str {
+        "websocket"
+    }
+
+    fn target(&self) -> &str {
+        &self.name
+    }
+
+    fn probe(&self) -> ProbeFuture<'_> {
+        Box::pin(self.read())
+    }
+}
+
+/// Monitor mode, as seen by a scrape.
+pub struct MonitorProbe {
+    name: String,
+    state: Arc<MonitorState>,
+}
+
+impl Probe for MonitorProbe {
+    fn kind(&self) -> &'static str {
+        "websocket"
+    }
+
+    fn target(&self) -> &str {
+        &self.name
+    }
+
+    fn probe(&self) -> ProbeFuture<'_> {
+        Box::pin(async move {
+            let mut out = Samples::new();
+            let last = self.state.last_message_ms.load(Ordering::Relaxed);
+            if last > 0 {
+                let age = (crate::epoch::now_ms() - last as f64) / 1000.0;
+                out.add(&LAST_MESSAGE_AGE, &[("target", &self.name)], age.max(0.0));
+            }
+            if self.state.connected.get() == 1 {
+                Ok(out)
+            } else {
+                Err(ProbeError::new("disconnected", "the monitor's subscription is not open"))
+            }
+        })
+    }
+}

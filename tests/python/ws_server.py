@@ -1,0 +1,50 @@
+"""An independent WebSocket gateway for the tickwatch tests (Python `websockets`, not ours).
+
+Each client that connects (and, unless --no-subscribe, sends any first message) gets
+--count ticks shaped like Binance's trade stream, one every --interval-ms, whose exchange
+time "T" lies --lag-ms in the past; then the server keeps the connection open, silent.
+
+usage: ws_server.py --port P [--count N] [--interval-ms MS] [--lag-ms MS]
+                    [--no-subscribe] [--cert PEM --key PEM]
+"""
+import argparse
+import asyncio
+import json
+import ssl
+import time
+
+from websockets.asyncio.server import serve
+
+args_parser = argparse.ArgumentParser()
+args_parser.add_argument("--port", type=int, required=True)
+args_parser.add_argument("--count", type=int, default=100)
+args_parser.add_argument("--interval-ms", type=float, default=5)
+args_parser.add_argument("--lag-ms", type=float, default=0)
+args_parser.add_argument("--no-subscribe", action="store_true")
+args_parser.add_argument("--cert")
+args_parser.add_argument("--key")
+args = args_parser.parse_args()
+
+
+async def gateway(websocket):
+    if not args.no_subscribe:
+        await websocket.recv()
+    for seq in range(1, args.count + 1):
+        tick = {"e": "trade", "s": "BTCUSDT", "t": seq, "p": "42000.10", "q": "0.5",
+                "T": int(time.time() * 1000 - args.lag_ms)}
+        await websocket.send(json.dumps(tick))
+        await asyncio.sleep(args.interval_ms / 1000)
+    await websocket.wait_closed()
+
+
+async def main():
+    context = None
+    if args.cert:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(args.cert, args.key)
+    async with serve(gateway, "127.0.0.1", args.port, ssl=context) as server:
+        print("listening", flush=True)
+        await server.serve_forever()
+
+
+asyncio.run(main())
