@@ -19,6 +19,7 @@ pub mod arbitrage;
 pub mod codec;
 pub mod faults;
 pub mod model;
+pub mod quality;
 pub mod synth;
 
 pub use model::{OptionChain, Quote, Side, StrikeRow, Trade, UnixNanos};

@@ -1,0 +1,232 @@
+//! Checks of a trade stream, per symbol.
+//!
+//! | check | fails when |
+//! |---|---|
+//! | `duplicate` | the trade equals the symbol's previous one (no other check runs on it) |
+//! | `gap` | the sequence number jumps forward by more than one (one anomaly per jump) |
+//! | `out_of_order` | the exchange time is before the latest already seen for the symbol, or the sequence number goes back |
+//! | `non_positive` | the price or the size is zero or negative |
+//! | `spike` | the price is off the median of the last `spike_window` good prices by more than `spike_mads` median absolute deviations and by more than `spike_min_fraction` |
+//! | `clock_drift` | exchange time and arrival time differ by more than `max_clock_drift_ns` (one anomaly per drift episode) |
+//! | `stale` | no trade for `stale_after` (see [`super::Staleness`]) |
+
+use super::Staleness;
+
+/// The fields of a trade the checks need (decoded without allocating).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TradeTick {
+    /// Venue sequence number, when the feed has one.
+    pub seq: Option<u64>,
+    pub ts_ns: i64,
+    pub price: f64,
+    pub qty: f64,
+}
+
+/// The trade checks, in label order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TradeCheck {
+    Gap,
+    Duplicate,
+    OutOfOrder,
+    Spike,
+    NonPositive,
+    ClockDrift,
+    Stale,
+}
+
+impl TradeCheck {
+    /// Every check, indexable by `as usize`.
+    pub const ALL: [TradeCheck; 7] = [
+        TradeCheck::Gap,
+        TradeCheck::Duplicate,
+        TradeCheck::OutOfOrder,
+        TradeCheck::Spike,
+        TradeCheck::NonPositive,
+        TradeCheck::ClockDrift,
+        TradeCheck::Stale,
+    ];
+
+    /// The `check` and anomaly `kind` label value.
+    pub fn label(self) -> &'static str {
+        match self {
+            TradeCheck::Gap => "gap",
+            TradeCheck::Duplicate => "duplicate",
+            TradeCheck::OutOfOrder => "out_of_order",
+            TradeCheck::Spike => "spike",
+            TradeCheck::NonPositive => "non_positive",
+            TradeCheck::ClockDrift => "clock_drift",
+            TradeCheck::Stale => "stale",
+        }
+    }
+}
+
+/// Thresholds of the trade checks.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TradeThresholds {
+    /// How many median absolute deviations from the rolling median make a spike.
+    pub spike_mads: f64,
+    /// The least relative distance from the median that can be a spike (guards
+    /// against a near-zero MAD in a quiet market).
+    pub spike_min_fraction: f64,
+    /// Good prices kept for the median (at most 64); spikes are judged once 8 are in.
+    pub spike_window: usize,
+    /// Largest tolerated difference between exchange time and arrival time.
+    pub max_clock_drift_ns: i64,
+}
+
+impl Default for TradeThresholds {
+    fn default() -> Self {
+        TradeThresholds {
+            spike_mads: 10.0,
+            spike_min_fraction: 0.02,
+            spike_window: 32,
+            max_clock_drift_ns: 5_000_000_000,
+        }
+    }
+}
+
+/// What the checks said about one trade: per check (indexed by `TradeCheck as usize`)
+/// whether it ran and passed, and whether it is a new anomaly.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct TradeVerdict {
+    pub results: [Option<bool>; 7],
+    pub anomalies: [bool; 7],
+}
+
+impl TradeVerdict {
+    fn set(&mut self, check: TradeCheck, passed: bool) {
+        self.results[check as usize] = Some(passed);
+        self.anomalies[check as usize] = !passed;
+    }
+}
+
+const MAX_WINDOW: usize = 64;
+const MIN_PRICES_FOR_SPIKES: usize = 8;
+
+/// Everything remembered about one symbol.
+#[derive(Debug, Clone)]
+pub struct SymbolQuality {
+    last: Option<TradeTick>,
+    last_seq: Option<u64>,
+    max_ts_ns: i64,
+    drifting: bool,
+    prices: [f64; MAX_WINDOW],
+    prices_len: usize,
+    prices_next: usize,
+    pub staleness: Staleness,
+}
+
+impl Default for SymbolQuality {
+    fn default() -> Self {
+        SymbolQuality {
+            last: None,
+            last_seq: None,
+            max_ts_ns: i64::MIN,
+            drifting: false,
+            prices: [0.0; MAX_WINDOW],
+            prices_len: 0,
+            prices_next: 0,
+            staleness: Staleness::default(),
+        }
+    }
+}
+
+impl SymbolQuality {
+    /// Checks one trade that arrived at `arrival_ns`.
+    pub fn check(&mut self, tick: &TradeTick, arrival_ns: i64, th: &TradeThresholds) -> TradeVerdict {
+        let mut v = TradeVerdict::default();
+        self.staleness.arrived(arrival_ns);
+        if self.last.as_ref() == Some(tick) {
+            v.set(TradeCheck::Duplicate, false);
+            return v;
+        }
+        v.set(TradeCheck::Duplicate, true);
+
+        if let (Some(seq), Some(last_seq)) = (tick.seq, self.last_seq) {
+            v.set(TradeCheck::Gap, seq <= last_seq + 1);
+        }
+        let seq_back = matches!((tick.seq, self.last_seq), (Some(s), Some(l)) if s <= l);
+        v.set(TradeCheck::OutOfOrder, !(seq_back || tick.ts_ns < self.max_ts_ns));
+
+        let positive = tick.price > 0.0 && tick.qty > 0.0 && tick.price.is_finite() && tick.qty.is_finite();
+        v.set(TradeCheck::NonPositive, positive);
+        let mut spike = false;
+        if positive && self.prices_len >= MIN_PRICES_FOR_SPIKES {
+            let (median, mad) = self.median_and_mad();
+            let distance = (tick.price - median).abs();
+            spike = distance > th.spike_mads * 1.4826 * mad && distance > th.spike_min_fraction * median;
+            v.set(TradeCheck::Spike, !spike);
+        }
+
+        let drift = (arrival_ns - tick.ts_ns).abs() > th.max_clock_drift_ns;
+        v.results[TradeCheck::ClockDrift as usize] = Some(!drift);
+        v.anomalies[TradeCheck::ClockDrift as usize] = drift && !self.drifting;
+        self.drifting = drift;
+
+        self.last = Some(*tick);
+        if let Some(seq) = tick.seq {
+            self.last_seq = Some(self.last_seq.map_or(seq, |l| l.max(seq)));
+        }
+        self.max_ts_ns = self.max_ts_ns.max(tick.ts_ns);
+        if positive && !spike {
+            self.push_price(tick.price, th.spike_window);
+        }
+        v
+    }
+
+    fn push_price(&mut self, price: f64, window: usize) {
+        let window = window.clamp(MIN_PRICES_FOR_SPIKES, MAX_WINDOW);
+        self.prices[self.prices_next] = price;
+        self.prices_next = (self.prices_next + 1) % window;
+        self.prices_len = (self.prices_len + 1).min(window);
+    }
+
+    fn median_and_mad(&self) -> (f64, f64) {
+        let mut scratch = [0.0; MAX_WINDOW];
+        let values = &mut scratch[..self.prices_len];
+        values.copy_from_slice(&self.prices[..self.prices_len]);
+        let median = median_in_place(values);
+        values.iter_mut().for_each(|v| *v = (*v - median).abs());
+        (median, median_in_place(values))
+    }
+}
+
+fn median_in_place(values: &mut [f64]) -> f64 {
+    let mid = values.len() / 2;
+    let (_, m, _) = values.select_nth_unstable_by(mid, f64::total_cmp);
+    *m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tick(seq: u64, ms: i64, price: f64) -> TradeTick {
+        TradeTick { seq: Some(seq), ts_ns: ms * 1_000_000, price, qty: 1.0 }
+    }
+
+    fn failed(v: &TradeVerdict) -> Vec<&'static str> {
+        TradeCheck::ALL.iter().filter(|c| v.anomalies[**c as usize]).map(|c| c.label()).collect()
+    }
+
+    #[test]
+    fn each_fault_is_one_anomaly_of_its_kind() {
+        let th = TradeThresholds::default();
+        let mut q = SymbolQuality::default();
+        let at = |ms: i64| ms * 1_000_000;
+        for i in 1..=20 {
+            assert!(failed(&q.check(&tick(i, i as i64, 100.0 + i as f64 * 0.01), at(i as i64), &th)).is_empty());
+        }
+        assert_eq!(failed(&q.check(&tick(25, 21, 100.2), at(21), &th)), ["gap"]);
+        let resend = tick(25, 21, 100.2);
+        assert_eq!(failed(&q.check(&resend, at(22), &th)), ["duplicate"]);
+        assert_eq!(failed(&q.check(&tick(26, 10, 100.2), at(23), &th)), ["out_of_order"]);
+        assert_eq!(failed(&q.check(&tick(27, 24, 110.3), at(24), &th)), ["spike"]);
+        assert_eq!(failed(&q.check(&tick(28, 25, 0.0), at(25), &th)), ["non_positive"]);
+        assert!(failed(&q.check(&tick(29, 26, 100.21), at(26), &th)).is_empty(), "back to normal");
+        // Clock drift: one anomaly when it starts, none while it lasts.
+        assert_eq!(failed(&q.check(&tick(30, 27, 100.2), at(27) + 6_000_000_000, &th)), ["clock_drift"]);
+        let v = q.check(&tick(31, 28, 100.2), at(28) + 6_000_000_000, &th);
+        assert!(failed(&v).is_empty() && v.results[TradeCheck::ClockDrift as usize] == Some(false));
+    }
+}
