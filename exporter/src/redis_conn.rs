@@ -22,8 +22,12 @@ pub fn client(url: &str) -> Result<redis::Client, String> {
 }
 
 /// A lazily connecting, self-reconnecting connection to `url`, reused across scrapes.
+/// The driver's own 500 ms response timeout is switched off: the scrape's budget bounds
+/// every probe, and a big pipeline on a busy server may rightly take longer.
 pub fn connect(url: &str) -> Result<ConnectionManager, String> {
     let config = ConnectionManagerConfig::new()
+        .set_response_timeout(None)
+        .set_connection_timeout(None)
         .set_number_of_retries(1)
         .set_min_delay(Duration::from_millis(50))
         .set_max_delay(Duration::from_secs(1));

@@ -2,12 +2,18 @@
 //! counters, background consumers' counters, process metrics).
 
 use prometheus::{IntCounterVec, IntGauge, Opts, Registry};
+use std::collections::HashMap;
+use std::sync::Mutex;
+use tokio::sync::broadcast;
+use tokio_tungstenite::tungstenite::Bytes;
 
 /// Long-lived metrics, shared by the web server, the probes and background consumers.
 pub struct Shared {
     pub registry: Registry,
     /// `tickwatch_probe_errors_total{kind,target,reason}`.
     pub probe_errors: IntCounterVec,
+    /// Messages of monitor-mode WebSocket targets, by target name, for feeds to consume.
+    pub taps: Mutex<HashMap<String, broadcast::Sender<Bytes>>>,
 }
 
 impl Shared {
@@ -30,7 +36,7 @@ impl Shared {
         registry
             .register(Box::new(prometheus::process_collector::ProcessCollector::for_self()))
             .expect("registered once");
-        Shared { registry, probe_errors }
+        Shared { registry, probe_errors, taps: Mutex::new(HashMap::new()) }
     }
 
     /// Registers a background consumer's metric; names are fixed in code, so a clash is

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use tickwatch_feed::faults::{ChainFault, ChainFaults, FaultKind, FaultMix, TradeFault, TradeFaultParams, TradeFaults};
 use tickwatch_feed::quality::{
-    ChainCheck, ChainThresholds, SymbolQuality, TradeCheck, TradeThresholds, TradeTick, check_chain,
+    ChainCheck, ChainThresholds, Staleness, SymbolQuality, TradeCheck, TradeThresholds, TradeTick, check_chain,
 };
 use tickwatch_feed::synth::{ChainSpec, ChainSynth, SymbolSpec, TradeSynth};
 use tickwatch_feed::{OptionChain, Trade};
@@ -16,14 +16,15 @@ const STALE_AFTER_NS: i64 = 2_000_000_000;
 /// anomalies by kind.
 fn trade_anomalies(trades: &[Trade]) -> HashMap<&'static str, u64> {
     let th = TradeThresholds::default();
-    let mut symbols: HashMap<&str, SymbolQuality> = HashMap::new();
+    let mut symbols: HashMap<&str, (SymbolQuality, Staleness)> = HashMap::new();
     let mut found = HashMap::new();
     for t in trades {
-        let q = symbols.entry(&t.symbol).or_default();
+        let (q, staleness) = symbols.entry(&t.symbol).or_default();
         let arrival = t.ts_ns;
-        if let Some((_, true)) = q.staleness.check(arrival, STALE_AFTER_NS) {
+        if let Some((_, true)) = staleness.check(arrival, STALE_AFTER_NS) {
             *found.entry("stale").or_insert(0) += 1;
         }
+        staleness.arrived(arrival);
         let v = q.check(&TradeTick { seq: Some(t.seq), ts_ns: t.ts_ns, price: t.price, qty: t.qty }, arrival, &th);
         for c in TradeCheck::ALL {
             if v.anomalies[c as usize] {

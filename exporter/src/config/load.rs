@@ -1,5 +1,8 @@
 use super::env::interpolate;
-use super::model::{CeleryTarget, Config, Defaults, MongoTarget, RedisTarget, WebConfig, WebSocketTarget};
+use super::model::{
+    CeleryTarget, Config, Defaults, FeedFormat, FeedKind, FeedSource, FeedTarget, MongoTarget, RedisTarget, WebConfig,
+    WebSocketMode, WebSocketTarget,
+};
 use super::{ConfigError, Problem, redact_url};
 use serde::de::DeserializeOwned;
 use std::collections::HashSet;
@@ -32,10 +35,11 @@ pub fn parse(text: &str, file: &str, lookup: &dyn Fn(&str) -> Option<String>) ->
     let celery: Vec<CeleryTarget> = list(&mut table, "celery", &mut problems);
     let mongodb: Vec<MongoTarget> = list(&mut table, "mongodb", &mut problems);
     let websocket: Vec<WebSocketTarget> = list(&mut table, "websocket", &mut problems);
+    let feed: Vec<FeedTarget> = list(&mut table, "feed", &mut problems);
     for key in table.keys() {
         problems.push(Problem {
             key: key.clone(),
-            why: "unknown key; the file has [web], [defaults], [[redis]], [[celery]], [[mongodb]] and [[websocket]]"
+            why: "unknown key; the file has [web], [defaults], [[redis]], [[celery]], [[mongodb]], [[websocket]] and [[feed]]"
                 .to_owned(),
         });
     }
@@ -46,9 +50,11 @@ pub fn parse(text: &str, file: &str, lookup: &dyn Fn(&str) -> Option<String>) ->
         celery,
         mongodb,
         websocket,
+        feed,
     };
     check(&config, &mut problems);
     check_mongodb_and_websocket(&config, &mut problems);
+    check_feeds(&config, &mut problems);
     if problems.is_empty() { Ok(config) } else { Err(fail(problems)) }
 }
 
@@ -118,7 +124,8 @@ fn check(config: &Config, problems: &mut Vec<Problem>) {
         .map(|(i, t)| (format!("redis[{i}]"), &t.name))
         .chain(config.celery.iter().enumerate().map(|(i, t)| (format!("celery[{i}]"), &t.name)))
         .chain(config.mongodb.iter().enumerate().map(|(i, t)| (format!("mongodb[{i}]"), &t.name)))
-        .chain(config.websocket.iter().enumerate().map(|(i, t)| (format!("websocket[{i}]"), &t.name)));
+        .chain(config.websocket.iter().enumerate().map(|(i, t)| (format!("websocket[{i}]"), &t.name)))
+        .chain(config.feed.iter().enumerate().map(|(i, t)| (format!("feed[{i}]"), &t.name)));
     for (key, name) in named {
         if name.trim().is_empty() || name.chars().any(char::is_whitespace) {
             problem(format!("{key}.name"), format!("`{name}` must be non-empty without spaces"));
@@ -198,6 +205,87 @@ fn check_mongodb_and_websocket(config: &Config, problems: &mut Vec<Problem>) {
         }
         if t.ping_interval.is_zero() {
             problem(format!("{key}.ping_interval"), "must be more than zero".into());
+        }
+    }
+}
+
+/// Checks of `[[feed]]` entries: sources that exist, mappings that make sense.
+fn check_feeds(config: &Config, problems: &mut Vec<Problem>) {
+    const TRADE_CHECKS: &[&str] =
+        &["gap", "duplicate", "out_of_order", "stale", "spike", "non_positive", "clock_drift"];
+    const CHAIN_CHECKS: &[&str] = &[
+        "crossed",
+        "missing_strike",
+        "call_monotonicity",
+        "put_monotonicity",
+        "butterfly",
+        "parity",
+        "iv_bounds",
+        "stale",
+    ];
+    let mut problem = |key: String, why: String| problems.push(Problem { key, why });
+    for (i, f) in config.feed.iter().enumerate() {
+        let key = format!("feed[{i}]");
+        match &f.source {
+            FeedSource::RedisPubsub { url, .. } | FeedSource::RedisStream { url, .. } => {
+                if let Err(why) = check_url(url, &["redis", "rediss"]) {
+                    problem(format!("{key}.source.url"), why);
+                }
+            }
+            FeedSource::Websocket { target } => {
+                if !config.websocket.iter().any(|w| &w.name == target && w.mode == WebSocketMode::Monitor) {
+                    problem(
+                        format!("{key}.source.target"),
+                        format!("`{target}` is not a [[websocket]] target with mode = \"monitor\""),
+                    );
+                }
+            }
+            FeedSource::Mongodb { target, .. } => {
+                if !config.mongodb.iter().any(|m| &m.name == target) {
+                    problem(format!("{key}.source.target"), format!("`{target}` is not a [[mongodb]] target"));
+                }
+            }
+        }
+        match (f.kind, f.format, &f.fields) {
+            (FeedKind::OptionChain, FeedFormat::Mapped, _) => {
+                problem(format!("{key}.format"), "option chains are read in the tickwatch format only".into())
+            }
+            (FeedKind::Trade, FeedFormat::Mapped, None) => problem(
+                format!("{key}.fields"),
+                "format = \"mapped\" needs fields = { symbol, price, qty, ts, ... }".into(),
+            ),
+            (_, _, Some(fields)) => {
+                let pointers = [
+                    Some(&fields.symbol),
+                    fields.seq.as_ref(),
+                    Some(&fields.price),
+                    Some(&fields.qty),
+                    Some(&fields.ts),
+                ];
+                for p in pointers.into_iter().flatten().filter(|p| !p.starts_with('/')) {
+                    problem(format!("{key}.fields"), format!("`{p}` is not a JSON pointer; write e.g. \"/s\""));
+                }
+                if let Some(unit) = &fields.ts_unit
+                    && !["s", "ms", "us", "ns"].contains(&unit.as_str())
+                {
+                    problem(format!("{key}.fields.ts_unit"), format!("`{unit}` is not one of s, ms, us, ns"));
+                }
+            }
+            _ => {}
+        }
+        let checks = if f.kind == FeedKind::Trade { TRADE_CHECKS } else { CHAIN_CHECKS };
+        for (check, weight) in &f.weights {
+            if !checks.contains(&check.as_str()) {
+                problem(
+                    format!("{key}.weights.{check}"),
+                    format!("not a check of this feed; checks are {}", checks.join(", ")),
+                );
+            } else if !(*weight >= 0.0 && weight.is_finite()) {
+                problem(format!("{key}.weights.{check}"), "must be zero or more".into());
+            }
+        }
+        if f.score_window == 0 || f.max_symbols == 0 {
+            problem(key.clone(), "score_window and max_symbols must be at least 1".into());
         }
     }
 }

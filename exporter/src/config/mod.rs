@@ -12,7 +12,8 @@ mod redact;
 
 pub use load::{load, parse};
 pub use model::{
-    CeleryTarget, CollectionRef, Config, Defaults, MongoTarget, RedisTarget, WebConfig, WebSocketMode, WebSocketTarget,
+    CeleryTarget, CollectionRef, Config, Defaults, FeedFormat, FeedKind, FeedSource, FeedTarget, FieldMap, MongoTarget,
+    RedisTarget, WebConfig, WebSocketMode, WebSocketTarget,
 };
 pub use redact::redact_url;
 

@@ -6,6 +6,7 @@
 //! target costs the scrape its own timeout and nothing more.
 
 pub mod celery;
+pub mod feed;
 pub mod mongodb;
 pub mod redis;
 pub mod websocket;
@@ -67,6 +68,8 @@ pub const KINDS: &[ProbeKind] = &[
     ProbeKind { name: "celery", build: celery::build },
     ProbeKind { name: "mongodb", build: mongodb::build },
     ProbeKind { name: "websocket", build: websocket::build },
+    // After websocket: feeds read the monitors' taps.
+    ProbeKind { name: "feed", build: feed::build },
 ];
 
 /// Builds the probes of every configured target, in config order within each kind.

@@ -8,9 +8,7 @@
 //! | `non_positive` | the price or the size is zero or negative |
 //! | `spike` | the price is off the median of the last `spike_window` good prices by more than `spike_mads` median absolute deviations and by more than `spike_min_fraction` |
 //! | `clock_drift` | exchange time and arrival time differ by more than `max_clock_drift_ns` (one anomaly per drift episode) |
-//! | `stale` | no trade for `stale_after` (see [`super::Staleness`]) |
-
-use super::Staleness;
+//! | `stale` | no trade for `stale_after` (judged by [`super::Staleness`], beside this) |
 
 /// The fields of a trade the checks need (decoded without allocating).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -113,7 +111,6 @@ pub struct SymbolQuality {
     prices: [f64; MAX_WINDOW],
     prices_len: usize,
     prices_next: usize,
-    pub staleness: Staleness,
 }
 
 impl Default for SymbolQuality {
@@ -126,7 +123,6 @@ impl Default for SymbolQuality {
             prices: [0.0; MAX_WINDOW],
             prices_len: 0,
             prices_next: 0,
-            staleness: Staleness::default(),
         }
     }
 }
@@ -135,7 +131,6 @@ impl SymbolQuality {
     /// Checks one trade that arrived at `arrival_ns`.
     pub fn check(&mut self, tick: &TradeTick, arrival_ns: i64, th: &TradeThresholds) -> TradeVerdict {
         let mut v = TradeVerdict::default();
-        self.staleness.arrived(arrival_ns);
         if self.last.as_ref() == Some(tick) {
             v.set(TradeCheck::Duplicate, false);
             return v;

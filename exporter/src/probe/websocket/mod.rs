@@ -39,6 +39,9 @@ static LAST_MESSAGE_AGE: Family = Family::gauge(
     "Monitor mode: seconds since the last data message (absent before the first).",
 );
 
+/// Messages a feed may fall behind a monitor before it loses the oldest.
+const TAP_CAPACITY: usize = 65_536;
+
 /// Builds one probe per `[[websocket]]` target and starts the monitors.
 pub fn build(config: &Config, shared: &Arc<Shared>) -> Vec<Arc<dyn Probe>> {
     let metrics = config
@@ -60,6 +63,8 @@ pub fn build(config: &Config, shared: &Arc<Shared>) -> Vec<Arc<dyn Probe>> {
                 let pointer = target.timestamp_pointer.as_deref().and_then(Pointer::parse);
                 let recorder = MessageRecorder::new(&target.name, pointer, metrics);
                 let state = Arc::clone(recorder.state());
+                let (tap, _) = tokio::sync::broadcast::channel(TAP_CAPACITY);
+                shared.taps.lock().expect("not poisoned").insert(target.name.clone(), tap.clone());
                 let monitor = Monitor {
                     target: target.name.clone(),
                     endpoint,
@@ -67,6 +72,7 @@ pub fn build(config: &Config, shared: &Arc<Shared>) -> Vec<Arc<dyn Probe>> {
                     ping_interval: target.ping_interval,
                     recorder,
                     metrics: Arc::clone(metrics),
+                    tap,
                 };
                 tokio::spawn(monitor.run());
                 probes.push(Arc::new(MonitorProbe { name: target.name.clone(), state }));

@@ -14,7 +14,8 @@ use std::hash::BuildHasher;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
-use tokio_tungstenite::tungstenite::Message;
+use tokio::sync::broadcast;
+use tokio_tungstenite::tungstenite::{Bytes, Message};
 
 /// How long one connection attempt may take before it counts as a timeout.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -138,6 +139,8 @@ pub struct Monitor {
     pub ping_interval: Duration,
     pub recorder: MessageRecorder,
     pub metrics: Arc<MonitorMetrics>,
+    /// Where data messages go for `[[feed]]`s reading this target (only when one listens).
+    pub tap: broadcast::Sender<Bytes>,
 }
 
 impl Monitor {
@@ -174,6 +177,14 @@ impl Monitor {
         }
     }
 
+    fn deliver(&self, payload: Bytes) {
+        self.recorder.record(&payload, now_ms());
+        if self.tap.receiver_count() > 0 {
+            // A feed that falls behind loses messages and counts them; it never slows this.
+            let _ = self.tap.send(payload);
+        }
+    }
+
     /// Reads until the connection ends; returns why it ended.
     async fn read_until_closed(&self, socket: &mut super::connect::Socket, missed_pongs: &IntCounter) -> &'static str {
         if let Some(text) = &self.subscribe
@@ -187,8 +198,8 @@ impl Monitor {
         loop {
             tokio::select! {
                 message = socket.next() => match message {
-                    Some(Ok(Message::Text(text))) => self.recorder.record(text.as_bytes(), now_ms()),
-                    Some(Ok(Message::Binary(bytes))) => self.recorder.record(&bytes, now_ms()),
+                    Some(Ok(Message::Text(text))) => self.deliver(Bytes::from(text)),
+                    Some(Ok(Message::Binary(bytes))) => self.deliver(bytes),
                     Some(Ok(Message::Pong(_))) => awaiting_pong = false,
                     // Pings are answered by the library as it reads.
                     Some(Ok(Message::Ping(_) | Message::Frame(_))) => {}

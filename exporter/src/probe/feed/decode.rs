@@ -1,0 +1,295 @@
+//! Turning a feed message into the fields the checks need, without allocating in the
+//! common case: tickwatch's canonical JSON, or any JSON trade with a field mapping
+//! (top-level fields are read in one pass with borrowed strings; nested pointers fall back
+//! to a parsed document).
+
+use crate::config::{FeedFormat, FieldMap};
+use crate::epoch::epoch_to_ms;
+use serde::Deserialize;
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+use std::borrow::Cow;
+use std::fmt;
+use tickwatch_feed::quality::TradeTick;
+
+/// A decoded trade: its symbol (borrowed from the message when possible) and fields.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DecodedTrade<'a> {
+    pub symbol: Cow<'a, str>,
+    pub tick: TradeTick,
+}
+
+/// Why a message was rejected (the `reason` label).
+pub type Rejection = &'static str;
+
+/// Decodes the trades of one feed.
+#[derive(Debug, Clone)]
+pub enum TradeDecoder {
+    Tickwatch,
+    Mapped(Mapping),
+}
+
+impl TradeDecoder {
+    pub fn new(format: FeedFormat, fields: Option<&FieldMap>) -> TradeDecoder {
+        match (format, fields) {
+            (FeedFormat::Mapped, Some(fields)) => TradeDecoder::Mapped(Mapping::new(fields)),
+            _ => TradeDecoder::Tickwatch,
+        }
+    }
+
+    pub fn decode<'a>(&self, message: &'a [u8]) -> Result<DecodedTrade<'a>, Rejection> {
+        match self {
+            TradeDecoder::Tickwatch => {
+                let t: TickwatchTrade = serde_json::from_slice(message).map_err(rejection)?;
+                Ok(DecodedTrade {
+                    symbol: t.symbol,
+                    tick: TradeTick { seq: Some(t.seq), ts_ns: t.ts_ns, price: t.price, qty: t.qty },
+                })
+            }
+            TradeDecoder::Mapped(mapping) => mapping.decode(message),
+        }
+    }
+}
+
+/// The canonical trade, read borrowed (venue and side are not needed for the checks).
+#[derive(Deserialize)]
+struct TickwatchTrade<'a> {
+    #[serde(borrow)]
+    symbol: Cow<'a, str>,
+    seq: u64,
+    ts_ns: i64,
+    price: f64,
+    qty: f64,
+}
+
+fn rejection(e: serde_json::Error) -> Rejection {
+    match e.classify() {
+        serde_json::error::Category::Data => "bad_field",
+        _ => "not_json",
+    }
+}
+
+/// Where the trade fields are in a foreign message.
+#[derive(Debug, Clone)]
+pub struct Mapping {
+    /// Pointers in field order: symbol, seq, price, qty, ts.
+    pointers: [Option<String>; 5],
+    /// Milliseconds per unit of `ts`, or `None` to infer it from the value's size.
+    ts_ms_per_unit: Option<f64>,
+    /// All pointers name top-level fields: one pass over the message suffices.
+    top_level: bool,
+}
+
+const SYMBOL: usize = 0;
+const SEQ: usize = 1;
+const PRICE: usize = 2;
+const QTY: usize = 3;
+const TS: usize = 4;
+
+impl Mapping {
+    pub fn new(fields: &FieldMap) -> Mapping {
+        let pointers = [
+            Some(fields.symbol.clone()),
+            fields.seq.clone(),
+            Some(fields.price.clone()),
+            Some(fields.qty.clone()),
+            Some(fields.ts.clone()),
+        ];
+        let top_level = pointers.iter().flatten().all(|p| p.matches('/').count() == 1 && !p.contains('~'));
+        let ts_ms_per_unit = fields.ts_unit.as_deref().map(|u| match u {
+            "s" => 1e3,
+            "us" => 1e-3,
+            "ns" => 1e-6,
+            _ => 1.0,
+        });
+        Mapping { pointers, ts_ms_per_unit, top_level }
+    }
+
+    fn decode<'a>(&self, message: &'a [u8]) -> Result<DecodedTrade<'a>, Rejection> {
+        let mut fields = Fields::default();
+        if self.top_level {
+            let mut de = serde_json::Deserializer::from_slice(message);
+            TopLevel { mapping: self, fields: &mut fields }.deserialize(&mut de).map_err(rejection)?;
+        } else {
+            let doc: serde_json::Value = serde_json::from_slice(message).map_err(rejection)?;
+            for (i, pointer) in self.pointers.iter().enumerate() {
+                let Some(value) = pointer.as_deref().and_then(|p| doc.pointer(p)) else { continue };
+                if i == SYMBOL {
+                    fields.symbol = value.as_str().map(|s| Cow::Owned(s.to_owned()));
+                } else {
+                    fields.numbers[i] = value.as_f64().or_else(|| value.as_str().and_then(|s| s.trim().parse().ok()));
+                }
+            }
+        }
+        let symbol = fields.symbol.ok_or("missing_field")?;
+        let number = |i: usize| fields.numbers[i].ok_or("missing_field");
+        let (price, qty, ts) = (number(PRICE)?, number(QTY)?, number(TS)?);
+        let seq = match self.pointers[SEQ] {
+            Some(_) => Some(number(SEQ)? as u64),
+            None => None,
+        };
+        let ts_ms = match self.ts_ms_per_unit {
+            Some(scale) => ts * scale,
+            None => epoch_to_ms(ts),
+        };
+        Ok(DecodedTrade { symbol, tick: TradeTick { seq, ts_ns: (ts_ms * 1e6) as i64, price, qty } })
+    }
+}
+
+#[derive(Default)]
+struct Fields<'a> {
+    symbol: Option<Cow<'a, str>>,
+    numbers: [Option<f64>; 5],
+}
+
+/// One pass over the top-level object, keeping the mapped fields.
+struct TopLevel<'m, 'f, 'a> {
+    mapping: &'m Mapping,
+    fields: &'f mut Fields<'a>,
+}
+
+impl<'de: 'a, 'a> DeserializeSeed<'de> for TopLevel<'_, '_, 'a> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<(), D::Error> {
+        de.deserialize_map(self)
+    }
+}
+
+impl<'de: 'a, 'a> Visitor<'de> for TopLevel<'_, '_, 'a> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(index) = map.next_key_seed(FieldIndex(self.mapping))? {
+            match index {
+                Some(SYMBOL) => self.fields.symbol = Some(map.next_value::<Text<'de>>()?.0),
+                Some(i) => self.fields.numbers[i] = map.next_value::<Number>()?.0,
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Reads a key and says which mapped field (if any) it is.
+struct FieldIndex<'m>(&'m Mapping);
+
+impl<'de> DeserializeSeed<'de> for FieldIndex<'_> {
+    type Value = Option<usize>;
+
+    fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<Option<usize>, D::Error> {
+        de.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for FieldIndex<'_> {
+    type Value = Option<usize>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a key")
+    }
+
+    fn visit_str<E: de::Error>(self, key: &str) -> Result<Option<usize>, E> {
+        Ok(self.0.pointers.iter().position(|p| p.as_deref().is_some_and(|p| &p[1..] == key)))
+    }
+}
+
+/// A string value, borrowed from the message unless it holds escapes.
+#[derive(Deserialize)]
+struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
+
+/// A number written as a number or as a numeric string; `None` otherwise.
+struct Number(Option<f64>);
+
+impl<'de> Deserialize<'de> for Number {
+    fn deserialize<D: Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Number;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a number or a numeric string")
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Number, E> {
+                Ok(Number(Some(v)))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Number, E> {
+                Ok(Number(Some(v as f64)))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Number, E> {
+                Ok(Number(Some(v as f64)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Number, E> {
+                Ok(Number(v.trim().parse().ok()))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Number, E> {
+                Ok(Number(None))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Number, E> {
+                Ok(Number(None))
+            }
+        }
+        de.deserialize_any(V)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn binance() -> FieldMap {
+        FieldMap {
+            symbol: "/s".into(),
+            seq: Some("/t".into()),
+            price: "/p".into(),
+            qty: "/q".into(),
+            ts: "/T".into(),
+            ts_unit: Some("ms".into()),
+        }
+    }
+
+    #[test]
+    fn reads_binance_trades_by_mapping() {
+        let decoder = TradeDecoder::new(FeedFormat::Mapped, Some(&binance()));
+        let msg = br#"{"e":"trade","E":1,"s":"BTCUSDT","t":12345,"p":"42000.10","q":"0.5","T":1700000000000,"m":true}"#;
+        let t = decoder.decode(msg).unwrap();
+        assert!(matches!(t.symbol, Cow::Borrowed("BTCUSDT")), "borrowed, not copied");
+        assert_eq!(t.tick, TradeTick { seq: Some(12345), ts_ns: 1_700_000_000_000_000_000, price: 42000.10, qty: 0.5 });
+        assert_eq!(decoder.decode(br#"{"s":"X","p":"1"}"#), Err("missing_field"));
+        assert_eq!(decoder.decode(b"{not json"), Err("not_json"));
+        assert_eq!(decoder.decode(br#"[1,2]"#), Err("bad_field"));
+    }
+
+    #[test]
+    fn nested_mappings_work_too() {
+        let fields = FieldMap {
+            symbol: "/data/s".into(),
+            price: "/data/p".into(),
+            ts: "/data/T".into(),
+            seq: None,
+            ..binance()
+        };
+        let decoder = TradeDecoder::new(FeedFormat::Mapped, Some(&fields));
+        let t = decoder.decode(br#"{"stream":"x","data":{"s":"ETH","p":2300.5,"q":"2","T":1700000000}}"#);
+        assert_eq!(t, Err("missing_field"), "qty is still /q at the top");
+        let fields = FieldMap { qty: "/data/q".into(), ts_unit: None, ..fields };
+        let decoder = TradeDecoder::new(FeedFormat::Mapped, Some(&fields));
+        let t = decoder.decode(br#"{"stream":"x","data":{"s":"ETH","p":2300.5,"q":"2","T":1700000000}}"#).unwrap();
+        assert_eq!(t.tick.ts_ns, 1_700_000_000_000_000_000, "seconds inferred from the size");
+        assert_eq!(t.tick.seq, None);
+    }
+
+    #[test]
+    fn reads_the_canonical_form_borrowed() {
+        let decoder = TradeDecoder::new(FeedFormat::Tickwatch, None);
+        let msg = br#"{"venue":"v","symbol":"BTCUSDT","seq":7,"ts_ns":5,"price":1.5,"qty":2.0,"side":"buy"}"#;
+        let t = decoder.decode(msg).unwrap();
+        assert!(matches!(t.symbol, Cow::Borrowed("BTCUSDT")));
+        assert_eq!(t.tick.seq, Some(7));
+        assert_eq!(decoder.decode(br#"{"symbol":"X","seq":"seven"}"#), Err("bad_field"));
+    }
+}

@@ -1,0 +1,89 @@
+//! Feed data quality: `[[feed]]` targets are consumed in the background (Redis pub/sub,
+//! Redis streams, a monitor-mode WebSocket target, or a polled MongoDB collection), every
+//! message is decoded and checked (`tickwatch_feed::quality`), and the results are
+//! exported as the seed platforms name them: `data_quality_score`,
+//! `data_quality_checks_total`, `data_anomalies_detected_total`, plus
+//! `option_chain_pcr`. A scrape reports each symbol's last-message age.
+
+pub mod decode;
+pub mod pipeline;
+mod sources;
+
+use crate::config::Config;
+use crate::exposition::{Family, Samples};
+use crate::probe::{Probe, ProbeError, ProbeFuture};
+use crate::shared::Shared;
+use pipeline::{FeedMetrics, LastSeen, Pipeline};
+use prometheus::{IntCounterVec, IntGauge, Opts};
+use sources::SourceContext;
+use std::sync::Arc;
+
+static LAST_MESSAGE_AGE: Family =
+    Family::gauge("data_last_message_age_seconds", "Seconds since the symbol's last message arrived.");
+
+/// Builds one probe per `[[feed]]` and starts its consumer.
+pub fn build(config: &Config, shared: &Arc<Shared>) -> Vec<Arc<dyn Probe>> {
+    if config.feed.is_empty() {
+        return Vec::new();
+    }
+    let metrics = Arc::new(FeedMetrics::register(shared));
+    let lagged = IntCounterVec::new(
+        Opts::new(
+            "data_feed_messages_lost_total",
+            "Messages a feed fell too far behind its WebSocket monitor to read.",
+        ),
+        &["feed"],
+    )
+    .expect("valid metric");
+    shared.register(lagged.clone());
+    config
+        .feed
+        .iter()
+        .map(|target| {
+            let pipeline = Pipeline::new(target, Arc::clone(&metrics));
+            let last_seen = Arc::clone(&pipeline.last_seen);
+            let connected = metrics.connected.with_label_values(&[&target.name]);
+            let ctx = SourceContext {
+                feed: target.name.clone(),
+                connected: connected.clone(),
+                lagged: lagged.with_label_values(&[&target.name]),
+            };
+            let (source, config, shared) = (target.source.clone(), config.clone(), Arc::clone(shared));
+            tokio::spawn(async move { sources::run(source, pipeline, ctx, config, &shared).await });
+            Arc::new(FeedProbe { name: target.name.clone(), connected, last_seen }) as Arc<dyn Probe>
+        })
+        .collect()
+}
+
+/// A feed as seen by a scrape: connected or not, and how old each symbol's data is.
+pub struct FeedProbe {
+    name: String,
+    connected: IntGauge,
+    last_seen: Arc<LastSeen>,
+}
+
+impl Probe for FeedProbe {
+    fn kind(&self) -> &'static str {
+        "feed"
+    }
+
+    fn target(&self) -> &str {
+        &self.name
+    }
+
+    fn probe(&self) -> ProbeFuture<'_> {
+        Box::pin(async move {
+            let now = crate::epoch::now_ms();
+            let mut out = Samples::new();
+            for (symbol, last_ms) in self.last_seen.snapshot() {
+                let age = ((now - last_ms as f64) / 1000.0).max(0.0);
+                out.add(&LAST_MESSAGE_AGE, &[("feed", &self.name), ("symbol", &symbol)], age);
+            }
+            if self.connected.get() == 1 {
+                Ok(out)
+            } else {
+                Err(ProbeError::new("disconnected", "the feed's source is not connected"))
+            }
+        })
+    }
+}

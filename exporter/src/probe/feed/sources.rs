@@ -1,0 +1,232 @@
+//! The loops that feed a [`Pipeline`]: each owns its pipeline, reconnects after failures
+//! with capped backoff, keeps `data_feed_connected` true to its state, and judges
+//! staleness about once a second whatever the source does.
+
+use super::pipeline::Pipeline;
+use crate::config::{Config, FeedSource};
+use crate::shared::Shared;
+use futures_util::StreamExt;
+use mongodb::bson::{Bson, Document, doc};
+use prometheus::{IntCounter, IntGauge};
+use redis::AsyncConnectionConfig;
+use redis::streams::{StreamReadOptions, StreamReadReply};
+use std::time::Duration;
+use tokio::sync::broadcast::error::RecvError;
+
+const TICK: Duration = Duration::from_secs(1);
+const MAX_BACKOFF: Duration = Duration::from_secs(10);
+
+fn now_ns() -> i64 {
+    (crate::epoch::now_ms() * 1e6) as i64
+}
+
+/// What a source loop needs besides its pipeline.
+pub struct SourceContext {
+    pub feed: String,
+    pub connected: IntGauge,
+    /// Messages lost because the feed fell behind (WebSocket taps).
+    pub lagged: IntCounter,
+}
+
+/// Runs the source of one feed for the life of the process.
+pub async fn run(source: FeedSource, mut pipeline: Pipeline, ctx: SourceContext, config: Config, shared: &Shared) {
+    match source {
+        FeedSource::RedisPubsub { url, channel } => pubsub(&url, &channel, &mut pipeline, &ctx).await,
+        FeedSource::RedisStream { url, stream, group, field } => {
+            redis_stream(&url, &stream, group.as_deref(), &field, &mut pipeline, &ctx).await
+        }
+        FeedSource::Websocket { target } => {
+            let tap = shared.taps.lock().expect("not poisoned").get(&target).map(|t| t.subscribe());
+            match tap {
+                Some(receiver) => websocket(receiver, &mut pipeline, &ctx).await,
+                None => tracing::error!(feed = ctx.feed, target, "no monitor-mode websocket target of that name"),
+            }
+        }
+        FeedSource::Mongodb { target, db, collection, time_field, poll_interval } => {
+            let Some(uri) = config.mongodb.iter().find(|m| m.name == target).map(|m| m.uri.clone()) else {
+                tracing::error!(feed = ctx.feed, target, "no [[mongodb]] target of that name");
+                return;
+            };
+            mongodb(&uri, &db, &collection, &time_field, poll_interval, &mut pipeline, &ctx).await
+        }
+    }
+}
+
+async fn backoff_sleep(backoff: &mut Duration, pipeline: &mut Pipeline) {
+    pipeline.tick(now_ns());
+    tokio::time::sleep(*backoff).await;
+    *backoff = (*backoff * 2).min(MAX_BACKOFF);
+}
+
+async fn pubsub(url: &str, channel: &str, pipeline: &mut Pipeline, ctx: &SourceContext) {
+    let Ok(client) = crate::redis_conn::client(url) else { return };
+    let pattern = channel.contains(['*', '?', '[']);
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        if let Ok(mut pubsub) = client.get_async_pubsub().await {
+            let subscribed = if pattern { pubsub.psubscribe(channel).await } else { pubsub.subscribe(channel).await };
+            if subscribed.is_ok() {
+                ctx.connected.set(1);
+                backoff = Duration::from_millis(100);
+                let mut messages = pubsub.on_message();
+                let mut tick = tokio::time::interval(TICK);
+                loop {
+                    tokio::select! {
+                        message = messages.next() => match message {
+                            Some(m) => pipeline.handle(m.get_payload_bytes(), now_ns()),
+                            None => break,
+                        },
+                        _ = tick.tick() => pipeline.tick(now_ns()),
+                    }
+                }
+                ctx.connected.set(0);
+                tracing::warn!(feed = ctx.feed, "pub/sub connection lost; reconnecting");
+            }
+        }
+        backoff_sleep(&mut backoff, pipeline).await;
+    }
+}
+
+async fn redis_stream(
+    url: &str,
+    stream: &str,
+    group: Option<&str>,
+    field: &str,
+    pipeline: &mut Pipeline,
+    ctx: &SourceContext,
+) {
+    let Ok(client) = crate::redis_conn::client(url) else { return };
+    // Blocking reads wait up to a second; the driver's own response timeout must not cut them.
+    let config = AsyncConnectionConfig::new().set_response_timeout(None);
+    let consumer = format!("tickwatch-{}", std::process::id());
+    let mut last_id = "$".to_owned();
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        if let Ok(mut con) = client.get_multiplexed_async_connection_with_config(&config).await {
+            if let Some(group) = group {
+                // Creating an existing group answers BUSYGROUP: fine.
+                let _: Result<(), _> = redis::cmd("XGROUP")
+                    .arg("CREATE")
+                    .arg(stream)
+                    .arg(group)
+                    .arg("$")
+                    .arg("MKSTREAM")
+                    .query_async(&mut con)
+                    .await;
+            }
+            ctx.connected.set(1);
+            backoff = Duration::from_millis(100);
+            let mut last_tick = std::time::Instant::now();
+            loop {
+                let options = StreamReadOptions::default().count(1000).block(1000);
+                let (command, options, id) = match group {
+                    Some(g) => ("XREADGROUP", options.group(g, &consumer), ">"),
+                    None => ("XREAD", options, last_id.as_str()),
+                };
+                let reply: Result<Option<StreamReadReply>, _> =
+                    redis::cmd(command).arg(&options).arg("STREAMS").arg(stream).arg(id).query_async(&mut con).await;
+                let reply = match reply {
+                    Ok(r) => r,
+                    Err(e) => {
+                        tracing::warn!(feed = ctx.feed, "stream read failed: {e}; reconnecting");
+                        break;
+                    }
+                };
+                let arrival = now_ns();
+                let mut acked = Vec::new();
+                for entry in reply.into_iter().flat_map(|r| r.keys).flat_map(|k| k.ids) {
+                    match entry.map.get(field) {
+                        Some(redis::Value::BulkString(bytes)) => pipeline.handle(bytes, arrival),
+                        _ => pipeline.handle(b"", arrival),
+                    }
+                    if group.is_some() {
+                        acked.push(entry.id.clone());
+                    }
+                    last_id = entry.id;
+                }
+                if let (Some(g), false) = (group, acked.is_empty()) {
+                    let _: Result<i64, _> =
+                        redis::cmd("XACK").arg(stream).arg(g).arg(&acked).query_async(&mut con).await;
+                }
+                if last_tick.elapsed() >= TICK {
+                    pipeline.tick(now_ns());
+                    last_tick = std::time::Instant::now();
+                }
+            }
+            ctx.connected.set(0);
+        }
+        backoff_sleep(&mut backoff, pipeline).await;
+    }
+}
+
+async fn websocket(
+    mut receiver: tokio::sync::broadcast::Receiver<tokio_tungstenite::tungstenite::Bytes>,
+    pipeline: &mut Pipeline,
+    ctx: &SourceContext,
+) {
+    ctx.connected.set(1);
+    let mut tick = tokio::time::interval(TICK);
+    loop {
+        tokio::select! {
+            message = receiver.recv() => match message {
+                Ok(bytes) => pipeline.handle(&bytes, now_ns()),
+                Err(RecvError::Lagged(lost)) => ctx.lagged.inc_by(lost),
+                Err(RecvError::Closed) => break,
+            },
+            _ = tick.tick() => pipeline.tick(now_ns()),
+        }
+    }
+    ctx.connected.set(0);
+}
+
+async fn mongodb(
+    uri: &str,
+    db: &str,
+    collection: &str,
+    time_field: &str,
+    poll_interval: Duration,
+    pipeline: &mut Pipeline,
+    ctx: &SourceContext,
+) {
+    let mut backoff = Duration::from_millis(100);
+    let mut last: Option<Bson> = None;
+    loop {
+        let client = match mongodb::Client::with_uri_str(uri).await {
+            Ok(c) => c,
+            Err(_) => {
+                backoff_sleep(&mut backoff, pipeline).await;
+                continue;
+            }
+        };
+        let docs = client.database(db).collection::<Document>(collection);
+        loop {
+            let filter = match &last {
+                Some(t) => doc! { time_field: { "$gt": t.clone() } },
+                None => doc! {},
+            };
+            let cursor = docs.find(filter).sort(doc! { time_field: 1 }).limit(1000).await;
+            let batch: Vec<Document> = match cursor {
+                Ok(c) => c.filter_map(|d| async move { d.ok() }).collect().await,
+                Err(e) => {
+                    tracing::warn!(feed = ctx.feed, "poll failed: {}", e.kind);
+                    break;
+                }
+            };
+            ctx.connected.set(1);
+            backoff = Duration::from_millis(100);
+            let arrival = now_ns();
+            for mut document in batch {
+                if let Some(t) = document.get(time_field) {
+                    last = Some(t.clone());
+                }
+                document.remove("_id");
+                let json = Bson::Document(document).into_relaxed_extjson();
+                pipeline.handle(json.to_string().as_bytes(), arrival);
+            }
+            pipeline.tick(now_ns());
+            tokio::time::sleep(poll_interval).await;
+        }
+        ctx.connected.set(0);
+        backoff_sleep(&mut backoff, pipeline).await;
+    }
+}

@@ -1,0 +1,188 @@
+//! Feed data quality end to end: synthetic feeds with faults planted by the injectors,
+//! pushed through real Redis (pub/sub and streams) and a real WebSocket gateway into a
+//! running exporter, give anomaly counters equal to what was planted.
+
+mod common;
+
+use common::{Exporter, value, wait_for};
+use std::collections::HashMap;
+use std::time::Duration;
+use tickwatch_feed::Trade;
+use tickwatch_feed::codec::encode;
+use tickwatch_feed::faults::{FaultKind, FaultMix, TradeFault, TradeFaultParams, TradeFaults};
+use tickwatch_feed::synth::{SymbolSpec, TradeSynth};
+use tickwatch_tests::{RedisServer, WebSocketServer, free_port};
+
+const SYMBOLS: [&str; 3] = ["BTCUSDT", "ETHUSDT", "SOLUSDT"];
+
+fn now_ns() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as i64
+}
+
+/// A synthetic feed starting at `start_ns`, with faults planted; returns the trades and the count
+/// of each anomaly kind planted.
+fn faulted_feed(count: usize, faults: &str, seed: u64, start_ns: i64) -> (Vec<Trade>, HashMap<&'static str, f64>) {
+    let specs = SYMBOLS.iter().map(|s| SymbolSpec::preset(s)).collect();
+    let mix: FaultMix<TradeFault> = faults.parse().unwrap();
+    let mut injector = TradeFaults::new(mix, TradeFaultParams::default(), seed);
+    let mut out = Vec::new();
+    for t in TradeSynth::new("binance", specs, start_ns, seed).unwrap().take(count) {
+        injector.apply(t, &mut |t| out.push(t));
+    }
+    let mut planted = HashMap::new();
+    for p in injector.planted() {
+        *planted.entry(p.kind.anomaly()).or_insert(0.0) += 1.0;
+    }
+    (out, planted)
+}
+
+/// Sum of a per-symbol counter over the symbols.
+fn total(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
+    SYMBOLS
+        .iter()
+        .map(|s| {
+            let mut l = labels.to_vec();
+            l.push(("symbol", s));
+            value(text, name, &l).unwrap_or(0.0)
+        })
+        .sum()
+}
+
+const DETERMINISTIC: &str = "gap=0.01,duplicate=0.01,reorder=0.01,spike=0.01,non_positive=0.01";
+
+#[test]
+fn pubsub_feed_anomalies_equal_what_was_planted_and_scores_recover() {
+    let redis = RedisServer::start().unwrap();
+    let exporter = Exporter::start(&format!(
+        "[[feed]]\nname = \"synth\"\nkind = \"trade\"\nsource = {{ type = \"redis-pubsub\", url = \"{}\", channel = \"trades.*\" }}\n\
+         max_clock_drift = \"1h\"\nscore_window = 200\n",
+        redis.url()
+    ));
+    let f = [("feed", "synth")];
+    wait_for("the subscription", Duration::from_secs(10), || {
+        value(&exporter.metrics(), "data_feed_connected", &f) == Some(1.0)
+    });
+
+    let (trades, planted) = faulted_feed(6_000, DETERMINISTIC, 21, now_ns());
+    let mut con = redis.connection().unwrap();
+    let mut pipe = redis::pipe();
+    for t in &trades {
+        let mut json = Vec::new();
+        encode(t, &mut json);
+        pipe.cmd("PUBLISH").arg(format!("trades.{}", t.symbol)).arg(json).ignore();
+    }
+    // Malformed and foreign messages are rejected by reason, not crashed on.
+    pipe.cmd("PUBLISH").arg("trades.junk").arg("not json at all").ignore();
+    pipe.cmd("PUBLISH").arg("trades.junk").arg(r#"{"e":"trade","s":"BTCUSDT","p":"1"}"#).ignore();
+    pipe.exec(&mut con).unwrap();
+
+    wait_for("every message to be checked", Duration::from_secs(30), || {
+        value(&exporter.metrics(), "data_feed_messages_decoded_total", &f) == Some(trades.len() as f64)
+    });
+    let text = exporter.metrics();
+    for kind in ["gap", "duplicate", "out_of_order", "spike", "non_positive"] {
+        let found = total(&text, "data_anomalies_detected_total", &[("feed", "synth"), ("kind", kind)]);
+        let expected = planted.get(kind).copied().unwrap_or(0.0);
+        assert!(expected > 5.0, "{kind} was planted");
+        assert_eq!(found, expected, "{kind}");
+    }
+    assert_eq!(
+        value(&text, "data_feed_messages_rejected_total", &[("feed", "synth"), ("reason", "not_json")]),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(&text, "data_feed_messages_rejected_total", &[("feed", "synth"), ("reason", "bad_field")]),
+        Some(1.0)
+    );
+    let score = |text: &str, s: &str| value(text, "data_quality_score", &[("feed", "synth"), ("symbol", s)]).unwrap();
+    assert!(SYMBOLS.iter().all(|s| score(&text, s) < 1.0), "faults pull every score down");
+    assert!(value(&text, "data_last_message_age_seconds", &[("feed", "synth"), ("symbol", "BTCUSDT")]).unwrap() < 30.0);
+
+    // A clean stretch longer than the score window, later in exchange time, brings every
+    // score back to 1.
+    let after = trades.iter().map(|t| t.ts_ns).max().unwrap() + 1_000_000_000;
+    let (clean, _) = faulted_feed(3_000, "", 22, after);
+    let mut pipe = redis::pipe();
+    for t in &clean {
+        let mut json = Vec::new();
+        encode(&Trade { seq: t.seq + 1_000_000, ..t.clone() }, &mut json);
+        pipe.cmd("PUBLISH").arg(format!("trades.{}", t.symbol)).arg(json).ignore();
+    }
+    pipe.exec(&mut con).unwrap();
+    wait_for("scores to recover", Duration::from_secs(30), || {
+        let text = exporter.metrics();
+        SYMBOLS.iter().all(|s| score(&text, s) == 1.0)
+    });
+}
+
+#[test]
+fn stream_feed_with_a_foreign_format_counts_gaps_and_survives_a_restart() {
+    let mut redis = RedisServer::start().unwrap();
+    let exporter = Exporter::start(&format!(
+        "[[feed]]\nname = \"binance\"\nkind = \"trade\"\nformat = \"mapped\"\n\
+         source = {{ type = \"redis-stream\", url = \"{}\", stream = \"ticks\", group = \"tickwatch\" }}\n\
+         fields = {{ symbol = \"/s\", seq = \"/t\", price = \"/p\", qty = \"/q\", ts = \"/T\", ts_unit = \"ms\" }}\n",
+        redis.url()
+    ));
+    let f = [("feed", "binance")];
+    wait_for("the consumer group", Duration::from_secs(10), || {
+        value(&exporter.metrics(), "data_feed_connected", &f) == Some(1.0)
+    });
+    let publish = |redis: &RedisServer, seqs: &[u64]| {
+        let mut con = redis.connection().unwrap();
+        let mut pipe = redis::pipe();
+        for &t in seqs {
+            let ms = now_ns() / 1_000_000;
+            let msg = format!(r#"{{"e":"trade","E":{ms},"s":"BTCUSDT","t":{t},"p":"42000.{t}","q":"0.5","T":{ms}}}"#);
+            pipe.cmd("XADD").arg("ticks").arg("*").arg("data").arg(msg).ignore();
+        }
+        pipe.exec(&mut con).unwrap();
+    };
+    // Sequence 1..=100 with two jumps: 41..=44 and 70 missing.
+    let seqs: Vec<u64> = (1..=100).filter(|t| !(41..=44).contains(t) && *t != 70).collect();
+    publish(&redis, &seqs);
+    let labels = [("feed", "binance"), ("symbol", "BTCUSDT"), ("kind", "gap")];
+    wait_for("the stream entries", Duration::from_secs(20), || {
+        value(&exporter.metrics(), "data_feed_messages_decoded_total", &f) == Some(seqs.len() as f64)
+    });
+    assert_eq!(value(&exporter.metrics(), "data_anomalies_detected_total", &labels), Some(2.0), "two jumps, two gaps");
+
+    redis.kill();
+    wait_for("the source to report the outage", Duration::from_secs(15), || {
+        value(&exporter.metrics(), "data_feed_connected", &f) == Some(0.0)
+    });
+    redis.restart().unwrap();
+    wait_for("the consumer to reconnect", Duration::from_secs(30), || {
+        value(&exporter.metrics(), "data_feed_connected", &f) == Some(1.0)
+    });
+    publish(&redis, &[101, 102, 104]);
+    wait_for("messages after the restart", Duration::from_secs(20), || {
+        value(&exporter.metrics(), "data_feed_messages_decoded_total", &f) == Some(seqs.len() as f64 + 3.0)
+    });
+    assert_eq!(value(&exporter.metrics(), "data_anomalies_detected_total", &labels), Some(3.0));
+}
+
+#[test]
+fn websocket_feed_of_clean_ticks_scores_one() {
+    let port = free_port();
+    let _gateway =
+        WebSocketServer::start_on(port, &["--count", "300", "--interval-ms", "1", "--no-subscribe"]).unwrap();
+    let exporter = Exporter::start(&format!(
+        "[[websocket]]\nname = \"gw\"\nurl = \"ws://127.0.0.1:{port}/\"\nmode = \"monitor\"\ntimestamp_pointer = \"/T\"\n\
+         [[feed]]\nname = \"gwfeed\"\nkind = \"trade\"\nformat = \"mapped\"\nsource = {{ type = \"websocket\", target = \"gw\" }}\n\
+         fields = {{ symbol = \"/s\", seq = \"/t\", price = \"/p\", qty = \"/q\", ts = \"/T\" }}\n"
+    ));
+    let f = [("feed", "gwfeed")];
+    wait_for("all ticks through the monitor into the feed", Duration::from_secs(30), || {
+        value(&exporter.metrics(), "data_feed_messages_decoded_total", &f) == Some(300.0)
+    });
+    let text = exporter.metrics();
+    let s = [("feed", "gwfeed"), ("symbol", "BTCUSDT")];
+    assert_eq!(value(&text, "data_quality_score", &s), Some(1.0), "{text}");
+    assert!(value(&text, "data_anomalies_detected_total", &s).unwrap_or(0.0) == 0.0);
+    assert_eq!(
+        value(&text, "data_quality_checks_total", &[("feed", "gwfeed"), ("check", "gap"), ("result", "pass")]),
+        Some(299.0)
+    );
+    assert!(common::promtool_check(&text).is_empty(), "{}", common::promtool_check(&text));
+}
