@@ -186,3 +186,49 @@ fn websocket_feed_of_clean_ticks_scores_one() {
     );
     assert!(common::promtool_check(&text).is_empty(), "{}", common::promtool_check(&text));
 }
+
+#[test]
+fn mongodb_chain_feed_finds_planted_arbitrage_and_reports_pcr() {
+    use tickwatch_feed::OptionChain;
+    use tickwatch_feed::faults::{ChainFault, ChainFaults};
+    use tickwatch_feed::synth::{ChainSpec, ChainSynth};
+    let mongo = tickwatch_tests::MongoServer::start().unwrap();
+    let exporter = Exporter::start(&format!(
+        "[[mongodb]]\nname = \"store\"\nuri = \"{}\"\n\
+         [[feed]]\nname = \"chains\"\nkind = \"option_chain\"\n\
+         source = {{ type = \"mongodb\", target = \"store\", db = \"md\", collection = \"chains\", time_field = \"ts_ns\", poll_interval = \"200ms\" }}\n",
+        mongo.uri()
+    ));
+    let mix = FaultMix::new(vec![(ChainFault::Butterfly, 0.2), (ChainFault::Crossed, 0.2)]).unwrap();
+    let mut faults = ChainFaults::new(mix, 60_000, 3);
+    let chains: Vec<OptionChain> = ChainSynth::new(vec![ChainSpec::preset("NIFTY")], now_ns(), 5)
+        .unwrap()
+        .take(60)
+        .map(|c| faults.apply(c))
+        .collect();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let client = mongodb::Client::with_uri_str(mongo.uri()).await.unwrap();
+        let docs: Vec<mongodb::bson::Document> =
+            chains.iter().map(|c| mongodb::bson::serialize_to_document(c).unwrap()).collect();
+        client.database("md").collection("chains").insert_many(docs).await.unwrap();
+    });
+    let f = [("feed", "chains")];
+    wait_for("every chain to be polled and checked", Duration::from_secs(30), || {
+        value(&exporter.metrics(), "data_feed_messages_decoded_total", &f) == Some(60.0)
+    });
+    let text = exporter.metrics();
+    let s = |kind: &str| {
+        value(&text, "data_anomalies_detected_total", &[("feed", "chains"), ("symbol", "NIFTY"), ("kind", kind)])
+    };
+    let planted = |kind: ChainFault| faults.planted().iter().filter(|p| p.kind == kind).count() as f64;
+    assert!(planted(ChainFault::Butterfly) > 3.0 && planted(ChainFault::Crossed) > 3.0);
+    assert_eq!(s("butterfly"), Some(planted(ChainFault::Butterfly)), "{text}");
+    assert_eq!(s("crossed"), Some(planted(ChainFault::Crossed)));
+    assert_eq!(s("parity"), Some(0.0));
+    let pcr = chains.last().unwrap().pcr_open_interest().unwrap();
+    let expiry = chains.last().unwrap().expiry.to_string();
+    let reported =
+        value(&text, "option_chain_pcr", &[("feed", "chains"), ("underlying", "NIFTY"), ("expiry", &expiry)]).unwrap();
+    assert!((reported - pcr).abs() < 1e-9, "pcr {reported} vs {pcr}");
+}
