@@ -1,8 +1,11 @@
 //! # tickwatch-loadgen
 //!
-//! Puts realistic market-data load on a staging platform. This crate holds the parts the
-//! `tickwatch-loadgen` binary is made of; today that is [`generate`], which writes
-//! synthetic feeds (with faults planted on purpose, and the ground truth of what was
-//! planted) to replay files.
+//! Puts realistic market-data load on a staging platform: scenarios ([`scenario`]) of
+//! synthetic or replayed feeds sent to WebSocket, Redis, Celery and MongoDB sinks at exact
+//! open-loop rates ([`run`]), synthetic feed files ([`generate`]) and recordings of live
+//! feeds ([`record`]).
 
 pub mod generate;
+pub mod record;
+pub mod run;
+pub mod scenario;

@@ -4,6 +4,9 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use tickwatch_loadgen::generate::{FeedKind, GenRequest, generate};
+use tickwatch_loadgen::run::source::Shard;
+use tickwatch_loadgen::run::{RunOptions, run};
+use tickwatch_loadgen::{record, scenario};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -11,7 +14,7 @@ use time::format_description::well_known::Rfc3339;
 #[command(
     name = "tickwatch-loadgen",
     version,
-    about = "Market-data load for staging: synthetic or replayed trade and option-chain feeds, faults planted on purpose."
+    about = "Market-data load for staging: synthetic or replayed trade and option-chain feeds into WebSocket, Redis, Celery and MongoDB at exact open-loop rates, faults planted on purpose, latency measured honestly."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -20,6 +23,52 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run a scenario: send its feeds to its sinks at the phases' rates, measure latency
+    /// from each message's intended send time, and write the report.
+    Run {
+        /// The scenario file (see scenarios/).
+        scenario: PathBuf,
+        /// Folder for summary.json, one <sink>.hlog per sink, and report.html.
+        #[arg(long)]
+        report_dir: Option<PathBuf>,
+        /// Overrides the scenario's seed.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Multiplies every phase duration (0.1 turns a 60 s scenario into a 6 s one).
+        #[arg(long, default_value_t = 1.0)]
+        duration_scale: f64,
+        /// Run shard I of N (I from 0): symbols are split by their sorted position, so N
+        /// processes together send exactly the single-process feed.
+        #[arg(long, value_name = "I/N", default_value = "0/1")]
+        shard: String,
+        /// Serve live Prometheus metrics on HOST:PORT while running.
+        #[arg(long, value_name = "HOST:PORT")]
+        metrics_address: Option<String>,
+        /// Exchange time of the first message (RFC 3339) instead of now: with a fixed
+        /// start, the same seed makes the same bytes.
+        #[arg(long)]
+        start: Option<String>,
+    },
+    /// Check a scenario file and print every problem (file, key, why); exit 1 if any.
+    Check { scenario: PathBuf },
+    /// Record a live WebSocket feed to a replay file (JSON Lines of arrival time and
+    /// message), for `kind = "replay"` sources.
+    Record {
+        /// ws:// or wss:// URL.
+        url: String,
+        /// Text message to send after connecting (a subscription request).
+        #[arg(long)]
+        subscribe: Option<String>,
+        /// Stop after this many messages.
+        #[arg(long, default_value_t = 10_000)]
+        count: u64,
+        /// Stop after this long (e.g. 30s) even if fewer messages came.
+        #[arg(long, default_value = "60s")]
+        duration: String,
+        /// Output file (.jsonl or .jsonl.gz).
+        #[arg(long, short)]
+        out: PathBuf,
+    },
     /// Write a seeded synthetic feed to a file (.jsonl, .jsonl.gz or .csv); the same
     /// arguments always write the same bytes.
     Gen {
@@ -59,8 +108,86 @@ enum Command {
     },
 }
 
+fn parse_start(start: &str) -> Result<i64, String> {
+    OffsetDateTime::parse(start, &Rfc3339)
+        .map(|t| t.unix_timestamp_nanos() as i64)
+        .map_err(|e| format!("--start `{start}` is not an RFC 3339 time ({e}); e.g. 2026-01-01T00:00:00Z"))
+}
+
+fn parse_shard(text: &str) -> Result<Shard, String> {
+    let (i, n) = text.split_once('/').ok_or_else(|| format!("--shard `{text}`: write I/N, e.g. 0/2"))?;
+    let (index, count) = (i.trim().parse::<usize>(), n.trim().parse::<usize>());
+    match (index, count) {
+        (Ok(index), Ok(count)) if count > 0 && index < count => Ok(Shard { index, count }),
+        _ => Err(format!("--shard `{text}`: needs 0 <= I < N")),
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a Tokio runtime starts")
+}
+
+fn fail(command: &str, message: &str) -> ExitCode {
+    eprintln!("tickwatch-loadgen {command}: {message}");
+    ExitCode::from(2)
+}
+
 fn main() -> ExitCode {
     match Cli::parse().command {
+        Command::Check { scenario } => match scenario::load(&scenario) {
+            Ok(s) => {
+                println!(
+                    "{}: OK ({} source(s), {} sink(s), {} phase(s))",
+                    scenario.display(),
+                    s.source.len(),
+                    s.sink.len(),
+                    s.phase.len()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Run { scenario: path, report_dir, seed, duration_scale, shard, metrics_address, start } => {
+            let scenario = match scenario::load(&path) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let shard = match parse_shard(&shard) {
+                Ok(s) => s,
+                Err(e) => return fail("run", &e),
+            };
+            let start_ns = match start.as_deref().map(parse_start).transpose() {
+                Ok(s) => s,
+                Err(e) => return fail("run", &e),
+            };
+            if !(duration_scale > 0.0 && duration_scale.is_finite()) {
+                return fail("run", "--duration-scale must be more than zero");
+            }
+            let options = RunOptions { report_dir, seed, duration_scale, shard, metrics_address, start_ns };
+            match runtime().block_on(run(scenario, options)) {
+                Ok(_) => ExitCode::SUCCESS,
+                Err(e) => fail("run", &e),
+            }
+        }
+        Command::Record { url, subscribe, count, duration, out } => {
+            let limit = match humantime::parse_duration(&duration) {
+                Ok(d) => d,
+                Err(e) => return fail("record", &format!("--duration `{duration}`: {e}")),
+            };
+            match runtime().block_on(record::record(&url, subscribe.as_deref(), count, limit, &out)) {
+                Ok(n) => {
+                    eprintln!("recorded {n} messages to {}", out.display());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail("record", &e),
+            }
+        }
         Command::Gen { kind, symbols, count, seed, start, venue, faults, planted, out } => {
             let start_ns = match OffsetDateTime::parse(&start, &Rfc3339) {
                 Ok(t) => t.unix_timestamp_nanos() as i64,

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 /// Opens `path` for buffered reading, transparently un-gzipping it when it starts with the
 /// gzip magic bytes (whatever its name says).
-pub(crate) fn open_maybe_gzip(path: &Path) -> io::Result<Box<dyn BufRead + Send>> {
+pub fn open_maybe_gzip(path: &Path) -> io::Result<Box<dyn BufRead + Send>> {
     let mut file = BufReader::new(File::open(path)?);
     let is_gzip = file.fill_buf()?.starts_with(&[0x1f, 0x8b]);
     Ok(if is_gzip { Box::new(BufReader::new(MultiGzDecoder::new(file))) } else { Box::new(file) })

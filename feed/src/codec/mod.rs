@@ -16,7 +16,7 @@ mod jsonl;
 pub use self::csv::{CsvTradeReader, CsvTradeWriter};
 pub use error::DecodeError;
 pub use json::{decode, encode};
-pub use jsonl::{JsonlReader, JsonlWriter};
+pub use jsonl::{JsonlReader, JsonlWriter, open_maybe_gzip};
 
 use crate::model::{OptionChain, Trade};
 use serde::{Serialize, de::DeserializeOwned};
@@ -33,6 +33,11 @@ impl FeedRecord for Trade {
 
 impl FeedRecord for OptionChain {
     const NAME: &'static str = "option chain";
+}
+
+/// Any JSON document: recordings of foreign feeds (`{"arrival_ns": .., "message": ..}`).
+impl FeedRecord for serde_json::Value {
+    const NAME: &'static str = "JSON document";
 }
 
 /// Whether a reader stops at the first bad line or skips it and goes on.

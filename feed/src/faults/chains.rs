@@ -72,6 +72,12 @@ impl ChainFaults {
         }
     }
 
+    /// Changes the faults planted from the next record on (a load phase's faults),
+    /// keeping what the injector remembers about the stream.
+    pub fn set_mix(&mut self, mix: FaultMix<ChainFault>) {
+        self.mix = mix;
+    }
+
     /// Everything planted so far, in output order.
     pub fn planted(&self) -> &[Planted<ChainFault>] {
         &self.planted

@@ -1,0 +1,149 @@
+//! What a running load test shows while it runs: Prometheus metrics on
+//! `--metrics-address` and a progress line per second.
+
+use crate::scenario::Phase;
+use prometheus::{Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry};
+use std::io::IsTerminal;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The loadgen's metric families.
+pub struct LiveMetrics {
+    pub registry: Registry,
+    sent: IntCounterVec,
+    failed: IntCounterVec,
+    latency: HistogramVec,
+    phase: IntGaugeVec,
+    target_rate: prometheus::GaugeVec,
+}
+
+impl LiveMetrics {
+    pub fn new() -> LiveMetrics {
+        let registry = Registry::new();
+        let sent =
+            IntCounterVec::new(Opts::new("tickwatch_loadgen_messages_sent_total", "Messages a sink sent."), &["sink"])
+                .expect("valid metric");
+        let failed = IntCounterVec::new(
+            Opts::new("tickwatch_loadgen_messages_failed_total", "Messages a sink failed to send."),
+            &["sink"],
+        )
+        .expect("valid metric");
+        let latency = HistogramVec::new(
+            HistogramOpts::new(
+                "tickwatch_loadgen_send_latency_seconds",
+                "From each message's intended send time to the completion of its send (coordinated-omission corrected).",
+            )
+            .buckets(vec![0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]),
+            &["sink"],
+        )
+        .expect("valid metric");
+        let phase = IntGaugeVec::new(
+            Opts::new("tickwatch_loadgen_phase", "1 for the phase a sink is in, 0 for the others."),
+            &["sink", "phase"],
+        )
+        .expect("valid metric");
+        let target_rate = prometheus::GaugeVec::new(
+            Opts::new(
+                "tickwatch_loadgen_target_rate",
+                "Messages per second the current phase asks of the sink (start of a ramp).",
+            ),
+            &["sink"],
+        )
+        .expect("valid metric");
+        for c in [
+            Box::new(sent.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(failed.clone()),
+            Box::new(latency.clone()),
+            Box::new(phase.clone()),
+            Box::new(target_rate.clone()),
+        ] {
+            registry.register(c).expect("registered once");
+        }
+        LiveMetrics { registry, sent, failed, latency, phase, target_rate }
+    }
+
+    /// The handles of one sink.
+    pub fn sink(&self, name: &str, phases: &[Phase]) -> LiveSink {
+        for p in phases {
+            self.phase.with_label_values(&[name, &p.name]).set(0);
+        }
+        LiveSink {
+            name: name.to_owned(),
+            sent: self.sent.with_label_values(&[name]),
+            failed: self.failed.with_label_values(&[name]),
+            latency: self.latency.with_label_values(&[name]),
+            phase: self.phase.clone(),
+            target_rate: self.target_rate.with_label_values(&[name]),
+            current: std::sync::Mutex::new(String::new()),
+        }
+    }
+}
+
+impl Default for LiveMetrics {
+    fn default() -> Self {
+        LiveMetrics::new()
+    }
+}
+
+/// One sink's live handles.
+pub struct LiveSink {
+    pub name: String,
+    pub sent: IntCounter,
+    pub failed: IntCounter,
+    latency: Histogram,
+    phase: IntGaugeVec,
+    target_rate: prometheus::Gauge,
+    current: std::sync::Mutex<String>,
+}
+
+impl LiveSink {
+    pub fn set_phase(&self, phase: &Phase) {
+        let mut current = self.current.lock().expect("not poisoned");
+        if !current.is_empty() {
+            self.phase.with_label_values(&[&self.name, &current]).set(0);
+        }
+        self.phase.with_label_values(&[&self.name, &phase.name]).set(1);
+        self.target_rate.set(phase.rate_at(0.0));
+        *current = phase.name.clone();
+    }
+
+    /// Records a finished batch: its messages' (intended offset, phase) and when it completed.
+    pub fn record(&self, ok: bool, due: &[(f64, usize)], done_seconds: f64) {
+        let counter = if ok { &self.sent } else { &self.failed };
+        counter.inc_by(due.len() as u64);
+        for (offset, _) in due {
+            self.latency.observe((done_seconds - offset).max(0.0));
+        }
+    }
+}
+
+/// Prints one line per second (rewritten in place on a terminal) until dropped.
+pub fn progress(sinks: Vec<Arc<LiveSink>>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let terminal = std::io::stderr().is_terminal();
+        let start = Instant::now();
+        let mut last: Vec<u64> = vec![0; sinks.len()];
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            let parts: Vec<String> = sinks
+                .iter()
+                .zip(last.iter_mut())
+                .map(|(s, prev)| {
+                    let sent = s.sent.get();
+                    let rate = sent - *prev;
+                    *prev = sent;
+                    let phase = s.current.lock().expect("not poisoned").clone();
+                    format!("{} [{phase}] {rate}/s sent {sent} failed {}", s.name, s.failed.get())
+                })
+                .collect();
+            let line = format!("{:>5.0}s  {}", start.elapsed().as_secs_f64(), parts.join("  |  "));
+            if terminal {
+                eprint!("\r\x1b[2K{line}");
+            } else {
+                eprintln!("{line}");
+            }
+        }
+    })
+}

@@ -1,0 +1,206 @@
+//! Open-loop pacing (wrk2's model): every message has an intended send time from the
+//! phase's rate (or the replay's recorded times), and its latency is measured from that
+//! time to the completion of its send. A sink that stalls therefore shows up as latency,
+//! and the messages due meanwhile are sent late, never silently dropped: the achieved
+//! rate stays honest.
+
+use super::sinks::Sink;
+use super::source::Feed;
+use crate::scenario::Phase;
+use hdrhistogram::Histogram;
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+
+/// Messages sent in one round trip at the most.
+const MAX_BATCH: usize = 1024;
+/// Latencies are recorded in microseconds, up to an hour, with 3 significant digits.
+const MAX_LATENCY_US: u64 = 3_600_000_000;
+
+fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, MAX_LATENCY_US, 3).expect("valid bounds")
+}
+
+/// Counts and latencies of one phase (or of the whole run).
+#[derive(Debug, Clone)]
+pub struct Tally {
+    pub attempted: u64,
+    pub sent: u64,
+    pub failed: u64,
+    /// Microseconds from intended send time to completion.
+    pub latency: Histogram<u64>,
+    /// Seconds the tally covers (phase duration, or the run's length).
+    pub seconds: f64,
+}
+
+impl Default for Tally {
+    fn default() -> Self {
+        Tally { attempted: 0, sent: 0, failed: 0, latency: histogram(), seconds: 0.0 }
+    }
+}
+
+impl Tally {
+    fn record(&mut self, ok: bool, latency_us: u64) {
+        self.attempted += 1;
+        if ok {
+            self.sent += 1;
+        } else {
+            self.failed += 1;
+        }
+        self.latency.saturating_record(latency_us.max(1));
+    }
+}
+
+/// Everything one sink's run produced.
+#[derive(Debug, Clone)]
+pub struct SinkRun {
+    pub phases: Vec<Tally>,
+    pub total: Tally,
+    /// One histogram per second of the run (for the HdrHistogram interval log).
+    pub intervals: Vec<Histogram<u64>>,
+    /// Messages sent per second of the run (for the rate chart).
+    pub sent_per_second: Vec<u64>,
+    /// First error seen, for the report.
+    pub first_error: Option<String>,
+}
+
+/// When the next message is due.
+enum Schedule<'p> {
+    Rate { phases: &'p [Phase], phase: usize, index: u64, phase_start: f64 },
+    Replay { end: f64, phase_ends: Vec<f64> },
+}
+
+impl Schedule<'_> {
+    /// (seconds from the run start, phase index) of the next message; `None` when done.
+    fn next(&mut self, feed: &mut Feed) -> Option<(f64, usize)> {
+        match self {
+            Schedule::Rate { phases, phase, index, phase_start } => loop {
+                let p = phases.get(*phase)?;
+                if *index < p.total() {
+                    let due = *phase_start + p.due_at(*index);
+                    *index += 1;
+                    return Some((due, *phase));
+                }
+                *phase_start += p.duration.as_secs_f64();
+                *phase += 1;
+                *index = 0;
+            },
+            Schedule::Replay { end, phase_ends } => {
+                let offset = feed.recorded_offset()?;
+                let phase = phase_ends.iter().position(|e| offset < *e)?;
+                (offset < *end).then_some((offset, phase))
+            }
+        }
+    }
+}
+
+/// Drives one sink through every phase; stops early when `cancel` turns true.
+#[allow(clippy::too_many_arguments)]
+pub async fn drive(
+    sink: &mut dyn Sink,
+    feed: &mut Feed,
+    phases: &[Phase],
+    start: Instant,
+    start_ns: i64,
+    timeout: Duration,
+    mut cancel: watch::Receiver<bool>,
+    live: &super::live::LiveSink,
+) -> SinkRun {
+    let mut run = SinkRun {
+        phases: phases.iter().map(|p| Tally { seconds: p.duration.as_secs_f64(), ..Tally::default() }).collect(),
+        total: Tally::default(),
+        intervals: Vec::new(),
+        sent_per_second: Vec::new(),
+        first_error: None,
+    };
+    let mut schedule = match feed.recorded_offset() {
+        Some(_) => {
+            let mut ends = Vec::new();
+            let mut t = 0.0;
+            for p in phases {
+                t += p.duration.as_secs_f64();
+                ends.push(t);
+            }
+            Schedule::Replay { end: t, phase_ends: ends }
+        }
+        None => Schedule::Rate { phases, phase: 0, index: 0, phase_start: 0.0 },
+    };
+    let mut current_phase = usize::MAX;
+    let mut pending: Option<(f64, usize)> = schedule.next(feed);
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    let mut due = Vec::with_capacity(MAX_BATCH);
+    while let Some((first_offset, _)) = pending {
+        if *cancel.borrow() {
+            break;
+        }
+        let first_due = start + Duration::from_secs_f64(first_offset);
+        if Instant::now() < first_due {
+            tokio::select! {
+                _ = tokio::time::sleep_until(first_due.into()) => {}
+                _ = cancel.changed() => {}
+            }
+            continue;
+        }
+        let elapsed = start.elapsed().as_secs_f64();
+        batch.clear();
+        due.clear();
+        while let Some((offset, phase)) = pending {
+            if offset > elapsed || batch.len() == MAX_BATCH {
+                break;
+            }
+            if phase != current_phase {
+                if !batch.is_empty() {
+                    break;
+                }
+                current_phase = phase;
+                live.set_phase(&phases[phase]);
+                if let Err(e) = feed.set_faults(&phases[phase].faults) {
+                    run.first_error.get_or_insert(e);
+                }
+            }
+            let stamp = start_ns + (offset * 1e9) as i64;
+            match feed.next(stamp) {
+                Some(message) => {
+                    batch.push(message);
+                    due.push((offset, phase));
+                    pending = schedule.next(feed);
+                }
+                None => {
+                    pending = None;
+                }
+            }
+        }
+        if batch.is_empty() {
+            continue;
+        }
+        let outcome = match tokio::time::timeout(timeout, sink.send(&batch)).await {
+            Ok(result) => result,
+            Err(_) => Err(format!("no answer within {timeout:?}")),
+        };
+        let done = start.elapsed();
+        let ok = outcome.is_ok();
+        if let Err(e) = outcome {
+            run.first_error.get_or_insert(e);
+        }
+        let second = done.as_secs() as usize;
+        while run.intervals.len() <= second {
+            run.intervals.push(histogram());
+            run.sent_per_second.push(0);
+        }
+        for &(offset, phase) in &due {
+            let latency_us = (done.as_secs_f64() - offset).max(0.0) * 1e6;
+            let latency_us = latency_us as u64;
+            run.phases[phase].record(ok, latency_us);
+            run.total.record(ok, latency_us);
+            run.intervals[second].saturating_record(latency_us.max(1));
+        }
+        if ok {
+            run.sent_per_second[second] += due.len() as u64;
+        }
+        live.record(ok, &due, done.as_secs_f64());
+    }
+    if let Err(e) = sink.finish().await {
+        run.first_error.get_or_insert(e);
+    }
+    run.total.seconds = start.elapsed().as_secs_f64();
+    run
+}

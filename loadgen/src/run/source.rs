@@ -1,0 +1,230 @@
+//! The messages one sink sends: a synthetic feed (trades or chains, faults per phase,
+//! stamped with each message's intended send time so the feed looks live) or a replayed
+//! file (paced by its recorded times, scaled by `speed`).
+
+use crate::scenario::{SourceConfig, SourceKind};
+use serde_json::{Value, json};
+use std::collections::VecDeque;
+use std::io::BufRead;
+use tickwatch_feed::codec::{encode, open_maybe_gzip};
+use tickwatch_feed::faults::{ChainFaults, FaultMix, TradeFaultParams, TradeFaults};
+use tickwatch_feed::synth::{ChainSpec, ChainSynth, SymbolSpec, TradeSynth};
+use tickwatch_feed::{OptionChain, Trade};
+
+/// One message to send.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    /// Symbol or underlying (for `{symbol}` keys and WebSocket subscriptions).
+    pub key: String,
+    /// The bytes on the wire (canonical JSON, or a recorded message as it was).
+    pub payload: Vec<u8>,
+    /// The message's fields for templates (Celery arguments).
+    pub fields: Value,
+}
+
+/// `--shard I/N`: this process sends the symbols whose index in the sorted list is I mod N.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub index: usize,
+    pub count: usize,
+}
+
+impl Shard {
+    pub const ALL: Shard = Shard { index: 0, count: 1 };
+
+    /// The symbols this shard owns, from the full list.
+    pub fn pick(&self, symbols: &[String]) -> Vec<String> {
+        let mut sorted = symbols.to_vec();
+        sorted.sort();
+        sorted.dedup();
+        sorted.into_iter().enumerate().filter(|(i, _)| i % self.count == self.index).map(|(_, s)| s).collect()
+    }
+}
+
+/// A stream of messages for one sink.
+pub enum Feed {
+    Trades { synth: TradeSynth, faults: TradeFaults, pending: VecDeque<Trade> },
+    Chains { synth: ChainSynth, faults: ChainFaults },
+    Replay(Replay),
+}
+
+impl Feed {
+    /// Builds the feed of `source` for this shard; `start_ns` is the time of the first
+    /// message. Errors name the source.
+    pub fn new(source: &SourceConfig, seed: u64, shard: Shard, start_ns: i64) -> Result<Feed, String> {
+        let symbols = shard.pick(&source.symbols);
+        let name = &source.name;
+        Ok(match source.kind {
+            SourceKind::SyntheticTrades => Feed::Trades {
+                synth: TradeSynth::new(
+                    &source.venue,
+                    symbols.iter().map(|s| SymbolSpec::preset(s)).collect(),
+                    start_ns,
+                    seed,
+                )
+                .map_err(|p| format!("source {name}: {}", p.join("; ")))?,
+                faults: TradeFaults::new(FaultMix::none(), TradeFaultParams::default(), seed),
+                pending: VecDeque::new(),
+            },
+            SourceKind::SyntheticChains => Feed::Chains {
+                synth: ChainSynth::new(symbols.iter().map(|s| ChainSpec::preset(s)).collect(), start_ns, seed)
+                    .map_err(|p| format!("source {name}: {}", p.join("; ")))?,
+                faults: ChainFaults::new(FaultMix::none(), 60_000, seed),
+            },
+            SourceKind::Replay => Feed::Replay(Replay::open(source)?),
+        })
+    }
+
+    /// Switches to a phase's faults (`kind=rate` items).
+    pub fn set_faults(&mut self, faults: &[String]) -> Result<(), String> {
+        let text = faults.join(",");
+        match self {
+            Feed::Trades { faults, .. } => faults.set_mix(text.parse()?),
+            Feed::Chains { faults, .. } => faults.set_mix(text.parse()?),
+            Feed::Replay(_) => {}
+        }
+        Ok(())
+    }
+
+    /// For replays with a speed: seconds from the start of the replay at which the next
+    /// message is due. `None` for feeds paced by the phase rate.
+    pub fn recorded_offset(&mut self) -> Option<f64> {
+        match self {
+            Feed::Replay(r) if r.speed > 0.0 => r.next_offset(),
+            _ => None,
+        }
+    }
+
+    /// The next message, stamped (synthetic feeds) with `now_ns` as its exchange time.
+    pub fn next(&mut self, now_ns: i64) -> Option<Outgoing> {
+        match self {
+            Feed::Trades { synth, faults, pending } => {
+                if pending.is_empty() {
+                    let mut trade = synth.next()?;
+                    trade.ts_ns = now_ns;
+                    faults.apply(trade, &mut |t| pending.push_back(t));
+                }
+                pending.pop_front().map(|t| trade_message(&t))
+            }
+            Feed::Chains { synth, faults } => {
+                let mut chain = synth.next()?;
+                chain.ts_ns = now_ns;
+                Some(chain_message(&faults.apply(chain)))
+            }
+            Feed::Replay(r) => r.next(),
+        }
+    }
+}
+
+fn trade_message(t: &Trade) -> Outgoing {
+    let mut payload = Vec::with_capacity(160);
+    encode(t, &mut payload);
+    let fields = json!({"symbol": t.symbol, "seq": t.seq, "price": t.price, "qty": t.qty, "ts_ns": t.ts_ns,
+        "side": t.side, "venue": t.venue});
+    Outgoing { key: t.symbol.clone(), payload, fields }
+}
+
+fn chain_message(c: &OptionChain) -> Outgoing {
+    let mut payload = Vec::with_capacity(16 * 1024);
+    encode(c, &mut payload);
+    let fields = json!({"underlying": c.underlying, "symbol": c.underlying, "expiry": c.expiry.to_string(),
+        "spot": c.spot, "ts_ns": c.ts_ns, "pcr": c.pcr_open_interest()});
+    Outgoing { key: c.underlying.clone(), payload, fields }
+}
+
+/// One line of a replay file: a canonical trade or chain, or a recorded message.
+struct Recorded {
+    time_ns: i64,
+    message: Outgoing,
+}
+
+/// A replay file, read whole (replays are bounded files), played in order.
+pub struct Replay {
+    lines: Vec<Recorded>,
+    next: usize,
+    speed: f64,
+    looping: bool,
+    /// Seconds added per completed loop, so time keeps moving forward.
+    loop_offset: f64,
+}
+
+impl Replay {
+    fn open(source: &SourceConfig) -> Result<Replay, String> {
+        let path = source.file.as_ref().ok_or_else(|| format!("source {}: no file", source.name))?;
+        let reader = open_maybe_gzip(path).map_err(|e| format!("{}: cannot open: {e}", path.display()))?;
+        let mut lines = Vec::new();
+        for (number, line) in reader.lines().enumerate() {
+            let at = |why: String| format!("{}:{}: {why}", path.display(), number + 1);
+            let line = line.map_err(|e| at(format!("read failed: {e}")))?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            let value: Value = serde_json::from_str(&line).map_err(|e| at(format!("not JSON: {e}")))?;
+            lines.push(recorded(value).map_err(at)?);
+        }
+        if lines.is_empty() {
+            return Err(format!("{}: no messages to replay", path.display()));
+        }
+        Ok(Replay { lines, next: 0, speed: source.speed, looping: source.loop_, loop_offset: 0.0 })
+    }
+
+    fn span_seconds(&self) -> f64 {
+        let first = self.lines.first().map_or(0, |l| l.time_ns);
+        let last = self.lines.last().map_or(0, |l| l.time_ns);
+        let mean_gap = (last - first) as f64 / self.lines.len().max(1) as f64;
+        ((last - first) as f64 + mean_gap) / 1e9
+    }
+
+    fn wrap(&mut self) -> bool {
+        if self.next < self.lines.len() {
+            return true;
+        }
+        if !self.looping {
+            return false;
+        }
+        self.loop_offset += self.span_seconds() / self.speed.max(f64::MIN_POSITIVE);
+        self.next = 0;
+        true
+    }
+
+    fn next_offset(&mut self) -> Option<f64> {
+        if !self.wrap() {
+            return None;
+        }
+        let first = self.lines[0].time_ns;
+        Some(self.loop_offset + (self.lines[self.next].time_ns - first) as f64 / 1e9 / self.speed)
+    }
+
+    fn next(&mut self) -> Option<Outgoing> {
+        if !self.wrap() {
+            return None;
+        }
+        self.next += 1;
+        Some(self.lines[self.next - 1].message.clone())
+    }
+}
+
+/// Reads one replay line: `{"arrival_ns": N, "message": "..."}` from `record`, or a
+/// canonical trade or chain (timed by its `ts_ns`).
+fn recorded(value: Value) -> Result<Recorded, String> {
+    if let (Some(arrival), Some(message)) = (value.get("arrival_ns").and_then(Value::as_i64), value.get("message")) {
+        let payload = match message {
+            Value::String(s) => s.clone().into_bytes(),
+            other => other.to_string().into_bytes(),
+        };
+        let key = serde_json::from_slice::<Value>(&payload)
+            .ok()
+            .and_then(|m| {
+                ["/s", "/symbol", "/underlying"].iter().find_map(|p| m.pointer(p)?.as_str().map(str::to_owned))
+            })
+            .unwrap_or_default();
+        return Ok(Recorded { time_ns: arrival, message: Outgoing { key, payload, fields: Value::Null } });
+    }
+    if value.get("rows").is_some() {
+        let chain: OptionChain = serde_json::from_value(value).map_err(|e| format!("not a valid option chain: {e}"))?;
+        return Ok(Recorded { time_ns: chain.ts_ns, message: chain_message(&chain) });
+    }
+    let trade: Trade = serde_json::from_value(value)
+        .map_err(|e| format!("not a trade, an option chain or a recorded message: {e}"))?;
+    Ok(Recorded { time_ns: trade.ts_ns, message: trade_message(&trade) })
+}
