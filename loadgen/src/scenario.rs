@@ -127,6 +127,10 @@ pub struct SinkConfig {
     pub write_concern: Option<String>,
     /// websocket-server: address to listen on.
     pub listen: Option<String>,
+    /// websocket-server: wait (up to 60 s) until this many clients have subscribed before
+    /// the first phase starts, so every subscriber sees the whole feed.
+    #[serde(default)]
+    pub wait_for_subscribers: usize,
     /// file: output path (`.jsonl`).
     pub path: Option<PathBuf>,
     /// Longest one send may take before its messages count as failed. Default `2s`.

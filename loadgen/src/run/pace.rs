@@ -159,14 +159,14 @@ pub async fn drive(
             }
             let stamp = start_ns + (offset * 1e9) as i64;
             match feed.next(stamp) {
-                Some(message) => {
+                Some(Some(message)) => {
                     batch.push(message);
                     due.push((offset, phase));
                     pending = schedule.next(feed);
                 }
-                None => {
-                    pending = None;
-                }
+                // Another shard's message: its slot passes.
+                Some(None) => pending = schedule.next(feed),
+                None => pending = None,
             }
         }
         if batch.is_empty() {

@@ -4,7 +4,7 @@
 
 use crate::scenario::{SourceConfig, SourceKind};
 use serde_json::{Value, json};
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::io::BufRead;
 use tickwatch_feed::codec::{encode, open_maybe_gzip};
 use tickwatch_feed::faults::{ChainFaults, FaultMix, TradeFaultParams, TradeFaults};
@@ -22,7 +22,10 @@ pub struct Outgoing {
     pub fields: Value,
 }
 
-/// `--shard I/N`: this process sends the symbols whose index in the sorted list is I mod N.
+/// `--shard I/N`: this process sends the messages of the symbols whose position in the
+/// sorted symbol list is I mod N. Every shard makes the whole feed on the whole schedule
+/// and sends only its own symbols' messages, so N shards together send exactly the
+/// single-process feed, at the same times, with the same bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Shard {
     pub index: usize,
@@ -32,17 +35,30 @@ pub struct Shard {
 impl Shard {
     pub const ALL: Shard = Shard { index: 0, count: 1 };
 
-    /// The symbols this shard owns, from the full list.
-    pub fn pick(&self, symbols: &[String]) -> Vec<String> {
+    /// The symbols of `symbols` this shard owns.
+    fn owned(&self, symbols: &[String]) -> HashSet<String> {
         let mut sorted = symbols.to_vec();
         sorted.sort();
         sorted.dedup();
         sorted.into_iter().enumerate().filter(|(i, _)| i % self.count == self.index).map(|(_, s)| s).collect()
     }
+
+    /// For keys not in any symbol list (replays): a stable hash of the key picks the shard.
+    fn owns_unlisted(&self, key: &str) -> bool {
+        let hash = key.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+        hash % self.count as u64 == self.index as u64
+    }
 }
 
 /// A stream of messages for one sink.
-pub enum Feed {
+pub struct Feed {
+    kind: FeedKind,
+    shard: Shard,
+    /// This shard's symbols (synthetic feeds; replays hash their keys instead).
+    owned: HashSet<String>,
+}
+
+enum FeedKind {
     Trades { synth: TradeSynth, faults: TradeFaults, pending: VecDeque<Trade> },
     Chains { synth: ChainSynth, faults: ChainFaults },
     Replay(Replay),
@@ -52,10 +68,10 @@ impl Feed {
     /// Builds the feed of `source` for this shard; `start_ns` is the time of the first
     /// message. Errors name the source.
     pub fn new(source: &SourceConfig, seed: u64, shard: Shard, start_ns: i64) -> Result<Feed, String> {
-        let symbols = shard.pick(&source.symbols);
+        let symbols = &source.symbols;
         let name = &source.name;
-        Ok(match source.kind {
-            SourceKind::SyntheticTrades => Feed::Trades {
+        let kind = match source.kind {
+            SourceKind::SyntheticTrades => FeedKind::Trades {
                 synth: TradeSynth::new(
                     &source.venue,
                     symbols.iter().map(|s| SymbolSpec::preset(s)).collect(),
@@ -66,22 +82,23 @@ impl Feed {
                 faults: TradeFaults::new(FaultMix::none(), TradeFaultParams::default(), seed),
                 pending: VecDeque::new(),
             },
-            SourceKind::SyntheticChains => Feed::Chains {
+            SourceKind::SyntheticChains => FeedKind::Chains {
                 synth: ChainSynth::new(symbols.iter().map(|s| ChainSpec::preset(s)).collect(), start_ns, seed)
                     .map_err(|p| format!("source {name}: {}", p.join("; ")))?,
                 faults: ChainFaults::new(FaultMix::none(), 60_000, seed),
             },
-            SourceKind::Replay => Feed::Replay(Replay::open(source)?),
-        })
+            SourceKind::Replay => FeedKind::Replay(Replay::open(source)?),
+        };
+        Ok(Feed { kind, shard, owned: shard.owned(symbols) })
     }
 
     /// Switches to a phase's faults (`kind=rate` items).
     pub fn set_faults(&mut self, faults: &[String]) -> Result<(), String> {
         let text = faults.join(",");
-        match self {
-            Feed::Trades { faults, .. } => faults.set_mix(text.parse()?),
-            Feed::Chains { faults, .. } => faults.set_mix(text.parse()?),
-            Feed::Replay(_) => {}
+        match &mut self.kind {
+            FeedKind::Trades { faults, .. } => faults.set_mix(text.parse()?),
+            FeedKind::Chains { faults, .. } => faults.set_mix(text.parse()?),
+            FeedKind::Replay(_) => {}
         }
         Ok(())
     }
@@ -89,16 +106,27 @@ impl Feed {
     /// For replays with a speed: seconds from the start of the replay at which the next
     /// message is due. `None` for feeds paced by the phase rate.
     pub fn recorded_offset(&mut self) -> Option<f64> {
-        match self {
-            Feed::Replay(r) if r.speed > 0.0 => r.next_offset(),
+        match &mut self.kind {
+            FeedKind::Replay(r) if r.speed > 0.0 => r.next_offset(),
             _ => None,
         }
     }
 
-    /// The next message, stamped (synthetic feeds) with `now_ns` as its exchange time.
-    pub fn next(&mut self, now_ns: i64) -> Option<Outgoing> {
-        match self {
-            Feed::Trades { synth, faults, pending } => {
+    /// The next message, stamped (synthetic feeds) with `now_ns` as its exchange time:
+    /// `None` at the end of a replay, `Some(None)` for a message of another shard (its
+    /// slot in the schedule passes unsent).
+    pub fn next(&mut self, now_ns: i64) -> Option<Option<Outgoing>> {
+        let message = self.next_of_all(now_ns)?;
+        let mine = match self.kind {
+            FeedKind::Replay(_) => self.shard.owns_unlisted(&message.key),
+            _ => self.owned.contains(&message.key),
+        };
+        Some(mine.then_some(message))
+    }
+
+    fn next_of_all(&mut self, now_ns: i64) -> Option<Outgoing> {
+        match &mut self.kind {
+            FeedKind::Trades { synth, faults, pending } => {
                 if pending.is_empty() {
                     let mut trade = synth.next()?;
                     trade.ts_ns = now_ns;
@@ -106,12 +134,12 @@ impl Feed {
                 }
                 pending.pop_front().map(|t| trade_message(&t))
             }
-            Feed::Chains { synth, faults } => {
+            FeedKind::Chains { synth, faults } => {
                 let mut chain = synth.next()?;
                 chain.ts_ns = now_ns;
                 Some(chain_message(&faults.apply(chain)))
             }
-            Feed::Replay(r) => r.next(),
+            FeedKind::Replay(r) => r.next(),
         }
     }
 }

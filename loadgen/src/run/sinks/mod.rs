@@ -22,6 +22,11 @@ pub type SendFuture<'a> = Pin<Box<dyn Future<Output = Result<(), String>> + Send
 pub trait Sink: Send {
     /// Sends a batch of messages.
     fn send<'a>(&'a mut self, batch: &'a [Outgoing]) -> SendFuture<'a>;
+    /// Waits until the sink is ready for the first phase (subscribers connected).
+    fn ready(&mut self) -> SendFuture<'_> {
+        Box::pin(async { Ok(()) })
+    }
+
     /// Flushes whatever is buffered at the end of the run.
     fn finish(&mut self) -> SendFuture<'_> {
         Box::pin(async { Ok(()) })

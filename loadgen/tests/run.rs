@@ -1,0 +1,343 @@
+//! `tickwatch-loadgen run` against real servers: every message accounted for, what the
+//! report says was sent is what the servers hold, and pacing stays honest.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+use tickwatch_tests::{CeleryWorker, MongoServer, RedisServer, free_port};
+
+struct Run {
+    summary: Value,
+    stderr: String,
+    dir: tempfile::TempDir,
+}
+
+impl Run {
+    fn sink(&self, name: &str) -> &Value {
+        &self.summary["sinks"][name]
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+}
+
+/// Writes `scenario`, runs it with `args`, and returns its summary.
+fn run(scenario: &str, args: &[&str]) -> Run {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("scenario.toml");
+    std::fs::write(&file, scenario.replace("DIR", &dir.path().display().to_string())).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tickwatch-loadgen"))
+        .arg("run")
+        .arg(&file)
+        .arg("--report-dir")
+        .arg(dir.path().join("report"))
+        .args(args)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stderr}");
+    let summary =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("report/summary.json")).unwrap()).unwrap();
+    Run { summary, stderr, dir }
+}
+
+fn counts(sink: &Value) -> (u64, u64, u64) {
+    let n = |k: &str| sink[k].as_u64().unwrap();
+    (n("attempted"), n("sent"), n("failed"))
+}
+
+fn trades_scenario(sinks: &str, duration: &str, rate: u32) -> String {
+    format!(
+        "name = \"test\"\nseed = 7\n[[source]]\nname = \"trades\"\nkind = \"synthetic-trades\"\nsymbols = [\"BTCUSDT\", \"ETHUSDT\", \"SOLUSDT\"]\n\
+         {sinks}\n[[phase]]\nname = \"steady\"\nduration = \"{duration}\"\nrate = {rate}\n"
+    )
+}
+
+#[test]
+fn xadd_and_publish_land_exactly_what_the_report_says() {
+    let redis = RedisServer::start().unwrap();
+    // A subscriber counting every published message.
+    let mut sub_connection = redis.connection().unwrap();
+    let mut sub = sub_connection.as_pubsub();
+    sub.psubscribe("trades.*").unwrap();
+    sub.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    let sinks = format!(
+        "[[sink]]\nname = \"stream\"\nsource = \"trades\"\nkind = \"redis\"\nurl = \"{url}\"\nmode = \"xadd\"\nkey = \"ticks\"\n\
+         [[sink]]\nname = \"pubsub\"\nsource = \"trades\"\nkind = \"redis\"\nurl = \"{url}\"\nmode = \"publish\"\nkey = \"trades.{{symbol}}\"\n",
+        url = redis.url()
+    );
+    let r = run(&trades_scenario(&sinks, "2s", 2000), &[]);
+    let (attempted, sent, failed) = counts(r.sink("stream"));
+    assert_eq!((attempted, sent, failed), (4000, 4000, 0), "{}", r.stderr);
+    let mut con = redis.connection().unwrap();
+    let xlen: u64 = redis::cmd("XLEN").arg("ticks").query(&mut con).unwrap();
+    assert_eq!(xlen, sent);
+    let published = counts(r.sink("pubsub")).1;
+    let mut received = 0;
+    while sub.get_message().is_ok() {
+        received += 1;
+    }
+    assert_eq!(received, published);
+    // The interval log and the HTML report are there.
+    assert!(std::fs::read_to_string(r.path("report/stream.hlog")).unwrap().contains("#[StartTime:"));
+    assert!(std::fs::read_to_string(r.path("report/report.html")).unwrap().contains("<svg"));
+}
+
+#[test]
+fn celery_tasks_are_executed_by_a_real_worker() {
+    let redis = RedisServer::start().unwrap();
+    let _worker = CeleryWorker::start(&redis.url(), &["ticks"]).unwrap();
+    let sinks = format!(
+        "[[sink]]\nname = \"tasks\"\nsource = \"trades\"\nkind = \"celery\"\nurl = \"{}\"\nqueue = \"ticks\"\n\
+         task = \"tickwatch.tick\"\nargs = [\"{{symbol}}\", \"{{seq}}\", \"{{price}}\"]\n",
+        redis.url()
+    );
+    let r = run(&trades_scenario(&sinks, "1s", 150), &[]);
+    let sent = counts(r.sink("tasks")).1;
+    assert_eq!(sent, 150, "{}", r.stderr);
+    let mut con = redis.connection().unwrap();
+    let start = Instant::now();
+    loop {
+        let keys: Vec<String> = redis::cmd("KEYS").arg("celery-task-meta-*").query(&mut con).unwrap();
+        if keys.len() as u64 == sent {
+            let meta: String = redis::cmd("GET").arg(&keys[0]).query(&mut con).unwrap();
+            let meta: Value = serde_json::from_str(&meta).unwrap();
+            assert_eq!(meta["status"], "SUCCESS", "{meta}");
+            assert!(meta["result"]["symbol"].as_str().unwrap().ends_with("USDT"), "{meta}");
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "the worker ran {} of {sent} tasks", keys.len());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn mongodb_collection_holds_every_sent_chain() {
+    let mongo = MongoServer::start().unwrap();
+    let scenario = format!(
+        "name = \"chains\"\nseed = 3\n[[source]]\nname = \"chains\"\nkind = \"synthetic-chains\"\nsymbols = [\"NIFTY\"]\n\
+         [[sink]]\nname = \"store\"\nsource = \"chains\"\nkind = \"mongodb\"\nurl = \"{}\"\ndb = \"md\"\ncollection = \"chains\"\nbatch_size = 10\n\
+         [[phase]]\nname = \"steady\"\nduration = \"2s\"\nrate = 20\n",
+        mongo.uri()
+    );
+    let r = run(&scenario, &[]);
+    let sent = counts(r.sink("store")).1;
+    assert_eq!(sent, 40, "{}", r.stderr);
+    let count = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let client = mongodb::Client::with_uri_str(mongo.uri()).await.unwrap();
+        client
+            .database("md")
+            .collection::<mongodb::bson::Document>("chains")
+            .count_documents(mongodb::bson::doc! {})
+            .await
+            .unwrap()
+    });
+    assert_eq!(count, sent);
+}
+
+#[test]
+fn fifty_websocket_subscribers_each_get_every_message_of_their_symbols() {
+    let port = free_port();
+    let sinks = format!(
+        "[[sink]]\nname = \"gateway\"\nsource = \"trades\"\nkind = \"websocket-server\"\nlisten = \"127.0.0.1:{port}\"\nwait_for_subscribers = 50\n\
+         [[sink]]\nname = \"copy\"\nsource = \"trades\"\nkind = \"file\"\npath = \"DIR/copy.jsonl\"\n"
+    );
+    let scenario = trades_scenario(&sinks, "2s", 3000);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("s.toml");
+    let copy = dir.path().join("copy.jsonl");
+    std::fs::write(&file, scenario.replace("DIR", &dir.path().display().to_string())).unwrap();
+    let loadgen = std::process::Command::new(env!("CARGO_BIN_EXE_tickwatch-loadgen"))
+        .arg("run")
+        .arg(&file)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let symbols = ["BTCUSDT", "ETHUSDT", "SOLUSDT"];
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let received: Vec<(usize, u64)> = runtime.block_on(async {
+        use futures_util::{SinkExt, StreamExt};
+        let mut clients = Vec::new();
+        for i in 0..50 {
+            clients.push(tokio::spawn(async move {
+                let url = format!("ws://127.0.0.1:{port}/");
+                let mut socket = loop {
+                    if let Ok((s, _)) = tokio_tungstenite::connect_async(&url).await {
+                        break s;
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                };
+                let subscribe = format!(r#"{{"op":"subscribe","symbols":["{}"]}}"#, symbols[i % 3]);
+                socket.send(tokio_tungstenite::tungstenite::Message::text(subscribe)).await.unwrap();
+                let mut n = 0u64;
+                while let Ok(Some(Ok(m))) = tokio::time::timeout(Duration::from_secs(3), socket.next()).await {
+                    if let tokio_tungstenite::tungstenite::Message::Text(t) = m {
+                        assert!(t.contains(symbols[i % 3]));
+                        n += 1;
+                    }
+                }
+                (i, n)
+            }));
+        }
+        let mut out = Vec::new();
+        for c in clients {
+            out.push(c.await.unwrap());
+        }
+        out
+    });
+    let mut loadgen = loadgen;
+    let status = loadgen.wait().unwrap();
+    assert!(status.success());
+    let text = std::fs::read_to_string(&copy).unwrap();
+    for (i, n) in received {
+        let expected =
+            text.lines().filter(|l| l.contains(&format!("\"symbol\":\"{}\"", symbols[i % 3]))).count() as u64;
+        assert!(expected > 100);
+        assert_eq!(n, expected, "subscriber {i} ({})", symbols[i % 3]);
+    }
+}
+
+#[test]
+fn twenty_thousand_a_second_for_ten_seconds_is_on_rate() {
+    let redis = RedisServer::start().unwrap();
+    let sinks = format!(
+        "[[sink]]\nname = \"stream\"\nsource = \"trades\"\nkind = \"redis\"\nurl = \"{}\"\nmode = \"xadd\"\nkey = \"ticks\"\nmaxlen = 10000\n",
+        redis.url()
+    );
+    let r = run(&trades_scenario(&sinks, "10s", 20_000), &[]);
+    let s = r.sink("stream");
+    assert_eq!(counts(s), (200_000, 200_000, 0), "{}", r.stderr);
+    let phase_rate = s["phases"]["steady"]["achieved_rate"].as_f64().unwrap();
+    assert!((phase_rate / 20_000.0 - 1.0).abs() < 0.01, "phase rate {phase_rate}");
+    let wall_rate = s["achieved_rate"].as_f64().unwrap();
+    eprintln!("20,000/s for 10 s: {wall_rate:.1}/s over the run's wall-clock time; p99 {} ms", s["latency_ms"]["p99"]);
+}
+
+#[test]
+fn a_redis_outage_shows_as_failures_and_latency_not_as_a_lower_rate() {
+    let mut redis = RedisServer::start().unwrap();
+    let sinks = format!(
+        "[[sink]]\nname = \"stream\"\nsource = \"trades\"\nkind = \"redis\"\nurl = \"{}\"\nmode = \"xadd\"\nkey = \"ticks\"\ntimeout = \"500ms\"\n",
+        redis.url()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("s.toml");
+    std::fs::write(&file, trades_scenario(&sinks, "6s", 2000)).unwrap();
+    let report = dir.path().join("report");
+    let mut loadgen = Command::new(env!("CARGO_BIN_EXE_tickwatch-loadgen"))
+        .arg("run")
+        .arg(&file)
+        .arg("--report-dir")
+        .arg(&report)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    redis.kill();
+    std::thread::sleep(Duration::from_secs(2));
+    redis.restart().unwrap();
+    assert!(loadgen.wait().unwrap().success());
+    let summary: Value = serde_json::from_str(&std::fs::read_to_string(report.join("summary.json")).unwrap()).unwrap();
+    let s = &summary["sinks"]["stream"];
+    let (attempted, sent, failed) = counts(s);
+    assert_eq!(attempted, 12_000, "every scheduled message was attempted");
+    assert_eq!(attempted, sent + failed);
+    assert!(failed > 1_000, "the outage failed messages: {failed}");
+    assert!(sent > 6_000, "sending resumed after the restart: {sent}");
+    let max = s["latency_ms"]["max"].as_f64().unwrap();
+    assert!(max > 100.0, "the stall shows as latency: max {max} ms");
+}
+
+fn file_scenario(path: &Path) -> String {
+    trades_scenario(
+        &format!("[[sink]]\nname = \"out\"\nsource = \"trades\"\nkind = \"file\"\npath = \"{}\"\n", path.display()),
+        "1s",
+        3000,
+    )
+}
+
+#[test]
+fn same_seed_same_bytes_and_shards_add_up_to_the_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, extra: &[&str]| {
+        let out = dir.path().join(name);
+        let file = dir.path().join(format!("{name}.toml"));
+        std::fs::write(&file, file_scenario(&out)).unwrap();
+        let status = Command::new(env!("CARGO_BIN_EXE_tickwatch-loadgen"))
+            .arg("run")
+            .arg(&file)
+            .args(["--start", "2026-01-01T00:00:00Z"])
+            .args(extra)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success());
+        std::fs::read_to_string(out).unwrap()
+    };
+    let first = write("a.jsonl", &[]);
+    assert_eq!(first.lines().count(), 3000);
+    assert_eq!(first, write("b.jsonl", &[]), "same seed, same bytes");
+    assert_ne!(first, write("c.jsonl", &["--seed", "8"]));
+    let mut shards: Vec<&str> = Vec::new();
+    let (s0, s1) = (write("s0.jsonl", &["--shard", "0/2"]), write("s1.jsonl", &["--shard", "1/2"]));
+    shards.extend(s0.lines());
+    shards.extend(s1.lines());
+    assert!(!s0.is_empty() && !s1.is_empty());
+    let mut whole: Vec<&str> = first.lines().collect();
+    shards.sort();
+    whole.sort();
+    assert_eq!(shards, whole, "shards 0/2 and 1/2 together are the unsharded feed");
+}
+
+#[test]
+fn broken_scenarios_and_replay_files_name_file_line_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let check = |text: &str| {
+        let file = dir.path().join("bad.toml");
+        std::fs::write(&file, text).unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_tickwatch-loadgen")).arg("check").arg(&file).output().unwrap();
+        assert!(!out.status.success());
+        String::from_utf8_lossy(&out.stderr).replace(&file.display().to_string(), "FILE")
+    };
+    let unknown = check(&trades_scenario(
+        "[[sink]]\nname = \"s\"\nsource = \"trades\"\nkind = \"file\"\npath = \"x\"\nspeeed = 3\n",
+        "1s",
+        1,
+    ));
+    assert!(
+        unknown.contains("FILE: sink[0].speeed: unknown field `speeed`") && unknown.contains("(line 11)"),
+        "{unknown}"
+    );
+    let many = check(
+        "name = \"x\"\n[[source]]\nname = \"t\"\nkind = \"synthetic-trades\"\n[[sink]]\nname = \"s\"\nsource = \"nope\"\nkind = \"redis\"\n\
+         [[phase]]\nname = \"p\"\nduration = \"1s\"\nfaults = [\"gremlin=0.1\"]\n",
+    );
+    for expected in [
+        "FILE: source[0].symbols: a synthetic source needs at least one symbol",
+        "FILE: sink[0].source: no [[source]] is named `nope`",
+        "FILE: sink[0].url: a Redis sink needs `url`",
+        "FILE: phase[0]: needs rate = messages/s or ramp = [from, to]",
+        "FILE: phase[0].faults: `gremlin`: unknown fault",
+    ] {
+        assert!(many.contains(expected), "missing `{expected}` in:\n{many}");
+    }
+    let replay = dir.path().join("feed.jsonl");
+    std::fs::write(
+        &replay,
+        "{\"venue\":\"v\",\"symbol\":\"S\",\"seq\":1,\"ts_ns\":1,\"price\":1.0,\"qty\":1.0,\"side\":\"buy\"}\n{oops\n",
+    )
+    .unwrap();
+    let scenario = format!(
+        "name = \"r\"\n[[source]]\nname = \"t\"\nkind = \"replay\"\nfile = \"{}\"\n[[sink]]\nname = \"s\"\nsource = \"t\"\nkind = \"file\"\npath = \"{}\"\n[[phase]]\nname = \"p\"\nduration = \"1s\"\nrate = 10\n",
+        replay.display(),
+        dir.path().join("o.jsonl").display()
+    );
+    let file = dir.path().join("replay.toml");
+    std::fs::write(&file, scenario).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tickwatch-loadgen")).arg("run").arg(&file).output().unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(&format!("{}:2: not JSON", replay.display())), "{stderr}");
+}
