@@ -2,10 +2,10 @@
 //! open-loop driver; all run at once; the report is written at the end, also after
 //! Ctrl-C.
 
-mod live;
-mod pace;
+pub mod live;
+pub mod pace;
 mod report;
-mod sinks;
+pub mod sinks;
 pub mod source;
 
 use crate::scenario::{Phase, Scenario};

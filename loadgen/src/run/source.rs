@@ -18,8 +18,32 @@ pub struct Outgoing {
     pub key: String,
     /// The bytes on the wire (canonical JSON, or a recorded message as it was).
     pub payload: Vec<u8>,
-    /// The message's fields for templates (Celery arguments).
-    pub fields: Value,
+    /// What the payload holds, for sinks that template over its fields.
+    pub record: Record,
+}
+
+/// The record behind a message.
+#[derive(Debug, Clone)]
+pub enum Record {
+    Trade(Trade),
+    Chain(Box<OptionChain>),
+    /// A recorded foreign message.
+    Raw,
+}
+
+impl Outgoing {
+    /// The message's fields by name (built only when a sink asks: Celery arguments).
+    pub fn fields(&self) -> Value {
+        match &self.record {
+            Record::Trade(t) => json!({"symbol": t.symbol, "seq": t.seq, "price": t.price, "qty": t.qty,
+                "ts_ns": t.ts_ns, "side": t.side, "venue": t.venue}),
+            Record::Chain(c) => {
+                json!({"underlying": c.underlying, "symbol": c.underlying, "expiry": c.expiry.to_string(),
+                "spot": c.spot, "ts_ns": c.ts_ns, "pcr": c.pcr_open_interest()})
+            }
+            Record::Raw => serde_json::from_slice(&self.payload).unwrap_or(Value::Null),
+        }
+    }
 }
 
 /// `--shard I/N`: this process sends the messages of the symbols whose position in the
@@ -132,32 +156,29 @@ impl Feed {
                     trade.ts_ns = now_ns;
                     faults.apply(trade, &mut |t| pending.push_back(t));
                 }
-                pending.pop_front().map(|t| trade_message(&t))
+                pending.pop_front().map(trade_message)
             }
             FeedKind::Chains { synth, faults } => {
                 let mut chain = synth.next()?;
                 chain.ts_ns = now_ns;
-                Some(chain_message(&faults.apply(chain)))
+                Some(chain_message(faults.apply(chain)))
             }
             FeedKind::Replay(r) => r.next(),
         }
     }
 }
 
-fn trade_message(t: &Trade) -> Outgoing {
+/// A trade as a message.
+pub fn trade_message(t: Trade) -> Outgoing {
     let mut payload = Vec::with_capacity(160);
-    encode(t, &mut payload);
-    let fields = json!({"symbol": t.symbol, "seq": t.seq, "price": t.price, "qty": t.qty, "ts_ns": t.ts_ns,
-        "side": t.side, "venue": t.venue});
-    Outgoing { key: t.symbol.clone(), payload, fields }
+    encode(&t, &mut payload);
+    Outgoing { key: t.symbol.clone(), payload, record: Record::Trade(t) }
 }
 
-fn chain_message(c: &OptionChain) -> Outgoing {
+fn chain_message(c: OptionChain) -> Outgoing {
     let mut payload = Vec::with_capacity(16 * 1024);
-    encode(c, &mut payload);
-    let fields = json!({"underlying": c.underlying, "symbol": c.underlying, "expiry": c.expiry.to_string(),
-        "spot": c.spot, "ts_ns": c.ts_ns, "pcr": c.pcr_open_interest()});
-    Outgoing { key: c.underlying.clone(), payload, fields }
+    encode(&c, &mut payload);
+    Outgoing { key: c.underlying.clone(), payload, record: Record::Chain(Box::new(c)) }
 }
 
 /// One line of a replay file: a canonical trade or chain, or a recorded message.
@@ -246,13 +267,13 @@ fn recorded(value: Value) -> Result<Recorded, String> {
                 ["/s", "/symbol", "/underlying"].iter().find_map(|p| m.pointer(p)?.as_str().map(str::to_owned))
             })
             .unwrap_or_default();
-        return Ok(Recorded { time_ns: arrival, message: Outgoing { key, payload, fields: Value::Null } });
+        return Ok(Recorded { time_ns: arrival, message: Outgoing { key, payload, record: Record::Raw } });
     }
     if value.get("rows").is_some() {
         let chain: OptionChain = serde_json::from_value(value).map_err(|e| format!("not a valid option chain: {e}"))?;
-        return Ok(Recorded { time_ns: chain.ts_ns, message: chain_message(&chain) });
+        return Ok(Recorded { time_ns: chain.ts_ns, message: chain_message(chain) });
     }
     let trade: Trade = serde_json::from_value(value)
         .map_err(|e| format!("not a trade, an option chain or a recorded message: {e}"))?;
-    Ok(Recorded { time_ns: trade.ts_ns, message: trade_message(&trade) })
+    Ok(Recorded { time_ns: trade.ts_ns, message: trade_message(trade) })
 }

@@ -32,7 +32,8 @@ impl CelerySink {
     fn envelope(&mut self, message: &Outgoing) -> String {
         self.count += 1;
         let id = task_id(self.seed, self.count);
-        let args: Vec<Value> = self.args.iter().map(|a| fill(a, &message.fields)).collect();
+        let fields = message.fields();
+        let args: Vec<Value> = self.args.iter().map(|a| fill(a, &fields)).collect();
         let body = json!([args, {}, {"callbacks": null, "errbacks": null, "chain": null, "chord": null}]);
         let body = base64::engine::general_purpose::STANDARD.encode(body.to_string());
         json!({
