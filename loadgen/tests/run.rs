@@ -341,3 +341,116 @@ fn broken_scenarios_and_replay_files_name_file_line_and_key() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains(&format!("{}:2: not JSON", replay.display())), "{stderr}");
 }
+
+#[test]
+fn every_shipped_scenario_is_valid() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            let out = Command::new(env!("CARGO_BIN_EXE_tickwatch-loadgen")).arg("check").arg(&path).output().unwrap();
+            assert!(out.status.success(), "{}: {}", path.display(), String::from_utf8_lossy(&out.stderr));
+            checked += 1;
+        }
+    }
+    assert!(checked >= 4);
+}
+
+/// Runs `tickwatch-loadgen` with `args` and says whether it succeeded, with its stderr.
+fn loadgen(args: &[&str]) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_tickwatch-loadgen")).args(args).output().unwrap();
+    (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn replays_keep_recorded_time_scaled_by_speed() {
+    let dir = tempfile::tempdir().unwrap();
+    let feed = dir.path().join("feed.jsonl.gz");
+    let feed_s = feed.display().to_string();
+    let (ok, err) = loadgen(&["gen", "--symbols", "AAPL", "--count", "400", "--out", &feed_s]);
+    assert!(ok, "{err}");
+    let trades: Vec<tickwatch_feed::Trade> =
+        tickwatch_feed::codec::JsonlReader::open(&feed).unwrap().map(Result::unwrap).collect();
+    let first = trades[0].ts_ns;
+    // AAPL trades about 20 times a second: 400 trades span about 20 s of exchange time.
+    for (speed, seconds) in [(1.0, 2.0), (4.0, 2.0)] {
+        let out = dir.path().join(format!("out-{speed}.jsonl"));
+        let scenario = format!(
+            "name = \"replay\"\n[[source]]\nname = \"r\"\nkind = \"replay\"\nfile = \"{feed_s}\"\nspeed = {speed}\n\
+             [[sink]]\nname = \"out\"\nsource = \"r\"\nkind = \"file\"\npath = \"{}\"\n\
+             [[phase]]\nname = \"p\"\nduration = \"{seconds}s\"\nrate = 1\n",
+            out.display()
+        );
+        let file = dir.path().join("replay.toml");
+        std::fs::write(&file, scenario).unwrap();
+        let (ok, err) = loadgen(&["run", file.to_str().unwrap()]);
+        assert!(ok, "{err}");
+        let expected = trades.iter().filter(|t| ((t.ts_ns - first) as f64 / 1e9 / speed) < seconds).count();
+        let sent = std::fs::read_to_string(&out).unwrap().lines().count();
+        assert_eq!(sent, expected, "speed {speed}: the messages whose recorded time falls in the run");
+    }
+}
+
+#[test]
+fn record_captures_a_live_feed_that_replays() {
+    let gateway =
+        tickwatch_tests::WebSocketServer::start(&["--count", "40", "--interval-ms", "2", "--no-subscribe"]).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("recorded.jsonl");
+    let url = format!("ws://127.0.0.1:{}/", gateway.port());
+    let (ok, err) = loadgen(&["record", &url, "--count", "40", "--duration", "20s", "--out", out.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    let lines: Vec<Value> =
+        std::fs::read_to_string(&out).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 40);
+    assert!(lines.windows(2).all(|w| w[0]["arrival_ns"].as_i64() <= w[1]["arrival_ns"].as_i64()));
+    assert!(lines[0]["message"].as_str().unwrap().contains("BTCUSDT"));
+    let copy = dir.path().join("copy.jsonl");
+    let scenario = format!(
+        "name = \"again\"\n[[source]]\nname = \"r\"\nkind = \"replay\"\nfile = \"{}\"\nspeed = 10\n\
+         [[sink]]\nname = \"out\"\nsource = \"r\"\nkind = \"file\"\npath = \"{}\"\n[[phase]]\nname = \"p\"\nduration = \"5s\"\nrate = 1\n",
+        out.display(),
+        copy.display()
+    );
+    let file = dir.path().join("again.toml");
+    std::fs::write(&file, scenario).unwrap();
+    let (ok, err) = loadgen(&["run", file.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    let replayed: Vec<String> = std::fs::read_to_string(&copy).unwrap().lines().map(str::to_owned).collect();
+    let original: Vec<String> = lines.iter().map(|l| l["message"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(replayed, original, "the recorded messages, byte for byte");
+}
+
+#[test]
+fn ctrl_c_stops_cleanly_and_still_writes_the_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = trades_scenario(
+        &format!(
+            "[[sink]]\nname = \"out\"\nsource = \"trades\"\nkind = \"file\"\npath = \"{}\"\n",
+            dir.path().join("o.jsonl").display()
+        ),
+        "60s",
+        1000,
+    );
+    let file = dir.path().join("long.toml");
+    std::fs::write(&file, scenario).unwrap();
+    let report = dir.path().join("report");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tickwatch-loadgen"))
+        .arg("run")
+        .arg(&file)
+        .arg("--report-dir")
+        .arg(&report)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGINT).unwrap();
+    let start = Instant::now();
+    assert!(child.wait().unwrap().success());
+    assert!(start.elapsed() < Duration::from_secs(10), "stopped promptly");
+    let summary: Value = serde_json::from_str(&std::fs::read_to_string(report.join("summary.json")).unwrap()).unwrap();
+    let (attempted, sent, failed) = counts(&summary["sinks"]["out"]);
+    assert!(attempted > 500 && attempted < 60_000, "stopped part way: {attempted}");
+    assert_eq!(attempted, sent + failed);
+}

@@ -2,6 +2,7 @@
 //! `--metrics-address` and a progress line per second.
 
 use crate::scenario::Phase;
+use indicatif::{ProgressBar, ProgressStyle};
 use prometheus::{Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry};
 use std::io::IsTerminal;
 use std::sync::Arc;
@@ -117,10 +118,17 @@ impl LiveSink {
     }
 }
 
-/// Prints one line per second (rewritten in place on a terminal) until dropped.
-pub fn progress(sinks: Vec<Arc<LiveSink>>) -> tokio::task::JoinHandle<()> {
+/// Shows progress until aborted: on a terminal a bar over the run's scheduled length with
+/// each sink's live rate and errors; otherwise one plain line per second (for CI logs).
+pub fn progress(sinks: Vec<Arc<LiveSink>>, scheduled: Duration) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let terminal = std::io::stderr().is_terminal();
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = ProgressBar::new(scheduled.as_millis() as u64);
+            bar.set_style(
+                ProgressStyle::with_template("{bar:30} {elapsed}/{duration} {msg}").expect("a valid template"),
+            );
+            bar
+        });
         let start = Instant::now();
         let mut last: Vec<u64> = vec![0; sinks.len()];
         let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -138,11 +146,12 @@ pub fn progress(sinks: Vec<Arc<LiveSink>>) -> tokio::task::JoinHandle<()> {
                     format!("{} [{phase}] {rate}/s sent {sent} failed {}", s.name, s.failed.get())
                 })
                 .collect();
-            let line = format!("{:>5.0}s  {}", start.elapsed().as_secs_f64(), parts.join("  |  "));
-            if terminal {
-                eprint!("\r\x1b[2K{line}");
-            } else {
-                eprintln!("{line}");
+            match &bar {
+                Some(bar) => {
+                    bar.set_position(start.elapsed().as_millis() as u64);
+                    bar.set_message(parts.join("  |  "));
+                }
+                None => eprintln!("{:>5.0}s  {}", start.elapsed().as_secs_f64(), parts.join("  |  ")),
             }
         }
     })

@@ -66,7 +66,8 @@ pub async fn run(mut scenario: Scenario, options: RunOptions) -> Result<Outcome,
             let _ = cancel_tx.send(true);
         }
     });
-    let progress = live::progress(prepared.iter().map(|(_, _, _, l)| Arc::clone(l)).collect());
+    let scheduled = phases.iter().map(|p| p.duration).sum();
+    let progress = live::progress(prepared.iter().map(|(_, _, _, l)| Arc::clone(l)).collect(), scheduled);
     let started = SystemTime::now();
     let start = Instant::now();
     let mut tasks = Vec::new();
