@@ -7,7 +7,7 @@
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use std::time::{Duration, Instant};
 use tickwatch_loadgen::run::live::LiveMetrics;
-use tickwatch_loadgen::run::pace::drive;
+use tickwatch_loadgen::run::pace::{Plan, drive};
 use tickwatch_loadgen::run::sinks::{SendFuture, Sink};
 use tickwatch_loadgen::run::source::{Feed, Outgoing, Shard};
 use tickwatch_loadgen::scenario;
@@ -46,17 +46,14 @@ fn pacing(c: &mut Criterion) {
                 runtime.block_on(async {
                     // Started in the past so every message is already due.
                     let start = Instant::now() - Duration::from_secs(1);
-                    let run = drive(
-                        &mut Discard,
-                        &mut feed,
-                        &scenario.phase,
+                    let plan = Plan {
+                        phases: &scenario.phase,
                         start,
-                        0,
-                        Duration::from_secs(1),
-                        cancel.clone(),
-                        &live_sink,
-                    )
-                    .await;
+                        start_ns: 0,
+                        timeout: Duration::from_secs(1),
+                        max_batch: 1024,
+                    };
+                    let run = drive(&mut Discard, &mut feed, &plan, cancel.clone(), &live_sink).await;
                     assert_eq!(run.total.sent, MESSAGES);
                 })
             },

@@ -133,6 +133,10 @@ pub struct SinkConfig {
     pub wait_for_subscribers: usize,
     /// file: output path (`.jsonl`).
     pub path: Option<PathBuf>,
+    /// Messages sent in one round trip at the most: the pipeline depth of Redis and Celery
+    /// sinks, the frames per flush of WebSocket clients. Default 1024.
+    #[serde(default = "default_max_batch")]
+    pub max_batch: usize,
     /// Longest one send may take before its messages count as failed. Default `2s`.
     #[serde(default = "default_timeout", deserialize_with = "duration")]
     pub timeout: Duration,
@@ -144,6 +148,10 @@ fn default_maxlen() -> u64 {
 
 fn default_batch_size() -> usize {
     500
+}
+
+fn default_max_batch() -> usize {
+    1024
 }
 
 fn default_timeout() -> Duration {
@@ -375,6 +383,9 @@ fn check(s: &Scenario) -> Vec<String> {
         }
         if sink.batch_size == 0 {
             p(format!("{key}.batch_size"), "must be at least 1".into());
+        }
+        if sink.max_batch == 0 {
+            p(format!("{key}.max_batch"), "must be at least 1".into());
         }
     }
     let chains = s.source.iter().any(|src| src.kind == SourceKind::SyntheticChains);

@@ -74,9 +74,9 @@ pub async fn run(mut scenario: Scenario, options: RunOptions) -> Result<Outcome,
     for (config, mut feed, mut sink, live_sink) in prepared {
         let (phases, cancel) = (phases.clone(), cancel.clone());
         tasks.push(tokio::spawn(async move {
-            let run =
-                pace::drive(sink.as_mut(), &mut feed, &phases, start, start_ns, config.timeout, cancel, &live_sink)
-                    .await;
+            let plan =
+                pace::Plan { phases: &phases, start, start_ns, timeout: config.timeout, max_batch: config.max_batch };
+            let run = pace::drive(sink.as_mut(), &mut feed, &plan, cancel, &live_sink).await;
             (config, run)
         }));
     }

@@ -11,8 +11,6 @@ use hdrhistogram::Histogram;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
-/// Messages sent in one round trip at the most.
-const MAX_BATCH: usize = 1024;
 /// Latencies are recorded in microseconds, up to an hour, with 3 significant digits.
 const MAX_LATENCY_US: u64 = 3_600_000_000;
 
@@ -93,18 +91,25 @@ impl Schedule<'_> {
     }
 }
 
+/// What a driver follows: the phases, when the run started (as an instant and as the
+/// exchange time of the first message), and how each send is bounded.
+pub struct Plan<'p> {
+    pub phases: &'p [Phase],
+    pub start: Instant,
+    pub start_ns: i64,
+    pub timeout: Duration,
+    pub max_batch: usize,
+}
+
 /// Drives one sink through every phase; stops early when `cancel` turns true.
-#[allow(clippy::too_many_arguments)]
 pub async fn drive(
     sink: &mut dyn Sink,
     feed: &mut Feed,
-    phases: &[Phase],
-    start: Instant,
-    start_ns: i64,
-    timeout: Duration,
+    plan: &Plan<'_>,
     mut cancel: watch::Receiver<bool>,
     live: &super::live::LiveSink,
 ) -> SinkRun {
+    let Plan { phases, start, start_ns, timeout, max_batch } = *plan;
     let mut run = SinkRun {
         phases: phases.iter().map(|p| Tally { seconds: p.duration.as_secs_f64(), ..Tally::default() }).collect(),
         total: Tally::default(),
@@ -126,8 +131,8 @@ pub async fn drive(
     };
     let mut current_phase = usize::MAX;
     let mut pending: Option<(f64, usize)> = schedule.next(feed);
-    let mut batch = Vec::with_capacity(MAX_BATCH);
-    let mut due = Vec::with_capacity(MAX_BATCH);
+    let mut batch = Vec::with_capacity(max_batch);
+    let mut due = Vec::with_capacity(max_batch);
     while let Some((first_offset, _)) = pending {
         if *cancel.borrow() {
             break;
@@ -144,7 +149,7 @@ pub async fn drive(
         batch.clear();
         due.clear();
         while let Some((offset, phase)) = pending {
-            if offset > elapsed || batch.len() == MAX_BATCH {
+            if offset > elapsed || batch.len() == max_batch {
                 break;
             }
             if phase != current_phase {
