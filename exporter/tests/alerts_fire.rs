@@ -11,7 +11,8 @@ use tickwatch_tests::{Prometheus, RedisServer};
 
 /// The rule file with every `for: Nm` / `for: Ns` divided by 60.
 fn scaled_rules() -> String {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../dashboards/prometheus/alerts.yml")).unwrap();
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../dashboards/prometheus/alerts.yml")).unwrap();
     text.lines()
         .map(|line| match line.trim_start().strip_prefix("for: ") {
             Some(d) => {
@@ -33,7 +34,12 @@ fn firing(prometheus: &Prometheus) -> Vec<(String, String)> {
         .unwrap()
         .iter()
         .filter(|a| a["state"] == "firing")
-        .map(|a| (a["labels"]["alertname"].as_str().unwrap().to_owned(), a["labels"]["target"].as_str().unwrap_or("").to_owned()))
+        .map(|a| {
+            (
+                a["labels"]["alertname"].as_str().unwrap().to_owned(),
+                a["labels"]["target"].as_str().unwrap_or("").to_owned(),
+            )
+        })
         .collect()
 }
 
