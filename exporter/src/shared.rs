@@ -1,7 +1,7 @@
 //! State that outlives a scrape: the registry of long-lived metrics (build info, error
 //! counters, background consumers' counters, process metrics).
 
-use prometheus::{IntCounterVec, IntGauge, Opts, Registry};
+use prometheus::{GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
 use std::collections::HashMap;
 use std::sync::Mutex;
 use tokio::sync::broadcast;
@@ -43,6 +43,34 @@ impl Shared {
     /// a programming error.
     pub fn register(&self, collector: impl prometheus::core::Collector + Clone + 'static) {
         self.registry.register(Box::new(collector)).expect("each metric is registered once");
+    }
+
+    /// Creates and registers a counter family.
+    pub fn counter_vec(&self, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+        let family = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
+        self.register(family.clone());
+        family
+    }
+
+    /// Creates and registers an integer gauge family.
+    pub fn int_gauge_vec(&self, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
+        let family = IntGaugeVec::new(Opts::new(name, help), labels).expect("valid metric");
+        self.register(family.clone());
+        family
+    }
+
+    /// Creates and registers a gauge family.
+    pub fn gauge_vec(&self, name: &str, help: &str, labels: &[&str]) -> GaugeVec {
+        let family = GaugeVec::new(Opts::new(name, help), labels).expect("valid metric");
+        self.register(family.clone());
+        family
+    }
+
+    /// Creates and registers a histogram family.
+    pub fn histogram_vec(&self, name: &str, help: &str, buckets: Vec<f64>, labels: &[&str]) -> HistogramVec {
+        let family = HistogramVec::new(HistogramOpts::new(name, help).buckets(buckets), labels).expect("valid metric");
+        self.register(family.clone());
+        family
     }
 }
 

@@ -43,6 +43,18 @@ fn run(scenario: &str, args: &[&str]) -> Run {
     Run { summary, stderr, dir }
 }
 
+/// Starts `run SCENARIO --report-dir REPORT` in the background.
+fn spawn_run(scenario: &Path, report: &Path) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_tickwatch-loadgen"))
+        .arg("run")
+        .arg(scenario)
+        .arg("--report-dir")
+        .arg(report)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
 fn counts(sink: &Value) -> (u64, u64, u64) {
     let n = |k: &str| sink[k].as_u64().unwrap();
     (n("attempted"), n("sent"), n("failed"))
@@ -226,14 +238,7 @@ fn a_redis_outage_shows_as_failures_and_latency_not_as_a_lower_rate() {
     let file = dir.path().join("s.toml");
     std::fs::write(&file, trades_scenario(&sinks, "6s", 2000)).unwrap();
     let report = dir.path().join("report");
-    let mut loadgen = Command::new(env!("CARGO_BIN_EXE_tickwatch-loadgen"))
-        .arg("run")
-        .arg(&file)
-        .arg("--report-dir")
-        .arg(&report)
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut loadgen = spawn_run(&file, &report);
     std::thread::sleep(Duration::from_secs(2));
     redis.kill();
     std::thread::sleep(Duration::from_secs(2));
@@ -436,14 +441,7 @@ fn ctrl_c_stops_cleanly_and_still_writes_the_report() {
     let file = dir.path().join("long.toml");
     std::fs::write(&file, scenario).unwrap();
     let report = dir.path().join("report");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tickwatch-loadgen"))
-        .arg("run")
-        .arg(&file)
-        .arg("--report-dir")
-        .arg(&report)
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_run(&file, &report);
     std::thread::sleep(Duration::from_secs(2));
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGINT).unwrap();
     let start = Instant::now();

@@ -11,7 +11,7 @@ use crate::config::CeleryTarget;
 use crate::shared::Shared;
 use base64::Engine;
 use futures_util::StreamExt;
-use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts};
+use prometheus::{HistogramVec, IntCounterVec, IntGaugeVec};
 use serde_json::Value;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
@@ -41,23 +41,14 @@ pub struct EventMetrics {
 impl EventMetrics {
     /// Creates and registers the event families.
     pub fn register(shared: &Shared) -> EventMetrics {
-        let counter = |name: &str, help: &str, labels: &[&str]| {
-            let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
-            shared.register(c.clone());
-            c
-        };
-        let gauge = |name: &str, help: &str, labels: &[&str]| {
-            let g = IntGaugeVec::new(Opts::new(name, help), labels).expect("valid metric");
-            shared.register(g.clone());
-            g
-        };
-        let runtime = HistogramVec::new(
-            HistogramOpts::new("celery_task_runtime_seconds", "Task run time reported by task-succeeded events.")
-                .buckets(vec![0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0]),
+        let counter = |name: &str, help: &str, labels: &[&str]| shared.counter_vec(name, help, labels);
+        let gauge = |name: &str, help: &str, labels: &[&str]| shared.int_gauge_vec(name, help, labels);
+        let runtime = shared.histogram_vec(
+            "celery_task_runtime_seconds",
+            "Task run time reported by task-succeeded events.",
+            vec![0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0],
             &["target", "name"],
-        )
-        .expect("valid metric");
-        shared.register(runtime.clone());
+        );
         EventMetrics {
             tasks: TASK_STATES
                 .iter()

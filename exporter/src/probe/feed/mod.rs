@@ -14,7 +14,7 @@ use crate::exposition::{Family, Samples};
 use crate::probe::{Probe, ProbeError, ProbeFuture};
 use crate::shared::Shared;
 use pipeline::{FeedMetrics, LastSeen, Pipeline};
-use prometheus::{IntCounterVec, IntGauge, Opts};
+use prometheus::IntGauge;
 use sources::SourceContext;
 use std::sync::Arc;
 
@@ -27,15 +27,11 @@ pub fn build(config: &Config, shared: &Arc<Shared>) -> Vec<Arc<dyn Probe>> {
         return Vec::new();
     }
     let metrics = Arc::new(FeedMetrics::register(shared));
-    let lagged = IntCounterVec::new(
-        Opts::new(
-            "data_feed_messages_lost_total",
-            "Messages a feed fell too far behind its WebSocket monitor to read.",
-        ),
+    let lagged = shared.counter_vec(
+        "data_feed_messages_lost_total",
+        "Messages a feed fell too far behind its WebSocket monitor to read.",
         &["feed"],
-    )
-    .expect("valid metric");
-    shared.register(lagged.clone());
+    );
     config
         .feed
         .iter()

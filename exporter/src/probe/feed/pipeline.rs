@@ -4,7 +4,7 @@
 use super::decode::{Rejection, TradeDecoder};
 use crate::config::{FeedKind, FeedTarget};
 use crate::shared::Shared;
-use prometheus::{Gauge, GaugeVec, IntCounter, IntCounterVec, IntGaugeVec, Opts};
+use prometheus::{Gauge, GaugeVec, IntCounter, IntCounterVec, IntGaugeVec};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -26,20 +26,10 @@ pub struct FeedMetrics {
 
 impl FeedMetrics {
     pub fn register(shared: &Shared) -> FeedMetrics {
-        let counter = |name: &str, help: &str, labels: &[&str]| {
-            let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
-            shared.register(c.clone());
-            c
-        };
-        let gauge = |name: &str, help: &str, labels: &[&str]| {
-            let g = GaugeVec::new(Opts::new(name, help), labels).expect("valid metric");
-            shared.register(g.clone());
-            g
-        };
+        let counter = |name: &str, help: &str, labels: &[&str]| shared.counter_vec(name, help, labels);
+        let gauge = |name: &str, help: &str, labels: &[&str]| shared.gauge_vec(name, help, labels);
         let connected =
-            IntGaugeVec::new(Opts::new("data_feed_connected", "Whether the feed's source is connected."), &["feed"])
-                .expect("valid metric");
-        shared.register(connected.clone());
+            shared.int_gauge_vec("data_feed_connected", "Whether the feed's source is connected.", &["feed"]);
         FeedMetrics {
             score: gauge(
                 "data_quality_score",

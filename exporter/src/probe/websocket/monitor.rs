@@ -9,7 +9,7 @@ use super::pointer::Pointer;
 use crate::epoch::{epoch_to_ms, now_ms};
 use crate::shared::Shared;
 use futures_util::{SinkExt, StreamExt};
-use prometheus::{Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts};
+use prometheus::{Histogram, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec};
 use std::hash::BuildHasher;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -35,27 +35,15 @@ pub struct MonitorMetrics {
 
 impl MonitorMetrics {
     pub fn register(shared: &Shared) -> MonitorMetrics {
-        let counter = |name: &str, help: &str, labels: &[&str]| {
-            let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
-            shared.register(c.clone());
-            c
-        };
-        let connected = IntGaugeVec::new(
-            Opts::new("websocket_connected", "Whether the monitor's subscription is open."),
+        let counter = |name: &str, help: &str, labels: &[&str]| shared.counter_vec(name, help, labels);
+        let connected =
+            shared.int_gauge_vec("websocket_connected", "Whether the monitor's subscription is open.", &["target"]);
+        let lag = shared.histogram_vec(
+            "websocket_payload_lag_seconds",
+            "Arrival time minus the exchange time inside each message (timestamp_pointer).",
+            vec![0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0],
             &["target"],
-        )
-        .expect("valid metric");
-        shared.register(connected.clone());
-        let lag = HistogramVec::new(
-            HistogramOpts::new(
-                "websocket_payload_lag_seconds",
-                "Arrival time minus the exchange time inside each message (timestamp_pointer).",
-            )
-            .buckets(vec![0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0]),
-            &["target"],
-        )
-        .expect("valid metric");
-        shared.register(lag.clone());
+        );
         MonitorMetrics {
             messages: counter("websocket_messages_received_total", "Data messages received.", &["target"]),
             bytes: counter(
