@@ -70,6 +70,10 @@ pub async fn run(mut scenario: Scenario, options: RunOptions) -> Result<Outcome,
     let progress = live::progress(prepared.iter().map(|(_, _, _, l)| Arc::clone(l)).collect(), scheduled);
     let started = SystemTime::now();
     let start = Instant::now();
+    // Sinks may have waited (for subscribers): stamps start now, unless a start was given.
+    let start_ns = options
+        .start_ns
+        .unwrap_or_else(|| started.duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as i64).unwrap_or(start_ns));
     let mut tasks = Vec::new();
     for (config, mut feed, mut sink, live_sink) in prepared {
         let (phases, cancel) = (phases.clone(), cancel.clone());
