@@ -404,14 +404,25 @@ fn check(s: &Scenario) -> Vec<String> {
         if phase.duration.is_zero() {
             p(format!("{key}.duration"), "must be more than zero".into());
         }
-        let joined = phase.faults.join(",");
-        if !joined.is_empty() {
-            let trade_ok = joined.parse::<FaultMix<TradeFault>>();
-            let chain_ok = joined.parse::<FaultMix<ChainFault>>();
-            match (trades, chains, trade_ok, chain_ok) {
-                (true, _, Err(e), _) | (false, true, _, Err(e)) => p(format!("{key}.faults"), e),
-                _ => {}
+        let items: Vec<&str> = phase.faults.iter().flat_map(|f| f.split(',')).map(str::trim).filter(|i| !i.is_empty()).collect();
+        for item in &items {
+            let as_trade = item.parse::<FaultMix<TradeFault>>();
+            let as_chain = item.parse::<FaultMix<ChainFault>>();
+            if !((trades && as_trade.is_ok()) || (chains && as_chain.is_ok())) {
+                let why = match (trades, chains) {
+                    (true, false) => as_trade.err(),
+                    (false, true) => as_chain.err(),
+                    _ => Some(format!("`{item}` is neither a trade nor a chain fault (kind=probability)")),
+                };
+                p(format!("{key}.faults"), why.unwrap_or_else(|| format!("`{item}` fits no source of this scenario")));
             }
+        }
+        // The faults of each kind together must still add up to at most 1.
+        let joined = |ok: &dyn Fn(&str) -> bool| items.iter().filter(|i| ok(i)).copied().collect::<Vec<_>>().join(",");
+        let trade_mix = joined(&|i| i.parse::<FaultMix<TradeFault>>().is_ok()).parse::<FaultMix<TradeFault>>();
+        let chain_mix = joined(&|i| i.parse::<FaultMix<ChainFault>>().is_ok()).parse::<FaultMix<ChainFault>>();
+        for e in [trade_mix.err(), chain_mix.err()].into_iter().flatten() {
+            p(format!("{key}.faults"), e);
         }
     }
     problems

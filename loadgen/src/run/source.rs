@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use std::collections::{HashSet, VecDeque};
 use std::io::BufRead;
 use tickwatch_feed::codec::{encode, open_maybe_gzip};
-use tickwatch_feed::faults::{ChainFaults, FaultMix, TradeFaultParams, TradeFaults};
+use tickwatch_feed::faults::{ChainFault, ChainFaults, FaultKind, FaultMix, TradeFault, TradeFaultParams, TradeFaults};
 use tickwatch_feed::synth::{ChainSpec, ChainSynth, SymbolSpec, TradeSynth};
 use tickwatch_feed::{OptionChain, Trade};
 
@@ -116,12 +116,12 @@ impl Feed {
         Ok(Feed { kind, shard, owned: shard.owned(symbols) })
     }
 
-    /// Switches to a phase's faults (`kind=rate` items).
+    /// Switches to a phase's faults (`kind=rate` items); each feed takes the items of its
+    /// own kind (trade faults for trades, chain faults for chains).
     pub fn set_faults(&mut self, faults: &[String]) -> Result<(), String> {
-        let text = faults.join(",");
         match &mut self.kind {
-            FeedKind::Trades { faults, .. } => faults.set_mix(text.parse()?),
-            FeedKind::Chains { faults, .. } => faults.set_mix(text.parse()?),
+            FeedKind::Trades { faults: injector, .. } => injector.set_mix(items_of::<TradeFault>(faults).parse()?),
+            FeedKind::Chains { faults: injector, .. } => injector.set_mix(items_of::<ChainFault>(faults).parse()?),
             FeedKind::Replay(_) => {}
         }
         Ok(())
@@ -166,6 +166,16 @@ impl Feed {
             FeedKind::Replay(r) => r.next(),
         }
     }
+}
+
+/// The `kind=rate` items of `faults` whose kind is a `K`, joined for parsing.
+fn items_of<K: FaultKind>(faults: &[String]) -> String {
+    faults
+        .iter()
+        .flat_map(|f| f.split(','))
+        .filter(|item| item.split('=').next().is_some_and(|k| K::from_name(k.trim()).is_some()))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// A trade as a message.
