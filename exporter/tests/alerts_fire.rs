@@ -9,23 +9,6 @@ use common::{Exporter, wait_for};
 use std::time::{Duration, Instant};
 use tickwatch_tests::{Prometheus, RedisServer};
 
-/// The rule file with every `for: Nm` / `for: Ns` divided by 60.
-fn scaled_rules() -> String {
-    let text =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../dashboards/prometheus/alerts.yml")).unwrap();
-    text.lines()
-        .map(|line| match line.trim_start().strip_prefix("for: ") {
-            Some(d) => {
-                let scaled = humantime::parse_duration(d.trim()).unwrap() / 60;
-                let indent = &line[..line.len() - line.trim_start().len()];
-                format!("{indent}for: {}ms", scaled.as_millis())
-            }
-            None => line.to_owned(),
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 fn firing(prometheus: &Prometheus) -> Vec<(String, String)> {
     let body: serde_json::Value =
         reqwest::blocking::get(format!("{}/api/v1/alerts", prometheus.url())).unwrap().json().unwrap();
@@ -53,7 +36,7 @@ fn redis_down_fires_through_prometheus_and_stays_silent_before() {
          scrape_configs:\n  - job_name: tickwatch\n    scrape_timeout: 1s\n    static_configs: [{{targets: ['{target}']}}]\n"
     );
     eprintln!("alert `for:` durations scaled by 1/60 (1m -> 1s)");
-    let prometheus = Prometheus::start(&config, &[("alerts.yml", &scaled_rules())]).unwrap();
+    let prometheus = Prometheus::start(&config, &[("alerts.yml", &tickwatch_tests::scaled_alert_rules(60))]).unwrap();
     let up = format!("{}/api/v1/query?query=redis_up", prometheus.url());
     wait_for("Prometheus to scrape the exporter", Duration::from_secs(20), || {
         let body: serde_json::Value = reqwest::blocking::get(&up).unwrap().json().unwrap();

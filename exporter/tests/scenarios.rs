@@ -55,21 +55,6 @@ fn webhook(started: Instant) -> (u16, Heard) {
     (port, heard)
 }
 
-fn scaled_rules() -> String {
-    let text =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../dashboards/prometheus/alerts.yml")).unwrap();
-    text.lines()
-        .map(|line| match line.trim_start().strip_prefix("for: ") {
-            Some(d) => {
-                let scaled = humantime::parse_duration(d.trim()).unwrap() / 60;
-                format!("{}for: {}ms", &line[..line.len() - line.trim_start().len()], scaled.as_millis())
-            }
-            None => line.to_owned(),
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 fn firing_now(prometheus: &Prometheus) -> Vec<String> {
     let body: serde_json::Value =
         reqwest::blocking::get(format!("{}/api/v1/alerts", prometheus.url())).unwrap().json().unwrap();
@@ -128,7 +113,7 @@ fn verify(file: &str) {
             alertmanager.url().trim_start_matches("http://"),
             exporter.url("").trim_start_matches("http://")
         ),
-        &[("alerts.yml", &scaled_rules())],
+        &[("alerts.yml", &tickwatch_tests::scaled_alert_rules(60))],
     )
     .unwrap();
     eprintln!("{file}: alert `for:` durations scaled by 1/60 (1m -> 1s)");

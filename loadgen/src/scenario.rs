@@ -404,7 +404,8 @@ fn check(s: &Scenario) -> Vec<String> {
         if phase.duration.is_zero() {
             p(format!("{key}.duration"), "must be more than zero".into());
         }
-        let items: Vec<&str> = phase.faults.iter().flat_map(|f| f.split(',')).map(str::trim).filter(|i| !i.is_empty()).collect();
+        let items: Vec<&str> =
+            phase.faults.iter().flat_map(|f| f.split(',')).map(str::trim).filter(|i| !i.is_empty()).collect();
         for item in &items {
             let as_trade = item.parse::<FaultMix<TradeFault>>();
             let as_chain = item.parse::<FaultMix<ChainFault>>();

@@ -20,6 +20,7 @@ mod process;
 mod prometheus;
 mod rabbitmq;
 mod redis;
+mod rules;
 mod websocket;
 
 pub use alertmanager::Alertmanager;
@@ -32,6 +33,7 @@ pub use process::ServerProcess;
 pub use prometheus::Prometheus;
 pub use rabbitmq::RabbitMq;
 pub use redis::RedisServer;
+pub use rules::scaled_alert_rules;
 pub use websocket::WebSocketServer;
 
 /// Asks `url` over HTTP and tells whether it answered 200; used for readiness checks.

@@ -1,0 +1,162 @@
+//! The tickwatch demo: real Redis, a MongoDB-wire server, a Celery worker, the exporter,
+//! Prometheus with the shipped rules (`for:` durations scaled down, printed) and
+//! Alertmanager, all on free loopback ports; then `scenarios/demo/demo.toml` puts load and
+//! planted faults on them, and the alerts that fire are printed with where to look.
+//! Runs until Ctrl-C, then stops everything it started.
+//!
+//! Run: `scripts/demo.sh` (it installs what is missing and builds first).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+use tickwatch_tests::{
+    Alertmanager, CeleryWorker, KitError, MongoServer, Prometheus, RedisServer, ServerProcess, free_port, repo_root,
+    scaled_alert_rules,
+};
+
+/// Alert `for:` durations are divided by this so the demo shows alerts within a minute.
+const SCALE: u32 = 30;
+
+fn sibling(name: &str) -> Result<PathBuf, KitError> {
+    let exe = std::env::current_exe()?;
+    let path = exe.parent().map(|d| d.join(name)).unwrap_or_default();
+    if path.is_file() {
+        Ok(path)
+    } else {
+        Err(KitError(format!("{} is missing: build it first (scripts/demo.sh does)", path.display())))
+    }
+}
+
+fn get_json(url: &str) -> serde_json::Value {
+    reqwest::blocking::get(url).and_then(|r| r.json()).unwrap_or_default()
+}
+
+fn main() -> Result<(), KitError> {
+    // Ctrl-C and SIGTERM are taken with sigwait at the end, so everything is stopped
+    // properly (the servers run in their own process groups and would outlive us).
+    let mut signals = nix::sys::signal::SigSet::empty();
+    signals.add(nix::sys::signal::Signal::SIGINT);
+    signals.add(nix::sys::signal::Signal::SIGTERM);
+    signals.thread_block().map_err(|e| KitError(format!("cannot block signals: {e}")))?;
+
+    println!("starting Redis, secantusd (MongoDB wire), a Celery worker ...");
+    let redis = RedisServer::start()?;
+    let mongo = MongoServer::start()?;
+    let _worker = CeleryWorker::start(&redis.url(), &["enrich"])?;
+    let dir = tempfile::Builder::new().prefix("tickwatch-demo-").tempdir()?;
+    let (exporter_port, gateway_port, loadgen_metrics) = (free_port(), free_port(), free_port());
+
+    let config = format!(
+        "[web]\nlisten_address = \"127.0.0.1:{exporter_port}\"\n\
+         [[redis]]\nname = \"redis\"\nurl = \"{redis}\"\nchannels = [\"trades.*\"]\n\
+         [[celery]]\nname = \"broker\"\nbroker = \"{redis}\"\nqueues = [\"enrich\", \"ticks\"]\nevents = true\n\
+         [[mongodb]]\nname = \"store\"\nuri = \"{mongo}\"\ndatabases = [\"chains\"]\n\
+         collections = [{{ db = \"chains\", name = \"snapshots\", time_field = \"ts_ns\" }}]\n\
+         [[websocket]]\nname = \"gateway\"\nurl = \"ws://127.0.0.1:{gateway_port}/\"\nmode = \"monitor\"\n\
+         subscribe = '{{\"op\":\"subscribe\",\"symbols\":[\"NIFTY\"]}}'\ntimestamp_pointer = \"/ts_ns\"\n\
+         [[feed]]\nname = \"trades\"\nkind = \"trade\"\nsource = {{ type = \"redis-pubsub\", url = \"{redis}\", channel = \"trades.*\" }}\n\
+         score_window = 200\nweights = {{ duplicate = 0, out_of_order = 0, spike = 0, non_positive = 0, clock_drift = 0, stale = 0 }}\n\
+         [[feed]]\nname = \"chains\"\nkind = \"option_chain\"\nsource = {{ type = \"websocket\", target = \"gateway\" }}\n",
+        redis = redis.url(),
+        mongo = mongo.uri()
+    );
+    let config_path = dir.path().join("exporter.toml");
+    std::fs::write(&config_path, config)?;
+    let mut command = Command::new(sibling("tickwatch-exporter")?);
+    command.arg("--config").arg(&config_path).args(["--log.level", "warn"]);
+    let mut exporter = ServerProcess::spawn("tickwatch-exporter", command, &dir.path().join("exporter.log"))?;
+    let ready = format!("http://127.0.0.1:{exporter_port}/-/ready");
+    exporter.wait_until(Duration::from_secs(20), || {
+        reqwest::blocking::get(&ready).is_ok_and(|r| r.status().is_success())
+    })?;
+
+    let alertmanager = Alertmanager::start("route: {receiver: demo, group_wait: 1s}\nreceivers: [{name: demo}]\n")?;
+    let prometheus = Prometheus::start(
+        &format!(
+            "global: {{scrape_interval: 1s, evaluation_interval: 1s}}\nrule_files: [alerts.yml]\n\
+             alerting: {{alertmanagers: [{{static_configs: [{{targets: ['{am}']}}]}}]}}\n\
+             scrape_configs:\n  - job_name: tickwatch\n    scrape_timeout: 1s\n    static_configs: [{{targets: ['127.0.0.1:{exporter_port}']}}]\n  \
+             - job_name: tickwatch-loadgen\n    static_configs: [{{targets: ['127.0.0.1:{loadgen_metrics}']}}]\n",
+            am = alertmanager.url().trim_start_matches("http://")
+        ),
+        &[("alerts.yml", &scaled_alert_rules(SCALE))],
+    )?;
+    println!("alert rules loaded with `for:` durations divided by {SCALE}");
+
+    let scenario_text = std::fs::read_to_string(repo_root().join("scenarios/demo/demo.toml"))?;
+    let expected: Vec<String> = scenario_text
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|t| t.get("expect")?.get("alerts_firing")?.as_array().cloned())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|v| v.as_str().map(str::to_owned))
+        .collect();
+    let scenario = scenario_text
+        .replace("127.0.0.1:6379", &format!("127.0.0.1:{}", redis.port()))
+        .replace("127.0.0.1:27017", &format!("127.0.0.1:{}", mongo.port()))
+        .replace("127.0.0.1:8765", &format!("127.0.0.1:{gateway_port}"));
+    let scenario_path = dir.path().join("demo.toml");
+    std::fs::write(&scenario_path, scenario)?;
+    let report = repo_root().join("reports/demo");
+    println!("\nrunning scenarios/demo/demo.toml (60 s: 20 s clean, then 40 s of faults) ...\n");
+    let started = Instant::now();
+    let status = Command::new(sibling("tickwatch-loadgen")?)
+        .arg("run")
+        .arg(&scenario_path)
+        .arg("--report-dir")
+        .arg(&report)
+        .arg("--metrics-address")
+        .arg(format!("127.0.0.1:{loadgen_metrics}"))
+        .status()?;
+    if !status.success() {
+        return Err(KitError(format!("the load run failed ({status})")));
+    }
+    // Alerts wait their (scaled) `for:` time: give the expected ones up to a minute.
+    let firing = || -> Vec<serde_json::Value> {
+        let alerts = get_json(&format!("{}/api/v1/alerts", prometheus.url()));
+        alerts["data"]["alerts"].as_array().into_iter().flatten().filter(|a| a["state"] == "firing").cloned().collect()
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline
+        && !expected.iter().all(|name| firing().iter().any(|a| a["labels"]["alertname"] == name.as_str()))
+    {
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    println!("\nalerts firing after {:.0} s:", started.elapsed().as_secs_f64());
+    for alert in firing() {
+        let labels = &alert["labels"];
+        let at = ["target", "feed", "symbol", "queue_name"]
+            .iter()
+            .filter_map(|k| labels[*k].as_str())
+            .collect::<Vec<_>>()
+            .join(" ");
+        println!(
+            "  {:<28} {:<8} {at}",
+            labels["alertname"].as_str().unwrap_or("?"),
+            labels["severity"].as_str().unwrap_or("")
+        );
+    }
+    println!(
+        "  (expected: {}; the gateway was the load generator's, so it is down once the load ends)",
+        expected.join(", ")
+    );
+    print_where_to_look(exporter_port, &prometheus, &alertmanager, &report);
+    println!("\nrunning until Ctrl-C");
+    let _ = signals.wait();
+    println!("stopping");
+    Ok(())
+}
+
+fn print_where_to_look(exporter_port: u16, prometheus: &Prometheus, alertmanager: &Alertmanager, report: &Path) {
+    println!("\nwhere to look:");
+    println!("  exporter        http://127.0.0.1:{exporter_port}/  (/metrics, /probe?target=redis)");
+    println!(
+        "  prometheus      {}/alerts   and {}/graph?g0.expr=data_quality_score",
+        prometheus.url(),
+        prometheus.url()
+    );
+    println!("  alertmanager    {}/#/alerts", alertmanager.url());
+    println!("  load report     {}/report.html", report.display());
+    println!("  dashboards      dashboards/grafana/dashboards/*.json (import into your Grafana; see README)");
+}
