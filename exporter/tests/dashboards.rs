@@ -161,3 +161,51 @@ fn metric_names_are_read_from_promql() {
     );
     assert_eq!(names, ["websocket_payload_lag_seconds_bucket", "redis_up"]);
 }
+
+#[test]
+fn every_panel_has_data_while_the_demo_scenario_runs() {
+    use std::time::{Duration, Instant};
+    use tickwatch_loadgen::run::source::Shard;
+    use tickwatch_loadgen::run::{RunOptions, run};
+    let chain = tickwatch_tests::DemoChain::start(Path::new(env!("CARGO_BIN_EXE_tickwatch-exporter"))).unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    // The time field of the chain store is indexed, as a platform's would be.
+    runtime.block_on(async {
+        let client = mongodb::Client::with_uri_str(chain.mongo.uri()).await.unwrap();
+        let index = mongodb::IndexModel::builder().keys(mongodb::bson::doc! { "ts_ns": 1 }).build();
+        client.database("chains").collection::<mongodb::bson::Document>("snapshots").create_index(index).await.unwrap();
+    });
+    let scenario = tickwatch_loadgen::scenario::parse(&chain.scenario().unwrap(), "demo.toml").unwrap();
+    let options = RunOptions {
+        report_dir: None,
+        seed: None,
+        duration_scale: 1.0,
+        shard: Shard::ALL,
+        metrics_address: Some(format!("127.0.0.1:{}", chain.loadgen_metrics_port)),
+        start_ns: None,
+    };
+    let load = std::thread::spawn(move || runtime.block_on(run(scenario, options)).unwrap());
+    // Well into the faults phase (20 s clean, 40 s faults), while the load still runs.
+    std::thread::sleep(Duration::from_secs(45));
+    let mut empty = Vec::new();
+    for (file, board) in dashboards() {
+        for panel in board["panels"].as_array().unwrap() {
+            let exprs: Vec<&str> =
+                panel["targets"].as_array().unwrap().iter().filter_map(|t| t["expr"].as_str()).collect();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            let has_data = loop {
+                let any =
+                    exprs.iter().any(|e| chain.query(e)["data"]["result"].as_array().is_some_and(|r| !r.is_empty()));
+                if any || Instant::now() > deadline {
+                    break any;
+                }
+                std::thread::sleep(Duration::from_millis(500));
+            };
+            if !has_data {
+                empty.push(format!("{file}: {}", panel["title"].as_str().unwrap()));
+            }
+        }
+    }
+    load.join().unwrap();
+    assert!(empty.is_empty(), "panels without data during the demo scenario: {empty:#?}");
+}

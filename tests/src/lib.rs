@@ -13,6 +13,7 @@
 mod alertmanager;
 mod binaries;
 mod celery;
+mod demo;
 mod error;
 mod mongodb;
 mod ports;
@@ -26,6 +27,7 @@ mod websocket;
 pub use alertmanager::Alertmanager;
 pub use binaries::{binary, repo_root, venv_binary};
 pub use celery::{CeleryClient, CeleryWorker};
+pub use demo::{DEMO_SCALE, DemoChain};
 pub use error::{KitError, Result};
 pub use mongodb::MongoServer;
 pub use ports::free_port;

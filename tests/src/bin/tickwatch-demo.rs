@@ -9,13 +9,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
-use tickwatch_tests::{
-    Alertmanager, CeleryWorker, KitError, MongoServer, Prometheus, RedisServer, ServerProcess, free_port, repo_root,
-    scaled_alert_rules,
-};
-
-/// Alert `for:` durations are divided by this so the demo shows alerts within a minute.
-const SCALE: u32 = 30;
+use tickwatch_tests::{Alertmanager, DEMO_SCALE, DemoChain, KitError, Prometheus, repo_root};
 
 fn sibling(name: &str) -> Result<PathBuf, KitError> {
     let exe = std::env::current_exe()?;
@@ -39,52 +33,11 @@ fn main() -> Result<(), KitError> {
     signals.add(nix::sys::signal::Signal::SIGTERM);
     signals.thread_block().map_err(|e| KitError(format!("cannot block signals: {e}")))?;
 
-    println!("starting Redis, secantusd (MongoDB wire), a Celery worker ...");
-    let redis = RedisServer::start()?;
-    let mongo = MongoServer::start()?;
-    let _worker = CeleryWorker::start(&redis.url(), &["enrich"])?;
-    let dir = tempfile::Builder::new().prefix("tickwatch-demo-").tempdir()?;
-    let (exporter_port, gateway_port, loadgen_metrics) = (free_port(), free_port(), free_port());
-
-    let config = format!(
-        "[web]\nlisten_address = \"127.0.0.1:{exporter_port}\"\n\
-         [[redis]]\nname = \"redis\"\nurl = \"{redis}\"\nchannels = [\"trades.*\"]\n\
-         [[celery]]\nname = \"broker\"\nbroker = \"{redis}\"\nqueues = [\"enrich\", \"ticks\"]\nevents = true\n\
-         [[mongodb]]\nname = \"store\"\nuri = \"{mongo}\"\ndatabases = [\"chains\"]\n\
-         collections = [{{ db = \"chains\", name = \"snapshots\", time_field = \"ts_ns\" }}]\n\
-         [[websocket]]\nname = \"gateway\"\nurl = \"ws://127.0.0.1:{gateway_port}/\"\nmode = \"monitor\"\n\
-         subscribe = '{{\"op\":\"subscribe\",\"symbols\":[\"NIFTY\"]}}'\ntimestamp_pointer = \"/ts_ns\"\n\
-         [[feed]]\nname = \"trades\"\nkind = \"trade\"\nsource = {{ type = \"redis-pubsub\", url = \"{redis}\", channel = \"trades.*\" }}\n\
-         score_window = 200\nweights = {{ duplicate = 0, out_of_order = 0, spike = 0, non_positive = 0, clock_drift = 0, stale = 0 }}\n\
-         [[feed]]\nname = \"chains\"\nkind = \"option_chain\"\nsource = {{ type = \"websocket\", target = \"gateway\" }}\n",
-        redis = redis.url(),
-        mongo = mongo.uri()
-    );
-    let config_path = dir.path().join("exporter.toml");
-    std::fs::write(&config_path, config)?;
-    let mut command = Command::new(sibling("tickwatch-exporter")?);
-    command.arg("--config").arg(&config_path).args(["--log.level", "warn"]);
-    let mut exporter = ServerProcess::spawn("tickwatch-exporter", command, &dir.path().join("exporter.log"))?;
-    let ready = format!("http://127.0.0.1:{exporter_port}/-/ready");
-    exporter.wait_until(Duration::from_secs(20), || {
-        reqwest::blocking::get(&ready).is_ok_and(|r| r.status().is_success())
-    })?;
-
-    let alertmanager = Alertmanager::start("route: {receiver: demo, group_wait: 1s}\nreceivers: [{name: demo}]\n")?;
-    let prometheus = Prometheus::start(
-        &format!(
-            "global: {{scrape_interval: 1s, evaluation_interval: 1s}}\nrule_files: [alerts.yml]\n\
-             alerting: {{alertmanagers: [{{static_configs: [{{targets: ['{am}']}}]}}]}}\n\
-             scrape_configs:\n  - job_name: tickwatch\n    scrape_timeout: 1s\n    static_configs: [{{targets: ['127.0.0.1:{exporter_port}']}}]\n  \
-             - job_name: tickwatch-loadgen\n    static_configs: [{{targets: ['127.0.0.1:{loadgen_metrics}']}}]\n",
-            am = alertmanager.url().trim_start_matches("http://")
-        ),
-        &[("alerts.yml", &scaled_alert_rules(SCALE))],
-    )?;
-    println!("alert rules loaded with `for:` durations divided by {SCALE}");
-
-    let scenario_text = std::fs::read_to_string(repo_root().join("scenarios/demo/demo.toml"))?;
-    let expected: Vec<String> = scenario_text
+    println!("starting Redis, secantusd (MongoDB wire), a Celery worker, the exporter, Prometheus, Alertmanager ...");
+    let chain = DemoChain::start(&sibling("tickwatch-exporter")?)?;
+    println!("alert rules loaded with `for:` durations divided by {DEMO_SCALE}");
+    let scenario = chain.scenario()?;
+    let expected: Vec<String> = scenario
         .parse::<toml::Table>()
         .ok()
         .and_then(|t| t.get("expect")?.get("alerts_firing")?.as_array().cloned())
@@ -92,10 +45,7 @@ fn main() -> Result<(), KitError> {
         .iter()
         .filter_map(|v| v.as_str().map(str::to_owned))
         .collect();
-    let scenario = scenario_text
-        .replace("127.0.0.1:6379", &format!("127.0.0.1:{}", redis.port()))
-        .replace("127.0.0.1:27017", &format!("127.0.0.1:{}", mongo.port()))
-        .replace("127.0.0.1:8765", &format!("127.0.0.1:{gateway_port}"));
+    let dir = tempfile::Builder::new().prefix("tickwatch-demo-").tempdir()?;
     let scenario_path = dir.path().join("demo.toml");
     std::fs::write(&scenario_path, scenario)?;
     let report = repo_root().join("reports/demo");
@@ -107,14 +57,14 @@ fn main() -> Result<(), KitError> {
         .arg("--report-dir")
         .arg(&report)
         .arg("--metrics-address")
-        .arg(format!("127.0.0.1:{loadgen_metrics}"))
+        .arg(format!("127.0.0.1:{}", chain.loadgen_metrics_port))
         .status()?;
     if !status.success() {
         return Err(KitError(format!("the load run failed ({status})")));
     }
     // Alerts wait their (scaled) `for:` time: give the expected ones up to a minute.
     let firing = || -> Vec<serde_json::Value> {
-        let alerts = get_json(&format!("{}/api/v1/alerts", prometheus.url()));
+        let alerts = get_json(&format!("{}/api/v1/alerts", chain.prometheus.url()));
         alerts["data"]["alerts"].as_array().into_iter().flatten().filter(|a| a["state"] == "firing").cloned().collect()
     };
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -141,7 +91,7 @@ fn main() -> Result<(), KitError> {
         "  (expected: {}; the gateway was the load generator's, so it is down once the load ends)",
         expected.join(", ")
     );
-    print_where_to_look(exporter_port, &prometheus, &alertmanager, &report);
+    print_where_to_look(chain.exporter_port, &chain.prometheus, &chain.alertmanager, &report);
     println!("\nrunning until Ctrl-C");
     let _ = signals.wait();
     println!("stopping");
