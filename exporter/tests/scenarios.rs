@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use tickwatch_loadgen::run::source::Shard;
 use tickwatch_loadgen::run::{RunOptions, run};
 use tickwatch_loadgen::scenario::{self, SinkKind};
-use tickwatch_tests::{Alertmanager, MongoServer, Prometheus, RedisServer, free_port};
+use tickwatch_tests::{Alertmanager, CeleryWorker, MongoServer, Prometheus, RedisServer, free_port};
 
 /// Alert name to the times (seconds since the test's start) of every firing notification.
 type Heard = Arc<Mutex<BTreeMap<String, Vec<f64>>>>;
@@ -79,10 +79,16 @@ fn verify(file: &str) {
         .replace("127.0.0.1:8765", &format!("127.0.0.1:{gateway_port}"));
     let scenario = scenario::parse(&text, file).unwrap();
     let gateway = scenario.sink.iter().any(|s| s.kind == SinkKind::WebsocketServer);
+    // Queue `enrich` has a worker (for scenarios whose tasks must run); no other queue does.
+    let _worker = scenario
+        .sink
+        .iter()
+        .any(|s| s.queue.as_deref() == Some("enrich"))
+        .then(|| CeleryWorker::start(&redis.url(), &["enrich"]).unwrap());
 
     let mut config = format!(
         "[[redis]]\nname = \"redis\"\nurl = \"{redis}\"\n\
-         [[celery]]\nname = \"broker\"\nbroker = \"{redis}\"\nqueues = [\"ticks\"]\nevents = true\nworker_timeout = \"3s\"\n\
+         [[celery]]\nname = \"broker\"\nbroker = \"{redis}\"\nqueues = [\"ticks\", \"enrich\"]\nevents = true\nworker_timeout = \"3s\"\n\
          [[mongodb]]\nname = \"store\"\nuri = \"{mongo}\"\ncollections = [{{ db = \"chains\", name = \"snapshots\", time_field = \"ts_ns\" }}]\n\
          [[feed]]\nname = \"trades\"\nkind = \"trade\"\nsource = {{ type = \"redis-pubsub\", url = \"{redis}\", channel = \"trades.*\" }}\n\
          max_clock_drift = \"1h\"\nscore_window = 200\n\
@@ -182,7 +188,7 @@ fn every_scenario_fires_exactly_its_alerts() {
         .filter(|n| n.ends_with(".toml"))
         .collect();
     files.sort();
-    assert!(files.len() >= 4 && files.contains(&"xadd-smoke.toml".to_owned()), "{files:?}");
+    assert!(files.len() >= 6 && files.contains(&"xadd-smoke.toml".to_owned()), "{files:?}");
     for file in files {
         verify(&file);
     }
