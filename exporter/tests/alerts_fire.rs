@@ -5,26 +5,9 @@
 
 mod common;
 
-use common::{Exporter, wait_for};
+use common::{Exporter, firing_alerts, wait_for};
 use std::time::{Duration, Instant};
 use tickwatch_tests::{Prometheus, RedisServer};
-
-fn firing(prometheus: &Prometheus) -> Vec<(String, String)> {
-    let body: serde_json::Value =
-        reqwest::blocking::get(format!("{}/api/v1/alerts", prometheus.url())).unwrap().json().unwrap();
-    body["data"]["alerts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|a| a["state"] == "firing")
-        .map(|a| {
-            (
-                a["labels"]["alertname"].as_str().unwrap().to_owned(),
-                a["labels"]["target"].as_str().unwrap_or("").to_owned(),
-            )
-        })
-        .collect()
-}
 
 #[test]
 fn redis_down_fires_through_prometheus_and_stays_silent_before() {
@@ -44,16 +27,16 @@ fn redis_down_fires_through_prometheus_and_stays_silent_before() {
     });
     // A few evaluations with everything healthy: nothing fires.
     std::thread::sleep(Duration::from_secs(4));
-    assert_eq!(firing(&prometheus), Vec::<(String, String)>::new(), "baseline fires nothing");
+    assert_eq!(firing_alerts(&prometheus), Vec::<(String, String)>::new(), "baseline fires nothing");
 
     redis.kill();
     let killed = Instant::now();
     wait_for("RedisDown to fire", Duration::from_secs(30), || {
-        firing(&prometheus).contains(&("RedisDown".to_owned(), "cache".to_owned()))
+        firing_alerts(&prometheus).contains(&("RedisDown".to_owned(), "cache".to_owned()))
     });
     eprintln!("RedisDown fired {:.1} s after redis-server was killed", killed.elapsed().as_secs_f64());
     redis.restart().unwrap();
     wait_for("RedisDown to resolve after the restart", Duration::from_secs(30), || {
-        !firing(&prometheus).iter().any(|(name, _)| name == "RedisDown")
+        !firing_alerts(&prometheus).iter().any(|(name, _)| name == "RedisDown")
     });
 }

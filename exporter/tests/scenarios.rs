@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{Exporter, wait_for};
+use common::{Exporter, firing_alerts, wait_for};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -53,18 +53,6 @@ fn webhook(started: Instant) -> (u16, Heard) {
         });
     });
     (port, heard)
-}
-
-fn firing_now(prometheus: &Prometheus) -> Vec<String> {
-    let body: serde_json::Value =
-        reqwest::blocking::get(format!("{}/api/v1/alerts", prometheus.url())).unwrap().json().unwrap();
-    body["data"]["alerts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|a| a["state"] == "firing")
-        .filter_map(|a| a["labels"]["alertname"].as_str().map(str::to_owned))
-        .collect()
 }
 
 fn verify(file: &str) {
@@ -162,7 +150,7 @@ fn verify(file: &str) {
             times.iter().find(|t| **t >= load_started).map(|t| (name.clone(), t - load_started))
         })
         .collect();
-    let now = firing_now(&prometheus);
+    let now: Vec<String> = firing_alerts(&prometheus).into_iter().map(|(name, _)| name).collect();
     for alert in expected {
         eprintln!("{file}: {alert} fired {:.1} s after the load started", during[alert]);
     }

@@ -92,3 +92,19 @@ pub fn promtool_check(exposition: &str) -> String {
     let out = child.wait_with_output().unwrap();
     format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)).trim().to_owned()
 }
+
+/// (alert name, `target` label or "") of every alert Prometheus has firing now.
+pub fn firing_alerts(prometheus: &tickwatch_tests::Prometheus) -> Vec<(String, String)> {
+    let body: serde_json::Value =
+        reqwest::blocking::get(format!("{}/api/v1/alerts", prometheus.url())).unwrap().json().unwrap();
+    body["data"]["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["state"] == "firing")
+        .map(|a| {
+            let label = |k: &str| a["labels"][k].as_str().unwrap_or("").to_owned();
+            (label("alertname"), label("target"))
+        })
+        .collect()
+}
