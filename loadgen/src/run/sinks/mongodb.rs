@@ -40,7 +40,8 @@ impl Sink for MongoSink {
                             Record::Trade(t) => mongodb::bson::serialize_to_document(t),
                             Record::Chain(c) => mongodb::bson::serialize_to_document(c.as_ref()),
                             Record::Raw => {
-                                let value: serde_json::Value = serde_json::from_slice(&m.payload).map_err(|e| e.to_string())?;
+                                let value: serde_json::Value =
+                                    serde_json::from_slice(&m.payload).map_err(|e| e.to_string())?;
                                 mongodb::bson::serialize_to_document(&value)
                             }
                         }
