@@ -1,5 +1,5 @@
 use super::{SendFuture, Sink};
-use crate::run::source::{Outgoing, Record};
+use crate::run::source::Outgoing;
 use crate::scenario::SinkConfig;
 use mongodb::bson::Document;
 use mongodb::options::{Acknowledgment, WriteConcern};
@@ -35,17 +35,8 @@ impl Sink for MongoSink {
                 let docs = chunk
                     .iter()
                     .map(|m| {
-                        // The record itself, not its JSON parsed back; recordings are JSON.
-                        match &m.record {
-                            Record::Trade(t) => mongodb::bson::serialize_to_document(t),
-                            Record::Chain(c) => mongodb::bson::serialize_to_document(c.as_ref()),
-                            Record::Raw => {
-                                let value: serde_json::Value =
-                                    serde_json::from_slice(&m.payload).map_err(|e| e.to_string())?;
-                                mongodb::bson::serialize_to_document(&value)
-                            }
-                        }
-                        .map_err(|e| e.to_string())
+                        let value: serde_json::Value = serde_json::from_slice(&m.payload).map_err(|e| e.to_string())?;
+                        mongodb::bson::serialize_to_document(&value).map_err(|e| e.to_string())
                     })
                     .collect::<Result<Vec<Document>, String>>()?;
                 self.collection.insert_many(docs).await.map_err(|e| e.kind.to_string())?;
