@@ -194,8 +194,11 @@ fn every_panel_has_data_while_the_demo_scenario_runs() {
                 panel["targets"].as_array().unwrap().iter().filter_map(|t| t["expr"].as_str()).collect();
             let deadline = Instant::now() + Duration::from_secs(10);
             let has_data = loop {
-                let any =
-                    exprs.iter().any(|e| chain.query(e)["data"]["result"].as_array().is_some_and(|r| !r.is_empty()));
+                // Data at any point of the last minute counts: the panel showed it.
+                let any = exprs.iter().any(|e| {
+                    let seen = format!("last_over_time(({e})[60s:1s])");
+                    chain.query(&seen)["data"]["result"].as_array().is_some_and(|r| !r.is_empty())
+                });
                 if any || Instant::now() > deadline {
                     break any;
                 }

@@ -64,7 +64,7 @@ impl DemoChain {
             &format!(
                 "global: {{scrape_interval: 1s, evaluation_interval: 1s}}\nrule_files: [alerts.yml]\n\
                  alerting: {{alertmanagers: [{{static_configs: [{{targets: ['{am}']}}]}}]}}\n\
-                 scrape_configs:\n  - job_name: tickwatch\n    scrape_timeout: 1s\n    static_configs: [{{targets: ['127.0.0.1:{exporter_port}']}}]\n  \
+                 scrape_configs:\n  - job_name: tickwatch\n    scrape_interval: 2s\n    scrape_timeout: 2s\n    static_configs: [{{targets: ['127.0.0.1:{exporter_port}']}}]\n  \
                  - job_name: tickwatch-loadgen\n    static_configs: [{{targets: ['127.0.0.1:{loadgen_metrics_port}']}}]\n",
                 am = alertmanager.url().trim_start_matches("http://")
             ),
