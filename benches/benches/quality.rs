@@ -7,6 +7,7 @@
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::sync::Arc;
 use tickwatch_exporter::config;
+use tickwatch_exporter::probe::feed::FeedTarget;
 use tickwatch_exporter::probe::feed::pipeline::{FeedMetrics, Pipeline};
 use tickwatch_exporter::shared::Shared;
 use tickwatch_feed::codec::encode;
@@ -20,7 +21,7 @@ fn pipeline(kind: &str, format: &str) -> Pipeline {
          max_clock_drift = \"1000d\"\n{format}"
     );
     let config = config::parse(&text, "bench.toml", &|_| None).unwrap();
-    Pipeline::new(&config.feed[0], Arc::new(FeedMetrics::register(&Shared::new())))
+    Pipeline::new(&config.targets::<FeedTarget>()[0], Arc::new(FeedMetrics::register(&Shared::new())))
 }
 
 fn trades(c: &mut Criterion) {

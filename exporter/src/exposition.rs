@@ -73,11 +73,6 @@ impl Samples {
         self.items.is_empty()
     }
 
-    /// The samples, for tests and benches that inspect them.
-    pub fn iter(&self) -> impl Iterator<Item = &Sample> {
-        self.items.iter()
-    }
-
     /// The value of the series of `family` whose labels include all of `labels`.
     pub fn value(&self, family: &str, labels: &[(&str, &str)]) -> Option<f64> {
         self.items

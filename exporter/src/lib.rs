@@ -11,6 +11,7 @@ pub mod discovery;
 pub mod epoch;
 pub mod exposition;
 pub mod probe;
+pub mod reason;
 pub mod redis_conn;
 pub mod scrape;
 pub mod shared;

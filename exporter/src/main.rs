@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use tickwatch_exporter::config;
-use tickwatch_exporter::probe::build_all;
+use tickwatch_exporter::probe::{KINDS, build_all};
 use tickwatch_exporter::shared::Shared;
 use tickwatch_exporter::web::{App, router};
 use tracing_subscriber::EnvFilter;
@@ -62,15 +62,7 @@ fn main() -> ExitCode {
         config.web.listen_address = address;
     }
     if cli.check_config {
-        println!(
-            "{}: OK ({} redis, {} celery, {} mongodb, {} websocket target(s); listening on {})",
-            cli.config.display(),
-            config.redis.len(),
-            config.celery.len(),
-            config.mongodb.len(),
-            config.websocket.len(),
-            config.web.listen_address
-        );
+        println!("{}: OK ({}; listening on {})", cli.config.display(), summary(&config), config.web.listen_address);
         return ExitCode::SUCCESS;
     }
     init_logging(cli.log_level.as_deref(), cli.log_format);
@@ -88,6 +80,25 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// What the config holds, kind by kind, e.g. `1 redis, 0 celery, 0 mongodb, 2 websocket
+/// target(s), 1 feed(s)`.
+fn summary(config: &config::Config) -> String {
+    let mut groups: Vec<(&str, Vec<String>)> = Vec::new();
+    for kind in KINDS {
+        let count = match kind.section() {
+            same if same == kind.counted_as() => config.count(same).to_string(),
+            section => format!("{} {section}", config.count(section)),
+        };
+        match groups.last_mut() {
+            Some((noun, counts)) if *noun == kind.counted_as() => counts.push(count),
+            _ => groups.push((kind.counted_as(), vec![count])),
+        }
+    }
+    let groups: Vec<String> =
+        groups.into_iter().map(|(noun, counts)| format!("{} {noun}(s)", counts.join(", "))).collect();
+    groups.join(", ")
 }
 
 fn init_logging(level: Option<&str>, format: LogFormat) {

@@ -1,60 +1,33 @@
 //! Redis plumbing shared by the probes that talk to Redis: one reconnecting connection
-//! per target, pipelined batches, SCAN, and error reasons.
+//! per target, pipelined batches, SCAN, and error reasons. It knows nothing of probes:
+//! they turn its errors into theirs (`From<RedisError> for ProbeError`).
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{IntoConnectionInfo, RedisError, Value};
-use std::time::Duration;
+use crate::reason::Reason;
+use redis::aio::ConnectionManager;
+use redis::{RedisError, Value};
 
 /// Commands sent per round trip. Big enough that 10,000 queues (100,000 LLENs with every
 /// priority step) take a few dozen round trips, small enough that only this many commands
 /// and replies are held in memory at once.
 pub const PIPELINE_CHUNK: usize = 4_096;
 
-/// A client for `url` that skips redis-rs's `CLIENT SETINFO`: Redis before 7.2 answers it
-/// with an error, which would inflate the server's own error statistics on every
-/// (re)connect and set off error-rate alerts.
-pub fn client(url: &str) -> Result<redis::Client, String> {
-    // The parse error's text is kept out of messages: it can quote the URL, password and all.
-    let info = url.into_connection_info().map_err(|e| format!("not a usable Redis URL ({:?})", e.kind()))?;
-    let settings = info.redis_settings().clone().set_skip_set_lib_name();
-    redis::Client::open(info.set_redis_settings(settings))
-        .map_err(|e| format!("not a usable Redis URL ({:?})", e.kind()))
-}
-
-/// A lazily connecting, self-reconnecting connection to `url`, reused across scrapes.
-/// The driver's own 500 ms response timeout is switched off: the scrape's budget bounds
-/// every probe, and a big pipeline on a busy server may rightly take longer.
+/// A lazily connecting, self-reconnecting connection to `url`, reused across scrapes:
+/// the scrape's budget bounds every command, so the driver sets no timeouts of its own.
 pub fn connect(url: &str) -> Result<ConnectionManager, String> {
-    let config = ConnectionManagerConfig::new()
-        .set_response_timeout(None)
-        .set_connection_timeout(None)
-        .set_number_of_retries(1)
-        .set_min_delay(Duration::from_millis(50))
-        .set_max_delay(Duration::from_secs(1));
-    ConnectionManager::new_lazy_with_config(client(url)?, config).map_err(|e| e.to_string())
-}
-
-/// The database number of a Redis URL (`/3` is 3; none is 0).
-pub fn database(url: &str) -> i64 {
-    url.into_connection_info().map(|i| i.redis_settings().db()).unwrap_or(0)
+    tickwatch_common::redis::connect(url, None)
 }
 
 /// The bounded `reason` label of a Redis failure.
-pub fn reason(error: &RedisError) -> &'static str {
+pub fn reason(error: &RedisError) -> Reason {
     if error.is_timeout() {
-        "timeout"
+        Reason::Timeout
     } else if error.is_connection_refusal() || error.is_io_error() || error.is_connection_dropped() {
-        "connection"
+        Reason::Connection
     } else if error.kind() == redis::ErrorKind::AuthenticationFailed {
-        "auth"
+        Reason::Auth
     } else {
-        "command"
+        Reason::Command
     }
-}
-
-/// Turns a Redis failure into a probe error.
-pub fn probe_error(error: RedisError) -> crate::probe::ProbeError {
-    crate::probe::ProbeError::new(reason(&error), error.to_string())
 }
 
 /// Sends `count` commands, built on demand by `command(position)`, in pipelined chunks of

@@ -2,6 +2,7 @@
 
 use crate::exposition::{Family, Samples, encode};
 use crate::probe::{Probe, ProbeError};
+use crate::reason::Reason;
 use crate::shared::Shared;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -49,7 +50,7 @@ pub async fn probe_all(probes: &[Arc<dyn Probe>], budget: Duration, shared: &Sha
             let start = Instant::now();
             let result = match tokio::time::timeout(budget, probe.probe()).await {
                 Ok(result) => result,
-                Err(_) => Err(ProbeError::new("timeout", format!("no answer within {budget:?}"))),
+                Err(_) => Err(ProbeError::new(Reason::Timeout, format!("no answer within {budget:?}"))),
             };
             (index, result, start.elapsed())
         });
@@ -72,11 +73,11 @@ pub async fn probe_all(probes: &[Arc<dyn Probe>], budget: Duration, shared: &Sha
                 if let Some(up) = probe.up_family() {
                     samples.add(up, &[("target", probe.target())], 0.0);
                 }
-                shared.probe_errors.with_label_values(&[probe.kind(), probe.target(), error.reason]).inc();
+                shared.probe_errors.with_label_values(&[probe.kind(), probe.target(), error.reason.as_str()]).inc();
                 tracing::warn!(
                     kind = probe.kind(),
                     target = probe.target(),
-                    reason = error.reason,
+                    reason = error.reason.as_str(),
                     "probe failed: {}",
                     error.message
                 );

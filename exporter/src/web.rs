@@ -14,8 +14,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// The content type of the Prometheus text format.
-const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
+/// The header Prometheus tells its scrape timeout in.
 const TIMEOUT_HEADER: &str = "X-Prometheus-Scrape-Timeout-Seconds";
 
 /// What the handlers share.
@@ -42,7 +41,7 @@ fn scrape_budget(app: &App, headers: &HeaderMap) -> Duration {
 }
 
 fn exposition(text: String) -> Response {
-    ([(header::CONTENT_TYPE, TEXT_FORMAT)], text).into_response()
+    ([(header::CONTENT_TYPE, tickwatch_common::TEXT_FORMAT)], text).into_response()
 }
 
 async fn metrics(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {

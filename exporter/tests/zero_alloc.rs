@@ -5,6 +5,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tickwatch_exporter::config;
+use tickwatch_exporter::probe::feed::FeedTarget;
 use tickwatch_exporter::probe::feed::pipeline::{FeedMetrics, Pipeline};
 use tickwatch_exporter::shared::Shared;
 
@@ -38,7 +39,7 @@ fn pipeline(format: &str) -> Pipeline {
     );
     let config = config::parse(&text, "test.toml", &|_| None).unwrap();
     let shared = Shared::new();
-    Pipeline::new(&config.feed[0], Arc::new(FeedMetrics::register(&shared)))
+    Pipeline::new(&config.targets::<FeedTarget>()[0], Arc::new(FeedMetrics::register(&shared)))
 }
 
 fn messages(tickwatch: bool) -> Vec<Vec<u8>> {

@@ -2,12 +2,15 @@
 //! faults, and which alerts must fire. `load` reports every problem it finds (file, key,
 //! why) so `tickwatch-loadgen check` shows a reviewer the whole list at once.
 
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+use tickwatch_feed::codec::field_named_in;
 use tickwatch_feed::faults::{ChainFault, FaultMix, TradeFault};
 use tickwatch_feed::synth::{ChainSpec, SymbolSpec};
+
+pub use crate::run::sinks::SinkKind;
 
 /// A whole scenario.
 #[derive(Debug, Clone, Deserialize)]
@@ -70,84 +73,22 @@ fn default_speed() -> f64 {
     1.0
 }
 
-/// Where messages go.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum SinkKind {
-    WebsocketServer,
-    WebsocketClient,
-    Redis,
-    Celery,
-    Mongodb,
-    File,
-}
-
-/// How the Redis sink writes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RedisMode {
-    #[default]
-    Xadd,
-    Publish,
-}
-
-/// `[[sink]]`
+/// `[[sink]]`: the keys every sink has; `kind` and the kind's own keys are read by the
+/// kind's module (`run::sinks`), which rejects keys meant for another kind.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct SinkConfig {
     pub name: String,
     /// The `[[source]]` whose messages this sink sends.
     pub source: String,
-    pub kind: SinkKind,
-    /// redis, celery: `redis://...`; mongodb: `mongodb://...`; websocket-client: `ws://...`.
-    pub url: Option<String>,
-    /// redis: `xadd` or `publish`.
-    #[serde(default)]
-    pub mode: RedisMode,
-    /// redis: stream or channel name; `{symbol}` expands per message.
-    pub key: Option<String>,
-    /// redis xadd: approximate MAXLEN of the stream. Default 1,000,000.
-    #[serde(default = "default_maxlen")]
-    pub maxlen: u64,
-    /// celery: queue to push to.
-    pub queue: Option<String>,
-    /// celery: task name.
-    pub task: Option<String>,
-    /// celery: positional arguments; `"{field}"` takes the message's field with its type
-    /// (symbol, seq, price, qty, ts_ns, side, venue; chains: underlying, expiry, spot, ts_ns).
-    #[serde(default)]
-    pub args: Vec<toml::Value>,
-    /// mongodb: database and collection.
-    pub db: Option<String>,
-    pub collection: Option<String>,
-    /// mongodb: documents per insert. Default 500.
-    #[serde(default = "default_batch_size")]
-    pub batch_size: usize,
-    /// mongodb: write concern, `1` (default), `majority` or `0`.
-    pub write_concern: Option<String>,
-    /// websocket-server: address to listen on.
-    pub listen: Option<String>,
-    /// websocket-server: wait (up to 60 s) until this many clients have subscribed before
-    /// the first phase starts, so every subscriber sees the whole feed.
-    #[serde(default)]
-    pub wait_for_subscribers: usize,
-    /// file: output path (`.jsonl`).
-    pub path: Option<PathBuf>,
     /// Messages sent in one round trip at the most: the pipeline depth of Redis and Celery
     /// sinks, the frames per flush of WebSocket clients. Default 1024.
     #[serde(default = "default_max_batch")]
     pub max_batch: usize,
     /// Longest one send may take before its messages count as failed. Default `2s`.
-    #[serde(default = "default_timeout", deserialize_with = "duration")]
+    #[serde(default = "default_timeout", deserialize_with = "tickwatch_common::duration::deserialize")]
     pub timeout: Duration,
-}
-
-fn default_maxlen() -> u64 {
-    1_000_000
-}
-
-fn default_batch_size() -> usize {
-    500
+    #[serde(flatten)]
+    pub kind: SinkKind,
 }
 
 fn default_max_batch() -> usize {
@@ -163,7 +104,7 @@ fn default_timeout() -> Duration {
 #[serde(deny_unknown_fields)]
 pub struct Phase {
     pub name: String,
-    #[serde(deserialize_with = "duration")]
+    #[serde(deserialize_with = "tickwatch_common::duration::deserialize")]
     pub duration: Duration,
     /// Messages per second to each sink.
     pub rate: Option<f64>,
@@ -172,6 +113,62 @@ pub struct Phase {
     /// Faults planted during this phase, `kind=probability` items, e.g. `"gap=0.01"`.
     #[serde(default)]
     pub faults: Vec<String>,
+    /// `faults`, parsed once when the scenario is loaded.
+    #[serde(skip)]
+    pub fault_mix: PhaseFaults,
+}
+
+/// A phase's faults by the kind of feed they apply to: each feed takes the items of its
+/// own kind (trade faults for trades, chain faults for chains).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PhaseFaults {
+    pub trades: FaultMix<TradeFault>,
+    pub chains: FaultMix<ChainFault>,
+}
+
+impl Default for PhaseFaults {
+    fn default() -> Self {
+        PhaseFaults { trades: FaultMix::none(), chains: FaultMix::none() }
+    }
+}
+
+impl PhaseFaults {
+    /// Parses `kind=probability` items (comma-separated within an entry too), for a
+    /// scenario with trade and/or chain sources; every item must fit one of them and each
+    /// kind's probabilities add up to at most 1. The error lists every problem.
+    pub fn parse(faults: &[String], trades: bool, chains: bool) -> Result<PhaseFaults, Vec<String>> {
+        let items: Vec<&str> =
+            faults.iter().flat_map(|f| f.split(',')).map(str::trim).filter(|i| !i.is_empty()).collect();
+        let mut problems = Vec::new();
+        let (mut trade_items, mut chain_items) = (Vec::new(), Vec::new());
+        for item in &items {
+            let as_trade = item.parse::<FaultMix<TradeFault>>();
+            let as_chain = item.parse::<FaultMix<ChainFault>>();
+            if as_trade.is_ok() {
+                trade_items.push(*item);
+            }
+            if as_chain.is_ok() {
+                chain_items.push(*item);
+            }
+            if !((trades && as_trade.is_ok()) || (chains && as_chain.is_ok())) {
+                let why = match (trades, chains) {
+                    (true, false) => as_trade.err(),
+                    (false, true) => as_chain.err(),
+                    _ => Some(format!("`{item}` is neither a trade nor a chain fault (kind=probability)")),
+                };
+                problems.push(why.unwrap_or_else(|| format!("`{item}` fits no source of this scenario")));
+            }
+        }
+        let trade_mix = trade_items.join(",").parse::<FaultMix<TradeFault>>();
+        let chain_mix = chain_items.join(",").parse::<FaultMix<ChainFault>>();
+        match (trade_mix, chain_mix) {
+            (Ok(trades), Ok(chains)) if problems.is_empty() => Ok(PhaseFaults { trades, chains }),
+            (trade_mix, chain_mix) => {
+                problems.extend([trade_mix.err(), chain_mix.err()].into_iter().flatten());
+                Err(problems)
+            }
+        }
+    }
 }
 
 /// `[expect]`
@@ -224,12 +221,6 @@ impl Phase {
     }
 }
 
-fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    let text = String::deserialize(d)?;
-    humantime::parse_duration(&text)
-        .map_err(|e| serde::de::Error::custom(format!("`{text}` is not a duration ({e}); write e.g. \"5s\" or \"2m\"")))
-}
-
 /// Every problem of a scenario file, each as `file: key: why`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScenarioError(pub Vec<String>);
@@ -274,15 +265,54 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
     let scenario: Scenario = serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
-        let line = inner.span().map(|s| text[..s.start].lines().count().max(1));
+        // A sink's own keys are read from a buffered (flattened) table, whose errors carry
+        // the position of the whole table: look the key up by its path instead.
+        let path = match (path.as_str(), field_named_in(inner.message())) {
+            (p, Some(field)) if !p.ends_with(&field) => format!("{p}.{field}"),
+            (p, _) => p.to_owned(),
+        };
+        let line = line_of_key(text, &path).or_else(|| inner.span().map(|s| line_at(text, s.start)));
         let at = line.map(|l| format!(" (line {l})")).unwrap_or_default();
         ScenarioError(vec![format!("{file}: {path}: {}{at}", inner.message().trim())])
     })?;
-    let problems: Vec<String> = check(&scenario).into_iter().map(|p| format!("{file}: {p}")).collect();
+    let mut scenario = scenario;
+    let problems: Vec<String> = check(&mut scenario).into_iter().map(|p| format!("{file}: {p}")).collect();
     if problems.is_empty() { Ok(scenario) } else { Err(ScenarioError(problems)) }
 }
 
-fn check(s: &Scenario) -> Vec<String> {
+/// The 1-based line of byte `offset` of `text`.
+fn line_at(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+/// The line of the key at `path` (`sink[0].speeed`) in `text`, if it is there.
+fn line_of_key(text: &str, path: &str) -> Option<usize> {
+    let document = toml::de::DeTable::parse(text).ok()?;
+    let mut table = document.get_ref();
+    let mut span = None;
+    for segment in path.split('.') {
+        let (name, index) = match segment.split_once('[') {
+            Some((name, rest)) => (name, Some(rest.trim_end_matches(']').parse::<usize>().ok()?)),
+            None => (segment, None),
+        };
+        let (key, value) = table.iter().find(|(key, _)| key.get_ref().as_ref() == name)?;
+        span = Some(key.span());
+        let mut value = value.get_ref();
+        if let Some(index) = index {
+            let toml::de::DeValue::Array(items) = value else { return None };
+            let item = items.get(index)?;
+            span = Some(item.span());
+            value = item.get_ref();
+        }
+        if let toml::de::DeValue::Table(inner) = value {
+            table = inner;
+        }
+    }
+    span.map(|s| line_at(text, s.start))
+}
+
+/// Every problem of `s`; on the way, each phase's faults are parsed into `fault_mix`.
+fn check(s: &mut Scenario) -> Vec<String> {
     let mut problems = Vec::new();
     let mut p = |key: String, why: String| problems.push(format!("{key}: {why}"));
     if s.source.is_empty() {
@@ -335,62 +365,13 @@ fn check(s: &Scenario) -> Vec<String> {
         if !s.source.iter().any(|src| src.name == sink.source) {
             p(format!("{key}.source"), format!("no [[source]] is named `{}`", sink.source));
         }
-        let mut need = |field: &str, value: bool| {
-            if !value {
-                p(format!("{key}.{field}"), format!("a {:?} sink needs `{field}`", sink.kind));
-            }
-        };
-        match sink.kind {
-            SinkKind::Redis => {
-                need("url", sink.url.is_some());
-                need("key", sink.key.is_some());
-            }
-            SinkKind::Celery => {
-                need("url", sink.url.is_some());
-                need("queue", sink.queue.is_some());
-                need("task", sink.task.is_some());
-            }
-            SinkKind::Mongodb => {
-                need("url", sink.url.is_some());
-                need("db", sink.db.is_some());
-                need("collection", sink.collection.is_some());
-            }
-            SinkKind::File => need("path", sink.path.is_some()),
-            SinkKind::WebsocketServer => need("listen", sink.listen.is_some()),
-            SinkKind::WebsocketClient => need("url", sink.url.is_some()),
-        }
-        if let Some(url) = &sink.url {
-            let schemes: &[&str] = match sink.kind {
-                SinkKind::Redis | SinkKind::Celery => &["redis", "rediss"],
-                SinkKind::Mongodb => &["mongodb"],
-                SinkKind::WebsocketClient => &["ws", "wss"],
-                _ => &[],
-            };
-            let scheme = url.split("://").next().unwrap_or_default();
-            if !schemes.is_empty() && !schemes.contains(&scheme) {
-                p(format!("{key}.url"), format!("scheme must be one of {}", schemes.join(", ")));
-            }
-        }
-        if let Some(listen) = &sink.listen
-            && listen.parse::<std::net::SocketAddr>().is_err()
-        {
-            p(format!("{key}.listen"), format!("`{listen}` is not HOST:PORT, e.g. 127.0.0.1:8765"));
-        }
-        if let Some(w) = &sink.write_concern
-            && !["0", "1", "majority"].contains(&w.as_str())
-        {
-            p(format!("{key}.write_concern"), format!("`{w}` is not 0, 1 or majority"));
-        }
-        if sink.batch_size == 0 {
-            p(format!("{key}.batch_size"), "must be at least 1".into());
-        }
         if sink.max_batch == 0 {
             p(format!("{key}.max_batch"), "must be at least 1".into());
         }
     }
     let chains = s.source.iter().any(|src| src.kind == SourceKind::SyntheticChains);
     let trades = s.source.iter().any(|src| src.kind == SourceKind::SyntheticTrades);
-    for (i, phase) in s.phase.iter().enumerate() {
+    for (i, phase) in s.phase.iter_mut().enumerate() {
         let key = format!("phase[{i}]");
         match (phase.rate, phase.ramp) {
             (Some(_), Some(_)) => p(key.clone(), "give rate or ramp, not both".into()),
@@ -404,27 +385,62 @@ fn check(s: &Scenario) -> Vec<String> {
         if phase.duration.is_zero() {
             p(format!("{key}.duration"), "must be more than zero".into());
         }
-        let items: Vec<&str> =
-            phase.faults.iter().flat_map(|f| f.split(',')).map(str::trim).filter(|i| !i.is_empty()).collect();
-        for item in &items {
-            let as_trade = item.parse::<FaultMix<TradeFault>>();
-            let as_chain = item.parse::<FaultMix<ChainFault>>();
-            if !((trades && as_trade.is_ok()) || (chains && as_chain.is_ok())) {
-                let why = match (trades, chains) {
-                    (true, false) => as_trade.err(),
-                    (false, true) => as_chain.err(),
-                    _ => Some(format!("`{item}` is neither a trade nor a chain fault (kind=probability)")),
-                };
-                p(format!("{key}.faults"), why.unwrap_or_else(|| format!("`{item}` fits no source of this scenario")));
-            }
-        }
-        // The faults of each kind together must still add up to at most 1.
-        let joined = |ok: &dyn Fn(&str) -> bool| items.iter().filter(|i| ok(i)).copied().collect::<Vec<_>>().join(",");
-        let trade_mix = joined(&|i| i.parse::<FaultMix<TradeFault>>().is_ok()).parse::<FaultMix<TradeFault>>();
-        let chain_mix = joined(&|i| i.parse::<FaultMix<ChainFault>>().is_ok()).parse::<FaultMix<ChainFault>>();
-        for e in [trade_mix.err(), chain_mix.err()].into_iter().flatten() {
-            p(format!("{key}.faults"), e);
+        match PhaseFaults::parse(&phase.faults, trades, chains) {
+            Ok(mix) => phase.fault_mix = mix,
+            Err(why) => why.into_iter().for_each(|why| p(format!("{key}.faults"), why)),
         }
     }
+    for (i, sink) in s.sink.iter().enumerate() {
+        sink.kind.validate(&format!("sink[{i}]"), &mut problems);
+    }
     problems
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn phase(rate: Option<f64>, ramp: Option<[f64; 2]>, seconds: u64) -> Phase {
+        Phase {
+            name: "p".into(),
+            duration: Duration::from_secs(seconds),
+            rate,
+            ramp,
+            faults: Vec::new(),
+            fault_mix: PhaseFaults::default(),
+        }
+    }
+
+    #[test]
+    fn a_steady_phase_sends_at_even_intervals() {
+        let p = phase(Some(100.0), None, 10);
+        assert_eq!(p.total(), 1000);
+        assert_eq!(p.due_at(0), 0.0);
+        assert!((p.due_at(250) - 2.5).abs() < 1e-12);
+        assert!((p.messages_by(4.0) - 400.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_ramp_is_the_integral_of_its_rate_and_due_at_inverts_it() {
+        let p = phase(None, Some([0.0, 200.0]), 10);
+        assert_eq!(p.total(), 1000);
+        assert!((p.rate_at(5.0) - 100.0).abs() < 1e-9);
+        for i in [1u64, 10, 250, 999] {
+            let t = p.due_at(i);
+            assert!((p.messages_by(t) - i as f64).abs() < 1e-6, "message {i} due at {t}");
+        }
+        // Later messages come closer together as the rate climbs.
+        assert!(p.due_at(2) - p.due_at(1) > p.due_at(999) - p.due_at(998));
+    }
+
+    #[test]
+    fn faults_are_parsed_once_per_kind_and_mistakes_are_listed() {
+        let mix = PhaseFaults::parse(&["gap=0.1, crossed=0.2".into()], true, true).unwrap();
+        assert_eq!(mix.trades, "gap=0.1".parse().unwrap());
+        assert_eq!(mix.chains, "crossed=0.2".parse().unwrap());
+        let errors = PhaseFaults::parse(&["gap=0.7".into(), "duplicate=0.6".into()], true, false).unwrap_err();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        let errors = PhaseFaults::parse(&["crossed=0.1".into()], true, false).unwrap_err();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+    }
 }

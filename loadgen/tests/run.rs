@@ -312,7 +312,7 @@ fn broken_scenarios_and_replay_files_name_file_line_and_key() {
         1,
     ));
     assert!(
-        unknown.contains("FILE: sink[0].speeed: unknown field `speeed`") && unknown.contains("(line 11)"),
+        unknown.contains("FILE: sink[0].speeed: unknown field `speeed`") && unknown.contains("(line 12)"),
         "{unknown}"
     );
     let many = check(

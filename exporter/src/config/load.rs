@@ -1,12 +1,11 @@
 use super::env::interpolate;
-use super::model::{
-    CeleryTarget, Config, Defaults, FeedFormat, FeedKind, FeedSource, FeedTarget, MongoTarget, RedisTarget, WebConfig,
-    WebSocketMode, WebSocketTarget,
-};
+use super::model::{Config, Defaults, WebConfig};
 use super::{ConfigError, Problem, redact_url};
+use crate::probe::KINDS;
 use serde::de::DeserializeOwned;
 use std::collections::HashSet;
 use std::path::Path;
+use tickwatch_feed::codec::field_named_in;
 
 /// Reads and checks `path`, taking `${VAR}`s from the process environment.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
@@ -31,30 +30,25 @@ pub fn parse(text: &str, file: &str, lookup: &dyn Fn(&str) -> Option<String>) ->
 
     let web: Option<WebConfig> = section(&mut table, "web", &mut problems);
     let defaults: Option<Defaults> = section(&mut table, "defaults", &mut problems);
-    let redis: Vec<RedisTarget> = list(&mut table, "redis", &mut problems);
-    let celery: Vec<CeleryTarget> = list(&mut table, "celery", &mut problems);
-    let mongodb: Vec<MongoTarget> = list(&mut table, "mongodb", &mut problems);
-    let websocket: Vec<WebSocketTarget> = list(&mut table, "websocket", &mut problems);
-    let feed: Vec<FeedTarget> = list(&mut table, "feed", &mut problems);
+    let mut config =
+        Config { web: web.unwrap_or_default(), defaults: defaults.unwrap_or_default(), sections: Vec::new() };
+    for kind in KINDS {
+        let items = list(&mut table, kind.section(), &mut problems);
+        if !items.is_empty() {
+            config.sections.push((kind.section(), kind.read(items, &mut problems)));
+        }
+    }
     for key in table.keys() {
+        let sections: Vec<String> = KINDS.iter().map(|k| format!("[[{}]]", k.section())).collect();
         problems.push(Problem {
             key: key.clone(),
-            why: "unknown key; the file has [web], [defaults], [[redis]], [[celery]], [[mongodb]], [[websocket]] and [[feed]]"
-                .to_owned(),
+            why: format!("unknown key; the file has [web], [defaults], {}", sections.join(", ")),
         });
     }
-    let config = Config {
-        web: web.unwrap_or_default(),
-        defaults: defaults.unwrap_or_default(),
-        redis,
-        celery,
-        mongodb,
-        websocket,
-        feed,
-    };
     check(&config, &mut problems);
-    check_mongodb_and_websocket(&config, &mut problems);
-    check_feeds(&config, &mut problems);
+    for (section, targets) in &config.sections {
+        targets.validate(section, &config, &mut problems);
+    }
     if problems.is_empty() { Ok(config) } else { Err(fail(problems)) }
 }
 
@@ -64,14 +58,12 @@ fn section<T: DeserializeOwned>(root: &mut toml::Table, key: &str, problems: &mu
     read(value, key, problems)
 }
 
-/// Takes the array of tables `key` out of `root` and reads each element on its own, so
-/// a mistake in one target does not hide the mistakes in the others.
-fn list<T: DeserializeOwned>(root: &mut toml::Table, key: &str, problems: &mut Vec<Problem>) -> Vec<T> {
+/// Takes the array of tables `key` out of `root`, to be read element by element (so a
+/// mistake in one target does not hide the mistakes in the others).
+fn list(root: &mut toml::Table, key: &str, problems: &mut Vec<Problem>) -> Vec<toml::Value> {
     match root.remove(key) {
         None => Vec::new(),
-        Some(toml::Value::Array(items)) => {
-            items.into_iter().enumerate().filter_map(|(i, item)| read(item, &format!("{key}[{i}]"), problems)).collect()
-        }
+        Some(toml::Value::Array(items)) => items,
         Some(_) => {
             problems.push(Problem { key: key.to_owned(), why: format!("must be a list of tables: write [[{key}]]") });
             Vec::new()
@@ -79,7 +71,8 @@ fn list<T: DeserializeOwned>(root: &mut toml::Table, key: &str, problems: &mut V
     }
 }
 
-fn read<T: DeserializeOwned>(value: toml::Value, key: &str, problems: &mut Vec<Problem>) -> Option<T> {
+/// Reads one value as `T`; a problem names the key inside it that is wrong.
+pub fn read<T: DeserializeOwned>(value: toml::Value, key: &str, problems: &mut Vec<Problem>) -> Option<T> {
     serde_path_to_error::deserialize(value)
         .map_err(|e| {
             let path = e.path().to_string();
@@ -94,13 +87,7 @@ fn read<T: DeserializeOwned>(value: toml::Value, key: &str, problems: &mut Vec<P
         .ok()
 }
 
-/// serde names a missing or unknown field only in its message.
-fn field_named_in(message: &str) -> Option<String> {
-    let rest = message.strip_prefix("missing field `").or_else(|| message.strip_prefix("unknown field `"))?;
-    Some(rest.split('`').next()?.to_owned())
-}
-
-/// Checks what the types cannot: addresses, URLs, unique names, combinations.
+/// Checks what holds across the file: addresses, defaults, unique target names.
 fn check(config: &Config, problems: &mut Vec<Problem>) {
     let mut problem = |key: String, why: String| problems.push(Problem { key, why });
     if config.web.listen_address.parse::<std::net::SocketAddr>().is_err() {
@@ -115,183 +102,18 @@ fn check(config: &Config, problems: &mut Vec<Problem>) {
     if config.defaults.max_keys == 0 {
         problem("defaults.max_keys".into(), "must be at least 1".into());
     }
-
     let mut names = HashSet::new();
-    let named = config
-        .redis
-        .iter()
-        .enumerate()
-        .map(|(i, t)| (format!("redis[{i}]"), &t.name))
-        .chain(config.celery.iter().enumerate().map(|(i, t)| (format!("celery[{i}]"), &t.name)))
-        .chain(config.mongodb.iter().enumerate().map(|(i, t)| (format!("mongodb[{i}]"), &t.name)))
-        .chain(config.websocket.iter().enumerate().map(|(i, t)| (format!("websocket[{i}]"), &t.name)))
-        .chain(config.feed.iter().enumerate().map(|(i, t)| (format!("feed[{i}]"), &t.name)));
-    for (key, name) in named {
+    for (key, name) in config.names() {
         if name.trim().is_empty() || name.chars().any(char::is_whitespace) {
             problem(format!("{key}.name"), format!("`{name}` must be non-empty without spaces"));
-        } else if !names.insert(name.clone()) {
+        } else if !names.insert(name.to_owned()) {
             problem(format!("{key}.name"), format!("`{name}` is used by another target; names must be unique"));
-        }
-    }
-
-    for (i, t) in config.redis.iter().enumerate() {
-        if let Err(why) = check_url(&t.url, &["redis", "rediss"]) {
-            problem(format!("redis[{i}].url"), why);
-        }
-    }
-    for (i, t) in config.celery.iter().enumerate() {
-        let key = format!("celery[{i}]");
-        match check_url(&t.broker, &["redis", "rediss", "amqp", "amqps"]) {
-            Err(why) => problem(format!("{key}.broker"), why),
-            Ok(scheme) if scheme.starts_with("amqp") => {
-                if t.discover {
-                    problem(
-                        format!("{key}.discover"),
-                        "queue discovery needs a Redis broker; list the queues instead".into(),
-                    );
-                }
-                if t.events {
-                    problem(format!("{key}.events"), "the event consumer needs a Redis broker".into());
-                }
-            }
-            Ok(_) => {}
-        }
-        if t.queues.is_empty() && !t.discover {
-            problem(format!("{key}.queues"), "list the queues to watch, or set discover = true".into());
-        }
-        if let Some(step) = t.priority_steps.iter().find(|&&s| s > 9) {
-            problem(format!("{key}.priority_steps"), format!("{step} is not a Kombu priority step (0-9)"));
-        }
-        if t.max_task_names == 0 || t.max_workers == 0 {
-            problem(key.clone(), "max_task_names and max_workers must be at least 1".into());
-        }
-    }
-}
-
-/// Checks of `[[mongodb]]` and `[[websocket]]` targets.
-fn check_mongodb_and_websocket(config: &Config, problems: &mut Vec<Problem>) {
-    let mut problem = |key: String, why: String| problems.push(Problem { key, why });
-    for (i, t) in config.mongodb.iter().enumerate() {
-        match check_url(&t.uri, &["mongodb", "mongodb+srv"]) {
-            Err(why) => problem(format!("mongodb[{i}].uri"), why),
-            Ok(scheme) if scheme == "mongodb+srv" => problem(
-                format!("mongodb[{i}].uri"),
-                "mongodb+srv:// needs DNS SRV lookups, which this build leaves out; list the hosts with mongodb://"
-                    .into(),
-            ),
-            Ok(_) => {}
-        }
-    }
-    for (i, t) in config.websocket.iter().enumerate() {
-        let key = format!("websocket[{i}]");
-        if let Err(why) = check_url(&t.url, &["ws", "wss"]) {
-            problem(format!("{key}.url"), why);
-        }
-        if let Some(pointer) = &t.timestamp_pointer
-            && !pointer.starts_with('/')
-        {
-            problem(
-                format!("{key}.timestamp_pointer"),
-                format!("`{pointer}` is not a JSON pointer; write e.g. \"/ts\""),
-            );
-        }
-        if t.max_message_bytes < 64 {
-            problem(format!("{key}.max_message_bytes"), "must be at least 64".into());
-        }
-        if let Some(ca) = &t.ca_file
-            && let Err(e) = std::fs::metadata(ca)
-        {
-            problem(format!("{key}.ca_file"), format!("cannot read `{ca}`: {e}"));
-        }
-        if t.ping_interval.is_zero() {
-            problem(format!("{key}.ping_interval"), "must be more than zero".into());
-        }
-    }
-}
-
-/// Checks of `[[feed]]` entries: sources that exist, mappings that make sense.
-fn check_feeds(config: &Config, problems: &mut Vec<Problem>) {
-    const TRADE_CHECKS: &[&str] =
-        &["gap", "duplicate", "out_of_order", "stale", "spike", "non_positive", "clock_drift"];
-    const CHAIN_CHECKS: &[&str] = &[
-        "crossed",
-        "missing_strike",
-        "call_monotonicity",
-        "put_monotonicity",
-        "butterfly",
-        "parity",
-        "iv_bounds",
-        "stale",
-    ];
-    let mut problem = |key: String, why: String| problems.push(Problem { key, why });
-    for (i, f) in config.feed.iter().enumerate() {
-        let key = format!("feed[{i}]");
-        match &f.source {
-            FeedSource::RedisPubsub { url, .. } | FeedSource::RedisStream { url, .. } => {
-                if let Err(why) = check_url(url, &["redis", "rediss"]) {
-                    problem(format!("{key}.source.url"), why);
-                }
-            }
-            FeedSource::Websocket { target } => {
-                if !config.websocket.iter().any(|w| &w.name == target && w.mode == WebSocketMode::Monitor) {
-                    problem(
-                        format!("{key}.source.target"),
-                        format!("`{target}` is not a [[websocket]] target with mode = \"monitor\""),
-                    );
-                }
-            }
-            FeedSource::Mongodb { target, .. } => {
-                if !config.mongodb.iter().any(|m| &m.name == target) {
-                    problem(format!("{key}.source.target"), format!("`{target}` is not a [[mongodb]] target"));
-                }
-            }
-        }
-        match (f.kind, f.format, &f.fields) {
-            (FeedKind::OptionChain, FeedFormat::Mapped, _) => {
-                problem(format!("{key}.format"), "option chains are read in the tickwatch format only".into())
-            }
-            (FeedKind::Trade, FeedFormat::Mapped, None) => problem(
-                format!("{key}.fields"),
-                "format = \"mapped\" needs fields = { symbol, price, qty, ts, ... }".into(),
-            ),
-            (_, _, Some(fields)) => {
-                let pointers = [
-                    Some(&fields.symbol),
-                    fields.seq.as_ref(),
-                    Some(&fields.price),
-                    Some(&fields.qty),
-                    Some(&fields.ts),
-                ];
-                for p in pointers.into_iter().flatten().filter(|p| !p.starts_with('/')) {
-                    problem(format!("{key}.fields"), format!("`{p}` is not a JSON pointer; write e.g. \"/s\""));
-                }
-                if let Some(unit) = &fields.ts_unit
-                    && !["s", "ms", "us", "ns"].contains(&unit.as_str())
-                {
-                    problem(format!("{key}.fields.ts_unit"), format!("`{unit}` is not one of s, ms, us, ns"));
-                }
-            }
-            _ => {}
-        }
-        let checks = if f.kind == FeedKind::Trade { TRADE_CHECKS } else { CHAIN_CHECKS };
-        for (check, weight) in &f.weights {
-            if !checks.contains(&check.as_str()) {
-                problem(
-                    format!("{key}.weights.{check}"),
-                    format!("not a check of this feed; checks are {}", checks.join(", ")),
-                );
-            } else if !(*weight >= 0.0 && weight.is_finite()) {
-                problem(format!("{key}.weights.{check}"), "must be zero or more".into());
-            }
-        }
-        if f.score_window == 0 || f.max_symbols == 0 {
-            problem(key.clone(), "score_window and max_symbols must be at least 1".into());
         }
     }
 }
 
 /// The scheme of a valid URL with one of `schemes`; the error shows the URL redacted.
-fn check_url(raw: &str, schemes: &[&str]) -> Result<String, String> {
+pub fn check_url(raw: &str, schemes: &[&str]) -> Result<String, String> {
     let shown = redact_url(raw);
     let url = url::Url::parse(raw).map_err(|e| format!("`{shown}` is not a URL ({e})"))?;
     if !schemes.contains(&url.scheme()) {
@@ -301,4 +123,24 @@ fn check_url(raw: &str, schemes: &[&str]) -> Result<String, String> {
         return Err(format!("`{shown}` has no host"));
     }
     Ok(url.scheme().to_owned())
+}
+
+/// The keys a table read as `T` accepts, taken from serde's own answer to a key it does
+/// not know (`unknown field ..., expected one of ...`), so the list cannot drift from the
+/// type. `with` supplies what must come first, such as an enum's tag.
+pub fn keys_of<T: DeserializeOwned>(mut with: toml::Table) -> Vec<String> {
+    with.insert("__no_such_key".into(), toml::Value::Integer(0));
+    let Err(e) = toml::Value::Table(with).try_into::<T>() else { return Vec::new() };
+    let message = e.to_string();
+    let Some((_, expected)) = message.split_once("expected ") else { return Vec::new() };
+    // serde lists them as "one of `a`, `b`", "`a` or `b`" or "`a`"; stop where the list ends.
+    let mut keys = Vec::new();
+    for (i, part) in expected.split('`').enumerate().skip(1) {
+        match i % 2 {
+            1 => keys.push(part.to_owned()),
+            _ if part == ", " || part == " or " => {}
+            _ => break,
+        }
+    }
+    keys
 }

@@ -10,11 +10,8 @@ mod load;
 mod model;
 mod redact;
 
-pub use load::{load, parse};
-pub use model::{
-    CeleryTarget, CollectionRef, Config, Defaults, FeedFormat, FeedKind, FeedSource, FeedTarget, FieldMap, MongoTarget,
-    RedisTarget, WebConfig, WebSocketMode, WebSocketTarget,
-};
+pub use load::{check_url, keys_of, load, parse, read};
+pub use model::{Config, Defaults, Target, Targets, WebConfig};
 pub use redact::redact_url;
 
 use std::fmt;

@@ -11,8 +11,9 @@ pub mod mongodb;
 pub mod redis;
 pub mod websocket;
 
-use crate::config::Config;
+use crate::config::{self, Config, Problem, Target, Targets};
 use crate::exposition::{Family, Samples};
+use crate::reason::Reason;
 use crate::shared::Shared;
 use std::future::Future;
 use std::pin::Pin;
@@ -22,13 +23,19 @@ use std::sync::Arc;
 /// never holds credentials).
 #[derive(Debug, Clone)]
 pub struct ProbeError {
-    pub reason: &'static str,
+    pub reason: Reason,
     pub message: String,
 }
 
 impl ProbeError {
-    pub fn new(reason: &'static str, message: impl Into<String>) -> ProbeError {
+    pub fn new(reason: Reason, message: impl Into<String>) -> ProbeError {
         ProbeError { reason, message: message.into() }
+    }
+}
+
+impl From<::redis::RedisError> for ProbeError {
+    fn from(error: ::redis::RedisError) -> ProbeError {
+        ProbeError::new(crate::redis_conn::reason(&error), error.to_string())
     }
 }
 
@@ -52,28 +59,71 @@ pub trait Probe: Send + Sync {
     fn probe(&self) -> ProbeFuture<'_>;
 }
 
-/// Builds the probes of one kind from the config.
-pub type BuildProbes = fn(&Config, &Arc<Shared>) -> Vec<Arc<dyn Probe>>;
-
-/// A probe kind: how to build its probes (and start any background consumers) from
-/// the config.
-pub struct ProbeKind {
-    pub name: &'static str,
-    pub build: BuildProbes,
+/// A probe kind: its config section (which is also its `kind` label), its target type
+/// `T` (typed config, checks and docs in the kind's own module), and how probes (and any
+/// background consumers) are built from its targets.
+pub struct Kind<T> {
+    pub section: &'static str,
+    /// How `--check-config` counts its entries: `target` or `feed`.
+    pub counted_as: &'static str,
+    pub build: BuildProbes<T>,
 }
 
-/// Every probe kind. Adding a kind is one module above and one line here.
-pub const KINDS: &[ProbeKind] = &[
-    ProbeKind { name: "redis", build: redis::build },
-    ProbeKind { name: "celery", build: celery::build },
-    ProbeKind { name: "mongodb", build: mongodb::build },
-    ProbeKind { name: "websocket", build: websocket::build },
+/// Builds the probes of a kind's targets (and starts their background consumers).
+pub type BuildProbes<T> = fn(&[T], &Config, &Arc<Shared>) -> Vec<Arc<dyn Probe>>;
+
+/// What loading and starting need of a kind, whatever its target type.
+pub trait AnyKind: Sync {
+    fn section(&self) -> &'static str;
+    fn counted_as(&self) -> &'static str;
+    /// Reads the section's tables, each on its own, as the kind's targets.
+    fn read(&self, items: Vec<toml::Value>, problems: &mut Vec<Problem>) -> Arc<dyn Targets>;
+    /// Builds the probes of the kind's targets in `config`.
+    fn build(&self, config: &Config, shared: &Arc<Shared>) -> Vec<Arc<dyn Probe>>;
+    /// The keys one of its tables accepts (for the config reference and its test).
+    fn keys(&self) -> Vec<String>;
+}
+
+impl<T: Target> AnyKind for Kind<T> {
+    fn section(&self) -> &'static str {
+        self.section
+    }
+
+    fn counted_as(&self) -> &'static str {
+        self.counted_as
+    }
+
+    fn read(&self, items: Vec<toml::Value>, problems: &mut Vec<Problem>) -> Arc<dyn Targets> {
+        let targets: Vec<T> = items
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, item)| config::read(item, &format!("{}[{i}]", self.section), problems))
+            .collect();
+        Arc::new(targets)
+    }
+
+    fn build(&self, config: &Config, shared: &Arc<Shared>) -> Vec<Arc<dyn Probe>> {
+        (self.build)(config.targets::<T>(), config, shared)
+    }
+
+    fn keys(&self) -> Vec<String> {
+        config::keys_of::<T>(toml::Table::new())
+    }
+}
+
+/// Every probe kind, in the order they are loaded and started. Adding a kind is one
+/// module above and one line here.
+pub const KINDS: &[&dyn AnyKind] = &[
+    &Kind { section: "redis", counted_as: "target", build: redis::build },
+    &Kind { section: "celery", counted_as: "target", build: celery::build },
+    &Kind { section: "mongodb", counted_as: "target", build: mongodb::build },
+    &Kind { section: "websocket", counted_as: "target", build: websocket::build },
     // After websocket: feeds read the monitors' taps.
-    ProbeKind { name: "feed", build: feed::build },
+    &Kind { section: "feed", counted_as: "feed", build: feed::build },
 ];
 
 /// Builds the probes of every configured target, in config order within each kind.
 /// Must run inside a Tokio runtime (background consumers are spawned here).
 pub fn build_all(config: &Config, shared: &Arc<Shared>) -> Vec<Arc<dyn Probe>> {
-    KINDS.iter().flat_map(|kind| (kind.build)(config, shared)).collect()
+    KINDS.iter().flat_map(|kind| kind.build(config, shared)).collect()
 }

@@ -32,8 +32,9 @@ fn explain<T: FeedRecord>(bytes: &[u8]) -> DecodeError {
 }
 
 /// serde names a missing or unknown top-level field only in its message (`missing field
-/// `price``); lift it out so the error can name it like any other.
-fn field_named_in(message: &str) -> Option<String> {
+/// `price``); lift it out so the error can name it like any other. Config readers use it
+/// for the same reason.
+pub fn field_named_in(message: &str) -> Option<String> {
     let rest = message.strip_prefix("missing field `").or_else(|| message.strip_prefix("unknown field `"))?;
     Some(rest.split('`').next()?.to_owned())
 }

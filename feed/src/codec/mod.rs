@@ -15,7 +15,7 @@ mod jsonl;
 
 pub use self::csv::{CsvTradeReader, CsvTradeWriter};
 pub use error::DecodeError;
-pub use json::{decode, encode};
+pub use json::{decode, encode, field_named_in};
 pub use jsonl::{JsonlReader, JsonlWriter, open_maybe_gzip};
 
 use crate::model::{OptionChain, Trade};

@@ -32,6 +32,6 @@ fn stream_for(seed: u64, name: &str) -> ChaCha8Rng {
 }
 
 /// FNV-1a, 64 bit: a stable hash of a name (std's hasher is not stable across releases).
-fn fnv1a(bytes: &[u8]) -> u64 {
+pub fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3))
 }

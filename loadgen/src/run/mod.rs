@@ -92,7 +92,7 @@ pub async fn run(mut scenario: Scenario, options: RunOptions) -> Result<Outcome,
     eprintln!();
     let reports: Vec<report::SinkReport> = results
         .iter()
-        .map(|(c, r)| report::SinkReport { name: &c.name, kind: format!("{:?}", c.kind).to_lowercase(), run: r })
+        .map(|(c, r)| report::SinkReport { name: &c.name, kind: c.kind.report_name().to_owned(), run: r })
         .collect();
     let shard = format!("{}/{}", options.shard.index, options.shard.count);
     let mut scaled = scenario.clone();
@@ -126,7 +126,7 @@ async fn serve_metrics(address: &str, live: Arc<LiveMetrics>) -> Result<(), Stri
             let live = Arc::clone(&live);
             async move {
                 let text = prometheus::TextEncoder::new().encode_to_string(&live.registry.gather()).unwrap_or_default();
-                ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text)
+                ([(axum::http::header::CONTENT_TYPE, tickwatch_common::TEXT_FORMAT)], text)
             }
         }),
     );

@@ -26,13 +26,17 @@ pub struct Tally {
     pub failed: u64,
     /// Microseconds from intended send time to completion.
     pub latency: Histogram<u64>,
-    /// Seconds the tally covers (phase duration, or the run's length).
+    /// Seconds the tally is scheduled to cover (the phase's duration, or the run's length).
     pub seconds: f64,
+    /// Seconds it took on the wall clock: from the phase's scheduled start to the end of
+    /// its last send (for the whole run, the run's length), so a sink that falls behind
+    /// shows a lower rate.
+    pub wall_seconds: f64,
 }
 
 impl Default for Tally {
     fn default() -> Self {
-        Tally { attempted: 0, sent: 0, failed: 0, latency: histogram(), seconds: 0.0 }
+        Tally { attempted: 0, sent: 0, failed: 0, latency: histogram(), seconds: 0.0, wall_seconds: 0.0 }
     }
 }
 
@@ -117,6 +121,15 @@ pub async fn drive(
         sent_per_second: Vec::new(),
         first_error: None,
     };
+    // Seconds from the run's start at which each phase is scheduled to begin.
+    let phase_starts: Vec<f64> = phases
+        .iter()
+        .scan(0.0, |t, p| {
+            let begins = *t;
+            *t += p.duration.as_secs_f64();
+            Some(begins)
+        })
+        .collect();
     let mut schedule = match feed.recorded_offset() {
         Some(_) => {
             let mut ends = Vec::new();
@@ -158,9 +171,7 @@ pub async fn drive(
                 }
                 current_phase = phase;
                 live.set_phase(&phases[phase]);
-                if let Err(e) = feed.set_faults(&phases[phase].faults) {
-                    run.first_error.get_or_insert(e);
-                }
+                feed.set_faults(&phases[phase].fault_mix);
             }
             let stamp = start_ns + (offset * 1e9) as i64;
             match feed.next(stamp) {
@@ -195,6 +206,7 @@ pub async fn drive(
             let latency_us = (done.as_secs_f64() - offset).max(0.0) * 1e6;
             let latency_us = latency_us as u64;
             run.phases[phase].record(ok, latency_us);
+            run.phases[phase].wall_seconds = done.as_secs_f64() - phase_starts[phase];
             run.total.record(ok, latency_us);
             run.intervals[second].saturating_record(latency_us.max(1));
         }
@@ -207,5 +219,6 @@ pub async fn drive(
         run.first_error.get_or_insert(e);
     }
     run.total.seconds = start.elapsed().as_secs_f64();
+    run.total.wall_seconds = run.total.seconds;
     run
 }

@@ -31,8 +31,10 @@ fn tally_json(t: &Tally) -> Value {
         "attempted": t.attempted,
         "sent": t.sent,
         "failed": t.failed,
-        "achieved_rate": if t.seconds > 0.0 { t.sent as f64 / t.seconds } else { 0.0 },
+        "achieved_rate": if t.wall_seconds > 0.0 { t.sent as f64 / t.wall_seconds } else { 0.0 },
+        "scheduled_rate": if t.seconds > 0.0 { t.sent as f64 / t.seconds } else { 0.0 },
         "seconds": t.seconds,
+        "wall_seconds": t.wall_seconds,
         "latency_ms": {"p50": q(0.5), "p90": q(0.9), "p99": q(0.99), "p99.9": q(0.999),
                        "max": if h.is_empty() { Value::Null } else { json!(ms(h.max())) }},
     })

@@ -2,12 +2,12 @@
 //! stamped with each message's intended send time so the feed looks live) or a replayed
 //! file (paced by its recorded times, scaled by `speed`).
 
-use crate::scenario::{SourceConfig, SourceKind};
+use crate::scenario::{PhaseFaults, SourceConfig, SourceKind};
 use serde_json::{Value, json};
 use std::collections::{HashSet, VecDeque};
 use std::io::BufRead;
 use tickwatch_feed::codec::{encode, open_maybe_gzip};
-use tickwatch_feed::faults::{ChainFault, ChainFaults, FaultKind, FaultMix, TradeFault, TradeFaultParams, TradeFaults};
+use tickwatch_feed::faults::{ChainFaults, FaultMix, TradeFaultParams, TradeFaults};
 use tickwatch_feed::synth::{ChainSpec, ChainSynth, SymbolSpec, TradeSynth};
 use tickwatch_feed::{OptionChain, Trade};
 
@@ -69,8 +69,7 @@ impl Shard {
 
     /// For keys not in any symbol list (replays): a stable hash of the key picks the shard.
     fn owns_unlisted(&self, key: &str) -> bool {
-        let hash = key.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
-        hash % self.count as u64 == self.index as u64
+        tickwatch_feed::synth::fnv1a(key.as_bytes()) % self.count as u64 == self.index as u64
     }
 }
 
@@ -116,15 +115,13 @@ impl Feed {
         Ok(Feed { kind, shard, owned: shard.owned(symbols) })
     }
 
-    /// Switches to a phase's faults (`kind=rate` items); each feed takes the items of its
-    /// own kind (trade faults for trades, chain faults for chains).
-    pub fn set_faults(&mut self, faults: &[String]) -> Result<(), String> {
+    /// Switches to a phase's faults; each feed takes those of its own kind.
+    pub fn set_faults(&mut self, faults: &PhaseFaults) {
         match &mut self.kind {
-            FeedKind::Trades { faults: injector, .. } => injector.set_mix(items_of::<TradeFault>(faults).parse()?),
-            FeedKind::Chains { faults: injector, .. } => injector.set_mix(items_of::<ChainFault>(faults).parse()?),
+            FeedKind::Trades { faults: injector, .. } => injector.set_mix(faults.trades.clone()),
+            FeedKind::Chains { faults: injector, .. } => injector.set_mix(faults.chains.clone()),
             FeedKind::Replay(_) => {}
         }
-        Ok(())
     }
 
     /// For replays with a speed: seconds from the start of the replay at which the next
@@ -166,16 +163,6 @@ impl Feed {
             FeedKind::Replay(r) => r.next(),
         }
     }
-}
-
-/// The `kind=rate` items of `faults` whose kind is a `K`, joined for parsing.
-fn items_of<K: FaultKind>(faults: &[String]) -> String {
-    faults
-        .iter()
-        .flat_map(|f| f.split(','))
-        .filter(|item| item.split('=').next().is_some_and(|k| K::from_name(k.trim()).is_some()))
-        .collect::<Vec<_>>()
-        .join(",")
 }
 
 /// A trade as a message.
@@ -286,4 +273,27 @@ fn recorded(value: Value) -> Result<Recorded, String> {
     let trade: Trade = serde_json::from_value(value)
         .map_err(|e| format!("not a trade, an option chain or a recorded message: {e}"))?;
     Ok(Recorded { time_ns: trade.ts_ns, message: trade_message(trade) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Shard;
+
+    #[test]
+    fn shards_split_the_symbols_exactly_once() {
+        let symbols: Vec<String> = ["SOL", "BTC", "ETH", "ADA", "XRP", "BTC"].iter().map(|s| s.to_string()).collect();
+        let shards: Vec<_> = (0..3).map(|index| Shard { index, count: 3 }.owned(&symbols)).collect();
+        let mut all: Vec<String> = shards.iter().flatten().cloned().collect();
+        all.sort();
+        assert_eq!(all, ["ADA", "BTC", "ETH", "SOL", "XRP"], "every symbol in exactly one shard");
+        assert_eq!(Shard::ALL.owned(&symbols).len(), 5);
+    }
+
+    #[test]
+    fn unlisted_keys_belong_to_exactly_one_shard() {
+        for key in ["BTCUSDT", "NIFTY", "x", ""] {
+            let owners = (0..4).filter(|&index| Shard { index, count: 4 }.owns_unlisted(key)).count();
+            assert_eq!(owners, 1, "{key}");
+        }
+    }
 }

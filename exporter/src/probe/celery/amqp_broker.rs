@@ -1,7 +1,8 @@
+use super::CeleryTarget;
 use super::QUEUE_LENGTH;
-use crate::config::CeleryTarget;
 use crate::exposition::{Family, Samples};
 use crate::probe::{Probe, ProbeError, ProbeFuture, ProbeResult};
+use crate::reason::Reason;
 use lapin::options::QueueDeclareOptions;
 use lapin::types::FieldTable;
 use lapin::{Channel, Connection, ConnectionProperties};
@@ -33,7 +34,7 @@ impl AmqpQueues {
         if !held.as_ref().is_some_and(|c| c.status().connected()) {
             let connection = Connection::connect(&self.url, ConnectionProperties::default())
                 .await
-                .map_err(|e| ProbeError::new("connection", format!("cannot connect to the AMQP broker: {e}")))?;
+                .map_err(|e| ProbeError::new(Reason::Connection, format!("cannot connect to the AMQP broker: {e}")))?;
             *held = Some(connection);
         }
         let connection = held.as_ref().expect("connected above");
@@ -46,7 +47,7 @@ impl AmqpQueues {
                     let ch = connection
                         .create_channel()
                         .await
-                        .map_err(|e| ProbeError::new("connection", format!("cannot open a channel: {e}")))?;
+                        .map_err(|e| ProbeError::new(Reason::Connection, format!("cannot open a channel: {e}")))?;
                     channel = Some(ch.clone());
                     ch
                 }
@@ -64,7 +65,7 @@ impl AmqpQueues {
                     tracing::debug!(target = self.name, queue, "queue not readable: {e}");
                     channel = None;
                 }
-                Err(e) => return Err(ProbeError::new("connection", format!("connection lost: {e}"))),
+                Err(e) => return Err(ProbeError::new(Reason::Connection, format!("connection lost: {e}"))),
             }
         }
         if let Some(ch) = channel {

@@ -7,7 +7,7 @@
 //! `task-received` carry the task name, so names are remembered by task id, in a bounded
 //! table. Task names and worker hostnames are capped; what goes over a cap is counted.
 
-use crate::config::CeleryTarget;
+use super::CeleryTarget;
 use crate::shared::Shared;
 use base64::Engine;
 use futures_util::StreamExt;
@@ -16,6 +16,7 @@ use serde_json::Value;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tickwatch_common::backoff::Backoff;
 
 /// Task ids remembered to name later events; the oldest are forgotten first.
 const REMEMBERED_TASKS: usize = 100_000;
@@ -118,21 +119,21 @@ async fn run(settings: EventSettings, metrics: Arc<EventMetrics>) {
     let connected = metrics.connected.with_label_values(&[&settings.target]);
     connected.set(0);
     let mut state = EventState::new(settings.clone(), metrics.clone());
-    let client = match crate::redis_conn::client(&settings.url) {
+    let client = match tickwatch_common::redis::client(&settings.url) {
         Ok(c) => c,
         Err(e) => {
             tracing::error!(target = settings.target, "celery event consumer not started: {e}");
             return;
         }
     };
-    let channel_pattern = format!("/{}.celeryev/*", crate::redis_conn::database(&settings.url));
-    let mut backoff = Duration::from_millis(100);
+    let channel_pattern = format!("/{}.celeryev/*", tickwatch_common::redis::database(&settings.url));
+    let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
     loop {
         match client.get_async_pubsub().await {
             Ok(mut pubsub) => match pubsub.psubscribe(&channel_pattern).await {
                 Ok(()) => {
                     connected.set(1);
-                    backoff = Duration::from_millis(100);
+                    backoff.reset();
                     tracing::info!(target = settings.target, pattern = channel_pattern, "consuming celery events");
                     let mut messages = pubsub.on_message();
                     let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -154,9 +155,7 @@ async fn run(settings: EventSettings, metrics: Arc<EventMetrics>) {
         }
         // Workers time out while the broker is gone, too.
         state.refresh_workers();
-        let jitter = Duration::from_millis(u64::from(std::process::id() % 97));
-        tokio::time::sleep(backoff + jitter).await;
-        backoff = (backoff * 2).min(Duration::from_secs(5));
+        backoff.wait().await;
     }
 }
 

@@ -4,9 +4,11 @@
 //! Celery event stream for task counters, runtimes and worker liveness.
 
 mod amqp_broker;
+mod config;
 mod events;
 mod redis_broker;
 
+pub use config::CeleryTarget;
 pub use events::{EventMetrics, EventSettings};
 
 use crate::config::Config;
@@ -19,10 +21,10 @@ static QUEUE_LENGTH: Family =
     Family::gauge("celery_queue_length", "Tasks waiting in the queue, every priority sub-queue included.");
 
 /// Builds one queue probe per `[[celery]]` target and starts the event consumers.
-pub fn build(config: &Config, shared: &Arc<Shared>) -> Vec<Arc<dyn Probe>> {
-    let event_metrics = config.celery.iter().any(|t| t.events).then(|| Arc::new(EventMetrics::register(shared)));
+pub fn build(targets: &[CeleryTarget], config: &Config, shared: &Arc<Shared>) -> Vec<Arc<dyn Probe>> {
+    let event_metrics = targets.iter().any(|t| t.events).then(|| Arc::new(EventMetrics::register(shared)));
     let mut probes: Vec<Arc<dyn Probe>> = Vec::new();
-    for target in &config.celery {
+    for target in targets {
         let built: Result<Arc<dyn Probe>, String> = if target.broker.starts_with("amqp") {
             Ok(Arc::new(amqp_broker::AmqpQueues::new(target)))
         } else {

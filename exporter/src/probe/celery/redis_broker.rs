@@ -1,9 +1,10 @@
+use super::CeleryTarget;
 use super::QUEUE_LENGTH;
-use crate::config::{CeleryTarget, Config};
+use crate::config::Config;
 use crate::discovery::{Cached, Discovered};
 use crate::exposition::{Family, Samples};
 use crate::probe::{Probe, ProbeError, ProbeFuture, ProbeResult};
-use crate::redis_conn::{self, pipelined, probe_error};
+use crate::redis_conn::{self, pipelined};
 use redis::Value;
 use redis::aio::ConnectionManager;
 
@@ -68,7 +69,8 @@ impl RedisQueues {
     async fn discover(&self) -> Result<Discovered, ProbeError> {
         let mut con = self.connection.clone();
         let patterns = ["_kombu.binding.*".to_owned()];
-        let (sets, _) = redis_conn::scan(&mut con, &patterns, Some("set"), usize::MAX).await.map_err(probe_error)?;
+        let (sets, _) =
+            redis_conn::scan(&mut con, &patterns, Some("set"), usize::MAX).await.map_err(ProbeError::from)?;
         let task_sets: Vec<&String> =
             sets.iter().filter(|s| !is_control_exchange(s.trim_start_matches("_kombu.binding."))).collect();
         let mut members: Vec<String> = Vec::new();
@@ -77,7 +79,7 @@ impl RedisQueues {
             members.extend(redis::from_redis_value::<Vec<String>>(reply).unwrap_or_default())
         })
         .await
-        .map_err(probe_error)?;
+        .map_err(ProbeError::from)?;
         let mut queues = queues_from_bindings(members.iter().map(String::as_str));
         let truncated = queues.len() > self.max_keys;
         queues.truncate(self.max_keys);
@@ -115,7 +117,7 @@ impl RedisQueues {
             _ => {}
         })
         .await
-        .map_err(probe_error)?;
+        .map_err(ProbeError::from)?;
         for (queue, total) in queues.iter().zip(totals) {
             out.add(&QUEUE_LENGTH, &[("target", &self.name), ("queue_name", queue)], total as f64);
         }

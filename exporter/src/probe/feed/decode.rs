@@ -3,7 +3,7 @@
 //! (top-level fields are read in one pass with borrowed strings; nested pointers fall back
 //! to a parsed document).
 
-use crate::config::{FeedFormat, FieldMap};
+use super::{FeedFormat, FieldMap};
 use crate::epoch::epoch_to_ms;
 use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};

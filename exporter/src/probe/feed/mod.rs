@@ -5,13 +5,17 @@
 //! `data_quality_checks_total`, `data_anomalies_detected_total`, plus
 //! `option_chain_pcr`. A scrape reports each symbol's last-message age.
 
+mod config;
 pub mod decode;
 pub mod pipeline;
 mod sources;
 
+pub use config::{FeedFormat, FeedKind, FeedSource, FeedTarget, FieldMap};
+
 use crate::config::Config;
 use crate::exposition::{Family, Samples};
 use crate::probe::{Probe, ProbeError, ProbeFuture};
+use crate::reason::Reason;
 use crate::shared::Shared;
 use pipeline::{FeedMetrics, LastSeen, Pipeline};
 use prometheus::IntGauge;
@@ -22,8 +26,8 @@ static LAST_MESSAGE_AGE: Family =
     Family::gauge("data_last_message_age_seconds", "Seconds since the symbol's last message arrived.");
 
 /// Builds one probe per `[[feed]]` and starts its consumer.
-pub fn build(config: &Config, shared: &Arc<Shared>) -> Vec<Arc<dyn Probe>> {
-    if config.feed.is_empty() {
+pub fn build(targets: &[FeedTarget], config: &Config, shared: &Arc<Shared>) -> Vec<Arc<dyn Probe>> {
+    if targets.is_empty() {
         return Vec::new();
     }
     let metrics = Arc::new(FeedMetrics::register(shared));
@@ -32,8 +36,7 @@ pub fn build(config: &Config, shared: &Arc<Shared>) -> Vec<Arc<dyn Probe>> {
         "Messages a feed fell too far behind its WebSocket monitor to read.",
         &["feed"],
     );
-    config
-        .feed
+    targets
         .iter()
         .map(|target| {
             let pipeline = Pipeline::new(target, Arc::clone(&metrics));
@@ -78,7 +81,7 @@ impl Probe for FeedProbe {
             if self.connected.get() == 1 {
                 Ok(out)
             } else {
-                Err(ProbeError::new("disconnected", "the feed's source is not connected"))
+                Err(ProbeError::new(Reason::Disconnected, "the feed's source is not connected"))
             }
         })
     }

@@ -2,7 +2,7 @@
 //! metric handles, so that a message costs a hash lookup and a few atomic adds.
 
 use super::decode::{Rejection, TradeDecoder};
-use crate::config::{FeedKind, FeedTarget};
+use super::{FeedKind, FeedTarget};
 use crate::shared::Shared;
 use prometheus::{Gauge, GaugeVec, IntCounter, IntCounterVec, IntGaugeVec};
 use std::collections::HashMap;

@@ -2,8 +2,10 @@
 //! with capped backoff, keeps `data_feed_connected` true to its state, and judges
 //! staleness about once a second whatever the source does.
 
+use super::FeedSource;
 use super::pipeline::Pipeline;
-use crate::config::{Config, FeedSource};
+use crate::config::Config;
+use crate::probe::mongodb::MongoTarget;
 use crate::shared::Shared;
 use futures_util::StreamExt;
 use mongodb::bson::{Bson, Document, doc};
@@ -11,9 +13,11 @@ use prometheus::{IntCounter, IntGauge};
 use redis::AsyncConnectionConfig;
 use redis::streams::{StreamReadOptions, StreamReadReply};
 use std::time::Duration;
+use tickwatch_common::backoff::Backoff;
 use tokio::sync::broadcast::error::RecvError;
 
 const TICK: Duration = Duration::from_secs(1);
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
 
 fn now_ns() -> i64 {
@@ -43,7 +47,8 @@ pub async fn run(source: FeedSource, mut pipeline: Pipeline, ctx: SourceContext,
             }
         }
         FeedSource::Mongodb { target, db, collection, time_field, poll_interval } => {
-            let Some(uri) = config.mongodb.iter().find(|m| m.name == target).map(|m| m.uri.clone()) else {
+            let Some(uri) = config.targets::<MongoTarget>().iter().find(|m| m.name == target).map(|m| m.uri.clone())
+            else {
                 tracing::error!(feed = ctx.feed, target, "no [[mongodb]] target of that name");
                 return;
             };
@@ -52,22 +57,22 @@ pub async fn run(source: FeedSource, mut pipeline: Pipeline, ctx: SourceContext,
     }
 }
 
-async fn backoff_sleep(backoff: &mut Duration, pipeline: &mut Pipeline) {
+/// Waits before reconnecting, judging staleness first: a feed whose source is down goes stale.
+async fn backoff_sleep(backoff: &mut Backoff, pipeline: &mut Pipeline) {
     pipeline.tick(now_ns());
-    tokio::time::sleep(*backoff).await;
-    *backoff = (*backoff * 2).min(MAX_BACKOFF);
+    backoff.wait().await;
 }
 
 async fn pubsub(url: &str, channel: &str, pipeline: &mut Pipeline, ctx: &SourceContext) {
-    let Ok(client) = crate::redis_conn::client(url) else { return };
+    let Ok(client) = tickwatch_common::redis::client(url) else { return };
     let pattern = channel.contains(['*', '?', '[']);
-    let mut backoff = Duration::from_millis(100);
+    let mut backoff = Backoff::new(FIRST_BACKOFF, MAX_BACKOFF);
     loop {
         if let Ok(mut pubsub) = client.get_async_pubsub().await {
             let subscribed = if pattern { pubsub.psubscribe(channel).await } else { pubsub.subscribe(channel).await };
             if subscribed.is_ok() {
                 ctx.connected.set(1);
-                backoff = Duration::from_millis(100);
+                backoff.reset();
                 let mut messages = pubsub.on_message();
                 let mut tick = tokio::time::interval(TICK);
                 loop {
@@ -95,12 +100,12 @@ async fn redis_stream(
     pipeline: &mut Pipeline,
     ctx: &SourceContext,
 ) {
-    let Ok(client) = crate::redis_conn::client(url) else { return };
+    let Ok(client) = tickwatch_common::redis::client(url) else { return };
     // Blocking reads wait up to a second; the driver's own response timeout must not cut them.
     let config = AsyncConnectionConfig::new().set_response_timeout(None);
     let consumer = format!("tickwatch-{}", std::process::id());
     let mut last_id = "$".to_owned();
-    let mut backoff = Duration::from_millis(100);
+    let mut backoff = Backoff::new(FIRST_BACKOFF, MAX_BACKOFF);
     loop {
         if let Ok(mut con) = client.get_multiplexed_async_connection_with_config(&config).await {
             if let Some(group) = group {
@@ -115,7 +120,7 @@ async fn redis_stream(
                     .await;
             }
             ctx.connected.set(1);
-            backoff = Duration::from_millis(100);
+            backoff.reset();
             let mut last_tick = std::time::Instant::now();
             loop {
                 let options = StreamReadOptions::default().count(1000).block(1000);
@@ -188,10 +193,10 @@ async fn mongodb(
     pipeline: &mut Pipeline,
     ctx: &SourceContext,
 ) {
-    let mut backoff = Duration::from_millis(100);
+    let mut backoff = Backoff::new(FIRST_BACKOFF, MAX_BACKOFF);
     let mut last: Option<Bson> = None;
     loop {
-        let client = match mongodb::Client::with_uri_str(uri).await {
+        let client = match crate::probe::mongodb::connect(uri).await {
             Ok(c) => c,
             Err(_) => {
                 backoff_sleep(&mut backoff, pipeline).await;
@@ -213,7 +218,7 @@ async fn mongodb(
                 }
             };
             ctx.connected.set(1);
-            backoff = Duration::from_millis(100);
+            backoff.reset();
             let arrival = now_ns();
             for mut document in batch {
                 if let Some(t) = document.get(time_field) {

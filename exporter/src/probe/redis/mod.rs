@@ -2,13 +2,16 @@
 //! for streams matching patterns, and subscribers of channels matching patterns. All
 //! per-key reads are pipelined; key discovery is cached between scrapes.
 
+mod config;
 pub mod info;
 
-use crate::config::{Config, RedisTarget};
+pub use config::RedisTarget;
+
+use crate::config::Config;
 use crate::discovery::{Cached, Discovered};
 use crate::exposition::{Family, Samples};
 use crate::probe::{Probe, ProbeError, ProbeFuture, ProbeResult};
-use crate::redis_conn::{self, pipelined, probe_error};
+use crate::redis_conn::{self, pipelined};
 use crate::shared::Shared;
 use redis::Value;
 use redis::aio::ConnectionManager;
@@ -28,9 +31,8 @@ static CHANNEL_SUBSCRIBERS: Family = Family::gauge(
 );
 
 /// Builds one probe per `[[redis]]` target.
-pub fn build(config: &Config, _shared: &Arc<Shared>) -> Vec<Arc<dyn Probe>> {
-    config
-        .redis
+pub fn build(targets: &[RedisTarget], config: &Config, _shared: &Arc<Shared>) -> Vec<Arc<dyn Probe>> {
+    targets
         .iter()
         .filter_map(|t| match RedisProbe::new(t, config) {
             Ok(p) => Some(Arc::new(p) as Arc<dyn Probe>),
@@ -57,7 +59,7 @@ impl RedisProbe {
     pub fn new(target: &RedisTarget, config: &Config) -> Result<RedisProbe, String> {
         Ok(RedisProbe {
             name: target.name.clone(),
-            db: redis_conn::database(&target.url),
+            db: tickwatch_common::redis::database(&target.url),
             connection: redis_conn::connect(&target.url)?,
             streams: target.streams.clone(),
             channels: target.channels.clone(),
@@ -72,10 +74,10 @@ impl RedisProbe {
         let t = ("target", self.name.as_str());
 
         let start = Instant::now();
-        let _: String = redis::cmd("PING").query_async(&mut con).await.map_err(probe_error)?;
+        let _: String = redis::cmd("PING").query_async(&mut con).await.map_err(ProbeError::from)?;
         out.add(&PING, &[t], start.elapsed().as_secs_f64());
 
-        let info: String = redis::cmd("INFO").arg("ALL").query_async(&mut con).await.map_err(probe_error)?;
+        let info: String = redis::cmd("INFO").arg("ALL").query_async(&mut con).await.map_err(ProbeError::from)?;
         info::parse(&info, &self.name, self.db, &mut out);
 
         if !self.streams.is_empty() {
@@ -95,7 +97,7 @@ impl RedisProbe {
                 let mut con = con.clone();
                 let (keys, truncated) = redis_conn::scan(&mut con, &self.streams, Some("stream"), self.max_keys)
                     .await
-                    .map_err(probe_error)?;
+                    .map_err(ProbeError::from)?;
                 Ok::<_, ProbeError>(Discovered { keys, truncated })
             })
             .await?;
@@ -110,7 +112,7 @@ impl RedisProbe {
             }
         };
         let mut replies = Vec::with_capacity(keys.len() * 3);
-        pipelined(con, keys.len() * 3, command, |_, v| replies.push(v)).await.map_err(probe_error)?;
+        pipelined(con, keys.len() * 3, command, |_, v| replies.push(v)).await.map_err(ProbeError::from)?;
         let now_ms = crate::epoch::now_ms();
         for (key, reply) in found.keys.iter().zip(replies.chunks(3)) {
             // A stream deleted since discovery is absent, not empty.
@@ -134,7 +136,7 @@ impl RedisProbe {
         let mut channels = std::collections::BTreeSet::new();
         for pattern in &self.channels {
             let names: Vec<String> =
-                redis::cmd("PUBSUB").arg("CHANNELS").arg(pattern).query_async(con).await.map_err(probe_error)?;
+                redis::cmd("PUBSUB").arg("CHANNELS").arg(pattern).query_async(con).await.map_err(ProbeError::from)?;
             channels.extend(names);
         }
         let truncated = channels.len() > self.max_keys;
@@ -142,7 +144,7 @@ impl RedisProbe {
         found.report("redis", &self.name, "channels", out);
         for chunk in found.keys.chunks(1000) {
             let counts: Vec<(String, i64)> =
-                redis::cmd("PUBSUB").arg("NUMSUB").arg(chunk).query_async(con).await.map_err(probe_error)?;
+                redis::cmd("PUBSUB").arg("NUMSUB").arg(chunk).query_async(con).await.map_err(ProbeError::from)?;
             for (channel, subscribers) in counts {
                 out.add(&CHANNEL_SUBSCRIBERS, &[("target", &self.name), ("channel", &channel)], subscribers as f64);
             }

@@ -2,8 +2,9 @@
 //! (or none of it, when insecure), message and frame size limits, and failures named by
 //! a bounded reason.
 
-use crate::config::WebSocketTarget;
+use super::WebSocketTarget;
 use crate::probe::ProbeError;
+use crate::reason::Reason;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::WebPkiSupportedAlgorithms;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
@@ -57,18 +58,18 @@ impl Endpoint {
 pub fn failure(error: Error) -> ProbeError {
     let reason = match &error {
         // tokio-rustls reports certificate and handshake failures as I/O errors.
-        Error::Io(e) if e.get_ref().is_some_and(|inner| inner.is::<rustls::Error>()) => "tls",
+        Error::Io(e) if e.get_ref().is_some_and(|inner| inner.is::<rustls::Error>()) => Reason::Tls,
         Error::Io(e) if matches!(e.kind(), std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::ConnectionReset) => {
-            "closed"
+            Reason::Closed
         }
-        Error::Io(_) => "connection",
-        Error::Tls(_) => "tls",
-        Error::Capacity(_) => "too_large",
-        Error::Utf8(_) => "invalid_utf8",
-        Error::ConnectionClosed | Error::AlreadyClosed => "closed",
-        Error::Protocol(tungstenite::error::ProtocolError::HandshakeIncomplete) => "closed",
-        Error::Http(_) | Error::HttpFormat(_) | Error::Url(_) => "handshake",
-        _ => "protocol",
+        Error::Io(_) => Reason::Connection,
+        Error::Tls(_) => Reason::Tls,
+        Error::Capacity(_) => Reason::TooLarge,
+        Error::Utf8(_) => Reason::InvalidUtf8,
+        Error::ConnectionClosed | Error::AlreadyClosed => Reason::Closed,
+        Error::Protocol(tungstenite::error::ProtocolError::HandshakeIncomplete) => Reason::Closed,
+        Error::Http(_) | Error::HttpFormat(_) | Error::Url(_) => Reason::Handshake,
+        _ => Reason::Protocol,
     };
     ProbeError::new(reason, error.to_string())
 }

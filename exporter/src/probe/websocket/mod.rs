@@ -9,13 +9,17 @@
 //! (`too_large`), and the scrape's budget bounds a server that never completes the
 //! handshake or drips bytes.
 
+mod config;
 mod connect;
 pub mod monitor;
 pub mod pointer;
 
-use crate::config::{Config, WebSocketMode, WebSocketTarget};
+pub use config::{WebSocketMode, WebSocketTarget};
+
+use crate::config::Config;
 use crate::exposition::{Family, Samples};
 use crate::probe::{Probe, ProbeError, ProbeFuture, ProbeResult};
+use crate::reason::Reason;
 use crate::shared::Shared;
 use connect::{Endpoint, failure};
 use futures_util::{SinkExt, StreamExt};
@@ -43,14 +47,11 @@ static LAST_MESSAGE_AGE: Family = Family::gauge(
 const TAP_CAPACITY: usize = 65_536;
 
 /// Builds one probe per `[[websocket]]` target and starts the monitors.
-pub fn build(config: &Config, shared: &Arc<Shared>) -> Vec<Arc<dyn Probe>> {
-    let metrics = config
-        .websocket
-        .iter()
-        .any(|t| t.mode == WebSocketMode::Monitor)
-        .then(|| Arc::new(MonitorMetrics::register(shared)));
+pub fn build(targets: &[WebSocketTarget], _config: &Config, shared: &Arc<Shared>) -> Vec<Arc<dyn Probe>> {
+    let metrics =
+        targets.iter().any(|t| t.mode == WebSocketMode::Monitor).then(|| Arc::new(MonitorMetrics::register(shared)));
     let mut probes: Vec<Arc<dyn Probe>> = Vec::new();
-    for target in &config.websocket {
+    for target in targets {
         let endpoint = match Endpoint::new(target) {
             Ok(e) => e,
             Err(e) => {
@@ -110,7 +111,7 @@ impl ConnectProbe {
                 Some(Ok(Message::Text(_) | Message::Binary(_))) => break,
                 Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {}
                 Some(Ok(Message::Close(_))) | None => {
-                    return Err(ProbeError::new("closed", "the server closed before sending a message"));
+                    return Err(ProbeError::new(Reason::Closed, "the server closed before sending a message"));
                 }
                 Some(Err(e)) => return Err(failure(e)),
             }
@@ -162,7 +163,7 @@ impl Probe for MonitorProbe {
             if self.state.connected.get() == 1 {
                 Ok(out)
             } else {
-                Err(ProbeError::new("disconnected", "the monitor's subscription is not open"))
+                Err(ProbeError::new(Reason::Disconnected, "the monitor's subscription is not open"))
             }
         })
     }

@@ -7,13 +7,14 @@
 use super::connect::{Endpoint, failure};
 use super::pointer::Pointer;
 use crate::epoch::{epoch_to_ms, now_ms};
+use crate::reason::Reason;
 use crate::shared::Shared;
 use futures_util::{SinkExt, StreamExt};
 use prometheus::{Histogram, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec};
-use std::hash::BuildHasher;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+use tickwatch_common::backoff::Backoff;
 use tokio::sync::broadcast;
 use tokio_tungstenite::tungstenite::{Bytes, Message};
 
@@ -134,34 +135,38 @@ pub struct Monitor {
 impl Monitor {
     /// Runs for the life of the process.
     pub async fn run(self) {
-        let errors = |reason: &str| self.metrics.errors.with_label_values(&[&self.target, reason]).inc();
+        let errors = |reason: Reason| self.metrics.errors.with_label_values(&[&self.target, reason.as_str()]).inc();
         let reconnects = self.metrics.reconnects.with_label_values(&[&self.target]);
         let missed_pongs = self.metrics.missed_pongs.with_label_values(&[&self.target]);
         let connected = &self.recorder.state().connected;
-        let mut backoff = FIRST_BACKOFF;
-        let mut attempt: u64 = 0;
-        let jitter = std::collections::hash_map::RandomState::new();
+        let mut backoff = Backoff::new(FIRST_BACKOFF, MAX_BACKOFF);
         loop {
             match tokio::time::timeout(CONNECT_TIMEOUT, self.endpoint.connect()).await {
-                Err(_) => errors("timeout"),
+                Err(_) => errors(Reason::Timeout),
                 Ok(Err(e)) => {
-                    tracing::debug!(target = self.target, reason = e.reason, "websocket connect failed: {}", e.message);
+                    tracing::debug!(
+                        target = self.target,
+                        reason = e.reason.as_str(),
+                        "websocket connect failed: {}",
+                        e.message
+                    );
                     errors(e.reason);
                 }
                 Ok(Ok(mut socket)) => {
                     connected.set(1);
-                    backoff = FIRST_BACKOFF;
+                    backoff.reset();
                     let reason = self.read_until_closed(&mut socket, &missed_pongs).await;
                     connected.set(0);
                     errors(reason);
                     reconnects.inc();
-                    tracing::info!(target = self.target, reason, "websocket subscription ended; reconnecting");
+                    tracing::info!(
+                        target = self.target,
+                        reason = reason.as_str(),
+                        "websocket subscription ended; reconnecting"
+                    );
                 }
             }
-            attempt += 1;
-            let spread = jitter.hash_one(attempt) % (backoff.as_millis() as u64 / 2 + 1);
-            tokio::time::sleep(backoff + Duration::from_millis(spread)).await;
-            backoff = (backoff * 2).min(MAX_BACKOFF);
+            backoff.wait().await;
         }
     }
 
@@ -174,7 +179,7 @@ impl Monitor {
     }
 
     /// Reads until the connection ends; returns why it ended.
-    async fn read_until_closed(&self, socket: &mut super::connect::Socket, missed_pongs: &IntCounter) -> &'static str {
+    async fn read_until_closed(&self, socket: &mut super::connect::Socket, missed_pongs: &IntCounter) -> Reason {
         if let Some(text) = &self.subscribe
             && let Err(e) = socket.send(Message::text(text.as_str())).await
         {
@@ -191,13 +196,13 @@ impl Monitor {
                     Some(Ok(Message::Pong(_))) => awaiting_pong = false,
                     // Pings are answered by the library as it reads.
                     Some(Ok(Message::Ping(_) | Message::Frame(_))) => {}
-                    Some(Ok(Message::Close(_))) | None => return "closed",
+                    Some(Ok(Message::Close(_))) | None => return Reason::Closed,
                     Some(Err(e)) => return failure(e).reason,
                 },
                 _ = pings.tick() => {
                     if awaiting_pong {
                         missed_pongs.inc();
-                        return "ping_timeout";
+                        return Reason::PingTimeout;
                     }
                     if let Err(e) = socket.send(Message::Ping(Default::default())).await {
                         return failure(e).reason;

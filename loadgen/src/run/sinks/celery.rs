@@ -1,9 +1,34 @@
-use super::{SendFuture, Sink, redis_connection};
+use super::{SendFuture, Sink, check_scheme, redis_connection, require};
 use crate::run::source::Outgoing;
-use crate::scenario::SinkConfig;
 use base64::Engine;
 use redis::aio::ConnectionManager;
+use serde::Deserialize;
 use serde_json::{Value, json};
+
+/// `kind = "celery"`: Celery tasks on a Redis broker.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CelerySinkConfig {
+    /// The broker: `redis://...` or `rediss://...`.
+    pub url: Option<String>,
+    /// Queue to push to.
+    pub queue: Option<String>,
+    /// Task name.
+    pub task: Option<String>,
+    /// Positional arguments; `"{field}"` takes the message's field with its type
+    /// (symbol, seq, price, qty, ts_ns, side, venue; chains: underlying, expiry, spot, ts_ns).
+    #[serde(default)]
+    pub args: Vec<toml::Value>,
+}
+
+impl CelerySinkConfig {
+    pub fn validate(&self, key: &str, problems: &mut Vec<String>) {
+        require(problems, key, "Celery", "url", self.url.is_some());
+        require(problems, key, "Celery", "queue", self.queue.is_some());
+        require(problems, key, "Celery", "task", self.task.is_some());
+        check_scheme(problems, key, self.url.as_deref(), &["redis", "rediss"]);
+    }
+}
 
 /// Enqueues Celery tasks on a Redis broker in Kombu's message format, so a real Celery
 /// worker executes them: an LPUSH per task, one pipeline per batch.
@@ -17,7 +42,7 @@ pub struct CelerySink {
 }
 
 impl CelerySink {
-    pub fn new(config: &SinkConfig, seed: u64) -> Result<CelerySink, String> {
+    pub fn new(config: &CelerySinkConfig, seed: u64) -> Result<CelerySink, String> {
         Ok(CelerySink {
             connection: redis_connection(config.url.as_deref().unwrap_or_default())?,
             queue: config.queue.clone().unwrap_or_default(),

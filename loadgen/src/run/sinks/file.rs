@@ -1,8 +1,23 @@
-use super::{SendFuture, Sink};
+use super::{SendFuture, Sink, require};
 use crate::run::source::Outgoing;
-use crate::scenario::SinkConfig;
+use serde::Deserialize;
 use std::fs::File;
 use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+
+/// `kind = "file"`: every message written to a file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSinkConfig {
+    /// Output path (`.jsonl`).
+    pub path: Option<PathBuf>,
+}
+
+impl FileSinkConfig {
+    pub fn validate(&self, key: &str, problems: &mut Vec<String>) {
+        require(problems, key, "File", "path", self.path.is_some());
+    }
+}
 
 /// JSON Lines, one message per line.
 pub struct FileSink {
@@ -10,7 +25,7 @@ pub struct FileSink {
 }
 
 impl FileSink {
-    pub fn new(config: &SinkConfig) -> Result<FileSink, String> {
+    pub fn new(config: &FileSinkConfig) -> Result<FileSink, String> {
         let path = config.path.as_ref().ok_or("needs a path")?;
         let file = File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
         Ok(FileSink { out: BufWriter::new(file) })

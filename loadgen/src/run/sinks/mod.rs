@@ -10,8 +10,16 @@ mod redis;
 mod websocket_client;
 mod websocket_server;
 
+pub use celery::CelerySinkConfig;
+pub use file::FileSinkConfig;
+pub use mongodb::{MongoSinkConfig, WriteConcernLevel};
+pub use redis::{RedisMode, RedisSinkConfig};
+pub use websocket_client::WebSocketClientSinkConfig;
+pub use websocket_server::WebSocketServerSinkConfig;
+
 use super::source::Outgoing;
-use crate::scenario::{SinkConfig, SinkKind};
+use crate::scenario::SinkConfig;
+use serde::Deserialize;
 use std::future::Future;
 use std::pin::Pin;
 
@@ -33,31 +41,80 @@ pub trait Sink: Send {
     }
 }
 
+/// The kind of a `[[sink]]` (its `kind` key) with that kind's own keys. Adding a sink is
+/// its module and one variant here.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum SinkKind {
+    WebsocketServer(WebSocketServerSinkConfig),
+    WebsocketClient(WebSocketClientSinkConfig),
+    Redis(RedisSinkConfig),
+    Celery(CelerySinkConfig),
+    Mongodb(MongoSinkConfig),
+    File(FileSinkConfig),
+}
+
+impl SinkKind {
+    /// The `kind` of the sink in summary.json.
+    pub fn report_name(&self) -> &'static str {
+        match self {
+            SinkKind::WebsocketServer(_) => "websocketserver",
+            SinkKind::WebsocketClient(_) => "websocketclient",
+            SinkKind::Redis(_) => "redis",
+            SinkKind::Celery(_) => "celery",
+            SinkKind::Mongodb(_) => "mongodb",
+            SinkKind::File(_) => "file",
+        }
+    }
+
+    /// Checks what the types cannot; `key` is the sink's path, e.g. `sink[0]`.
+    pub fn validate(&self, key: &str, problems: &mut Vec<String>) {
+        match self {
+            SinkKind::WebsocketServer(c) => c.validate(key, problems),
+            SinkKind::WebsocketClient(c) => c.validate(key, problems),
+            SinkKind::Redis(c) => c.validate(key, problems),
+            SinkKind::Celery(c) => c.validate(key, problems),
+            SinkKind::Mongodb(c) => c.validate(key, problems),
+            SinkKind::File(c) => c.validate(key, problems),
+        }
+    }
+}
+
 /// Builds the sink a `[[sink]]` describes (`seed` makes Celery task ids reproducible).
 pub async fn build(config: &SinkConfig, seed: u64) -> Result<Box<dyn Sink>, String> {
     let name = &config.name;
     let fail = |e: String| format!("sink {name}: {e}");
-    Ok(match config.kind {
-        SinkKind::Redis => Box::new(redis::RedisSink::new(config).map_err(fail)?),
-        SinkKind::Celery => Box::new(celery::CelerySink::new(config, seed).map_err(fail)?),
-        SinkKind::Mongodb => Box::new(mongodb::MongoSink::new(config).await.map_err(fail)?),
-        SinkKind::File => Box::new(file::FileSink::new(config).map_err(fail)?),
-        SinkKind::WebsocketServer => Box::new(websocket_server::WebSocketServerSink::new(config).await.map_err(fail)?),
-        SinkKind::WebsocketClient => Box::new(websocket_client::WebSocketClientSink::new(config)),
+    Ok(match &config.kind {
+        SinkKind::Redis(c) => Box::new(redis::RedisSink::new(c).map_err(fail)?),
+        SinkKind::Celery(c) => Box::new(celery::CelerySink::new(c, seed).map_err(fail)?),
+        SinkKind::Mongodb(c) => Box::new(mongodb::MongoSink::new(c, config.timeout).await.map_err(fail)?),
+        SinkKind::File(c) => Box::new(file::FileSink::new(c).map_err(fail)?),
+        SinkKind::WebsocketServer(c) => {
+            Box::new(websocket_server::WebSocketServerSink::new(name, c).await.map_err(fail)?)
+        }
+        SinkKind::WebsocketClient(c) => Box::new(websocket_client::WebSocketClientSink::new(c)),
     })
 }
 
-/// A Redis client that skips `CLIENT SETINFO` (Redis before 7.2 answers it with an error
-/// that pollutes the server's error statistics) and whose commands are bounded by the
-/// sink's own timeout instead of the driver's.
+/// A problem when a sink of `kind` lacks `field` (the key is optional in the type so that
+/// one missing key does not hide the file's other problems).
+fn require(problems: &mut Vec<String>, key: &str, kind: &str, field: &str, present: bool) {
+    if !present {
+        problems.push(format!("{key}.{field}: a {kind} sink needs `{field}`"));
+    }
+}
+
+/// A problem when `url` is not of one of `schemes`.
+fn check_scheme(problems: &mut Vec<String>, key: &str, url: Option<&str>, schemes: &[&str]) {
+    if let Some(url) = url
+        && !schemes.contains(&url.split("://").next().unwrap_or_default())
+    {
+        problems.push(format!("{key}.url: scheme must be one of {}", schemes.join(", ")));
+    }
+}
+
+/// The Redis connection of a sink: one connection attempt may take a second, and each
+/// command is bounded by the sink's own timeout instead of the driver's.
 pub(crate) fn redis_connection(url: &str) -> Result<::redis::aio::ConnectionManager, String> {
-    use ::redis::IntoConnectionInfo;
-    let info = url.into_connection_info().map_err(|e| format!("not a usable Redis URL ({:?})", e.kind()))?;
-    let settings = info.redis_settings().clone().set_skip_set_lib_name();
-    let client = ::redis::Client::open(info.set_redis_settings(settings)).map_err(|e| format!("{:?}", e.kind()))?;
-    let config = ::redis::aio::ConnectionManagerConfig::new()
-        .set_response_timeout(None)
-        .set_connection_timeout(Some(std::time::Duration::from_secs(1)))
-        .set_number_of_retries(1);
-    ::redis::aio::ConnectionManager::new_lazy_with_config(client, config).map_err(|e| e.to_string())
+    tickwatch_common::redis::connect(url, Some(std::time::Duration::from_secs(1)))
 }

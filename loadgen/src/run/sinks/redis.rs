@@ -1,7 +1,44 @@
-use super::{SendFuture, Sink, redis_connection};
+use super::{SendFuture, Sink, check_scheme, redis_connection, require};
 use crate::run::source::Outgoing;
-use crate::scenario::{RedisMode, SinkConfig};
 use redis::aio::ConnectionManager;
+use serde::Deserialize;
+
+/// `kind = "redis"`: PUBLISH to channels or XADD to streams.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedisSinkConfig {
+    /// `redis://...` or `rediss://...`.
+    pub url: Option<String>,
+    /// `xadd` (the default) or `publish`.
+    #[serde(default)]
+    pub mode: RedisMode,
+    /// Stream or channel name; `{symbol}` expands per message.
+    pub key: Option<String>,
+    /// xadd: approximate MAXLEN of the stream. Default 1,000,000.
+    #[serde(default = "default_maxlen")]
+    pub maxlen: u64,
+}
+
+/// How the Redis sink writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RedisMode {
+    #[default]
+    Xadd,
+    Publish,
+}
+
+fn default_maxlen() -> u64 {
+    1_000_000
+}
+
+impl RedisSinkConfig {
+    pub fn validate(&self, key: &str, problems: &mut Vec<String>) {
+        require(problems, key, "Redis", "url", self.url.is_some());
+        require(problems, key, "Redis", "key", self.key.is_some());
+        check_scheme(problems, key, self.url.as_deref(), &["redis", "rediss"]);
+    }
+}
 
 /// PUBLISH or XADD (with an approximate MAXLEN), one pipeline per batch.
 pub struct RedisSink {
@@ -12,7 +49,7 @@ pub struct RedisSink {
 }
 
 impl RedisSink {
-    pub fn new(config: &SinkConfig) -> Result<RedisSink, String> {
+    pub fn new(config: &RedisSinkConfig) -> Result<RedisSink, String> {
         Ok(RedisSink {
             connection: redis_connection(config.url.as_deref().unwrap_or_default())?,
             mode: config.mode,

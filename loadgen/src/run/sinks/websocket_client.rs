@@ -1,10 +1,25 @@
-use super::{SendFuture, Sink};
+use super::{SendFuture, Sink, check_scheme, require};
 use crate::run::source::Outgoing;
-use crate::scenario::SinkConfig;
 use futures_util::SinkExt;
+use serde::Deserialize;
 use tokio_tungstenite::tungstenite::Message;
 
 type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// `kind = "websocket-client"`: messages pushed to a gateway's ingest endpoint.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebSocketClientSinkConfig {
+    /// `ws://...` or `wss://...`.
+    pub url: Option<String>,
+}
+
+impl WebSocketClientSinkConfig {
+    pub fn validate(&self, key: &str, problems: &mut Vec<String>) {
+        require(problems, key, "WebsocketClient", "url", self.url.is_some());
+        check_scheme(problems, key, self.url.as_deref(), &["ws", "wss"]);
+    }
+}
 
 /// Pushes every message as a text frame to a gateway's ingest endpoint; frames of a batch
 /// are written together and flushed once. Reconnects on the next batch after a failure.
@@ -14,7 +29,7 @@ pub struct WebSocketClientSink {
 }
 
 impl WebSocketClientSink {
-    pub fn new(config: &SinkConfig) -> WebSocketClientSink {
+    pub fn new(config: &WebSocketClientSinkConfig) -> WebSocketClientSink {
         WebSocketClientSink { url: config.url.clone().unwrap_or_default(), socket: None }
     }
 }

@@ -1,7 +1,7 @@
-use super::{SendFuture, Sink};
+use super::{SendFuture, Sink, require};
 use crate::run::source::Outgoing;
-use crate::scenario::SinkConfig;
 use futures_util::{SinkExt, StreamExt};
+use serde::Deserialize;
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,6 +13,29 @@ use tokio_tungstenite::tungstenite::{Bytes, Message, Utf8Bytes};
 const SUBSCRIBER_BACKLOG: usize = 65_536;
 
 type Published = (Arc<str>, Utf8Bytes);
+
+/// `kind = "websocket-server"`: a gateway that clients subscribe to.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebSocketServerSinkConfig {
+    /// Address to listen on, e.g. `127.0.0.1:8765`.
+    pub listen: Option<String>,
+    /// Wait (up to 60 s) until this many clients have subscribed before the first phase
+    /// starts, so every subscriber sees the whole feed.
+    #[serde(default)]
+    pub wait_for_subscribers: usize,
+}
+
+impl WebSocketServerSinkConfig {
+    pub fn validate(&self, key: &str, problems: &mut Vec<String>) {
+        require(problems, key, "WebsocketServer", "listen", self.listen.is_some());
+        if let Some(listen) = &self.listen
+            && listen.parse::<std::net::SocketAddr>().is_err()
+        {
+            problems.push(format!("{key}.listen: `{listen}` is not HOST:PORT, e.g. 127.0.0.1:8765"));
+        }
+    }
+}
 
 /// A gateway simulator: clients connect, optionally send
 /// `{"op":"subscribe","symbols":[...]}` (without it they get every symbol), and receive
@@ -30,7 +53,7 @@ pub struct WebSocketServerSink {
 }
 
 impl WebSocketServerSink {
-    pub async fn new(config: &SinkConfig) -> Result<WebSocketServerSink, String> {
+    pub async fn new(name: &str, config: &WebSocketServerSinkConfig) -> Result<WebSocketServerSink, String> {
         let address = config.listen.clone().unwrap_or_default();
         let listener = TcpListener::bind(&address).await.map_err(|e| format!("cannot listen on {address}: {e}"))?;
         let (publish, _) = broadcast::channel(SUBSCRIBER_BACKLOG);
@@ -64,7 +87,7 @@ impl WebSocketServerSink {
             active,
             shutdown,
             wait_for: config.wait_for_subscribers,
-            name: config.name.clone(),
+            name: name.to_owned(),
         })
     }
 }

@@ -5,13 +5,17 @@
 //! field is indexed, documents written in the last minute; replica-set member health,
 //! state and lag where the server is a replica set (and nothing where it is not).
 
-use crate::config::{CollectionRef, Config, MongoTarget};
+use crate::config::Config;
+mod config;
+
+pub use config::{CollectionRef, MongoTarget};
+
 use crate::epoch::epoch_to_ms;
 use crate::exposition::{Family, Samples};
 use crate::probe::{Probe, ProbeError, ProbeFuture, ProbeResult};
+use crate::reason::Reason;
 use crate::shared::Shared;
 use mongodb::bson::{Bson, DateTime, Document, doc};
-use mongodb::options::ClientOptions;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::OnceCell;
@@ -55,8 +59,15 @@ static RS_LAG: Family = Family::gauge(
 const NO_REPLICATION_ENABLED: i32 = 76;
 
 /// Builds one probe per `[[mongodb]]` target.
-pub fn build(config: &Config, _shared: &Arc<Shared>) -> Vec<Arc<dyn Probe>> {
-    config.mongodb.iter().map(|t| Arc::new(MongoProbe::new(t)) as Arc<dyn Probe>).collect()
+pub fn build(targets: &[MongoTarget], _config: &Config, _shared: &Arc<Shared>) -> Vec<Arc<dyn Probe>> {
+    targets.iter().map(|t| Arc::new(MongoProbe::new(t)) as Arc<dyn Probe>).collect()
+}
+
+/// The one client of a `[[mongodb]]` target, for its probe and the feeds that poll it.
+/// It fails fast (2 s to select a server or connect): the scrape's budget bounds the probe
+/// anyway, and a feed's poll loop retries on its own.
+pub async fn connect(uri: &str) -> Result<mongodb::Client, String> {
+    tickwatch_common::mongodb::client(uri, "tickwatch-exporter", Duration::from_secs(2)).await
 }
 
 /// One MongoDB deployment.
@@ -78,14 +89,7 @@ impl MongoProbe {
     async fn client(&self) -> Result<&mongodb::Client, ProbeError> {
         self.client
             .get_or_try_init(|| async {
-                let mut options = ClientOptions::parse(&self.target.uri)
-                    .await
-                    .map_err(|e| ProbeError::new("config", format!("cannot use the URI: {}", e.kind)))?;
-                options.app_name = Some("tickwatch-exporter".to_owned());
-                // Fail fast: the scrape's budget bounds the probe anyway.
-                options.server_selection_timeout = Some(Duration::from_secs(2));
-                options.connect_timeout = Some(Duration::from_secs(2));
-                mongodb::Client::with_options(options).map_err(|e| ProbeError::new("config", e.kind.to_string()))
+                connect(&self.target.uri).await.map_err(|e| ProbeError::new(Reason::Config, e))
             })
             .await
     }
@@ -121,7 +125,7 @@ impl MongoProbe {
             match self.collection(client, collection, indexed, &mut out).await {
                 // A collection that does not exist (yet, or any more) is absent, and the
                 // server is still up.
-                Err(e) if e.reason == "command" => {
+                Err(e) if e.reason == Reason::Command => {
                     tracing::debug!(
                         target = self.target.name,
                         collection = collection.name,
@@ -275,9 +279,11 @@ impl Probe for MongoProbe {
 fn failure(e: mongodb::error::Error) -> ProbeError {
     use mongodb::error::ErrorKind;
     let reason = match e.kind.as_ref() {
-        ErrorKind::ServerSelection { .. } | ErrorKind::Io(_) | ErrorKind::ConnectionPoolCleared { .. } => "connection",
-        ErrorKind::Authentication { .. } => "auth",
-        _ => "command",
+        ErrorKind::ServerSelection { .. } | ErrorKind::Io(_) | ErrorKind::ConnectionPoolCleared { .. } => {
+            Reason::Connection
+        }
+        ErrorKind::Authentication { .. } => Reason::Auth,
+        _ => Reason::Command,
     };
     ProbeError::new(reason, e.kind.to_string())
 }

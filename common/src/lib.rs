@@ -1,0 +1,14 @@
+//! # tickwatch-common
+//!
+//! The parts the exporter, the loadgen and the test kit would otherwise each write again,
+//! and let drift: how a Redis or MongoDB client is built (timeouts, `CLIENT SETINFO`),
+//! how a background loop waits before reconnecting, and how a duration is read from a
+//! config file.
+
+pub mod backoff;
+pub mod duration;
+pub mod mongodb;
+pub mod redis;
+
+/// The content type of Prometheus's text exposition format.
+pub const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";

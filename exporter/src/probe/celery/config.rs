@@ -1,0 +1,94 @@
+//! `[[celery]]`: the Celery probe's brokers.
+
+use crate::config::{Config, Problem, Target, check_url};
+use serde::Deserialize;
+use std::time::Duration;
+
+/// `[[celery]]`: one Celery broker.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CeleryTarget {
+    /// Unique target name.
+    pub name: String,
+    /// `redis://...` or `amqp://...` (RabbitMQ).
+    pub broker: String,
+    /// Queues to report.
+    #[serde(default)]
+    pub queues: Vec<String>,
+    /// Also find queues from Kombu's bindings (Redis brokers only).
+    #[serde(default)]
+    pub discover: bool,
+    /// Consume the Celery event stream for task counters, runtimes and worker liveness
+    /// (Redis brokers only; workers must run with `-E`).
+    #[serde(default)]
+    pub events: bool,
+    /// Kombu priority steps whose sub-queues count toward a queue's length. Default
+    /// every step 0-9, which is right whatever the app configured; Kombu's own default
+    /// is `[0, 3, 6, 9]` and narrowing to it saves round trips.
+    #[serde(default = "all_priority_steps")]
+    pub priority_steps: Vec<u8>,
+    /// Most distinct task names tracked; later names are counted as `other`. Default 500.
+    #[serde(default = "default_max_task_names")]
+    pub max_task_names: usize,
+    /// Most workers tracked. Default 500.
+    #[serde(default = "default_max_workers")]
+    pub max_workers: usize,
+    /// A worker with no heartbeat for this long is down (`celery_worker_up 0`).
+    /// Default `10s` (workers beat every 2 s).
+    #[serde(default = "default_worker_timeout", deserialize_with = "tickwatch_common::duration::deserialize")]
+    pub worker_timeout: Duration,
+    /// A worker down for this long is forgotten: its series go away. Default `10m`.
+    #[serde(default = "default_worker_forget_after", deserialize_with = "tickwatch_common::duration::deserialize")]
+    pub worker_forget_after: Duration,
+}
+
+fn all_priority_steps() -> Vec<u8> {
+    (0..=9).collect()
+}
+
+fn default_max_task_names() -> usize {
+    500
+}
+
+fn default_max_workers() -> usize {
+    500
+}
+
+fn default_worker_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+
+fn default_worker_forget_after() -> Duration {
+    Duration::from_secs(600)
+}
+
+impl Target for CeleryTarget {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn validate(&self, key: &str, _config: &Config, problems: &mut Vec<Problem>) {
+        let mut problem = |field: &str, why: String| problems.push(Problem { key: format!("{key}{field}"), why });
+        match check_url(&self.broker, &["redis", "rediss", "amqp", "amqps"]) {
+            Err(why) => problem(".broker", why),
+            Ok(scheme) if scheme.starts_with("amqp") => {
+                if self.discover {
+                    problem(".discover", "queue discovery needs a Redis broker; list the queues instead".into());
+                }
+                if self.events {
+                    problem(".events", "the event consumer needs a Redis broker".into());
+                }
+            }
+            Ok(_) => {}
+        }
+        if self.queues.is_empty() && !self.discover {
+            problem(".queues", "list the queues to watch, or set discover = true".into());
+        }
+        if let Some(step) = self.priority_steps.iter().find(|&&s| s > 9) {
+            problem(".priority_steps", format!("{step} is not a Kombu priority step (0-9)"));
+        }
+        if self.max_task_names == 0 || self.max_workers == 0 {
+            problem("", "max_task_names and max_workers must be at least 1".into());
+        }
+    }
+}

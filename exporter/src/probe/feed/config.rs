@@ -1,0 +1,223 @@
+//! `[[feed]]`: the market-data feeds whose quality is scored.
+
+use crate::config::{Config, Problem, Target, check_url};
+use crate::probe::mongodb::MongoTarget;
+use crate::probe::websocket::{WebSocketMode, WebSocketTarget};
+use serde::Deserialize;
+use std::time::Duration;
+use tickwatch_feed::quality::{ChainCheck, TradeCheck};
+
+/// What a feed carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FeedKind {
+    Trade,
+    OptionChain,
+}
+
+/// How a feed's messages are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FeedFormat {
+    /// tickwatch's canonical JSON (`tickwatch-loadgen gen` writes it).
+    #[default]
+    Tickwatch,
+    /// Any JSON trade message, with `fields` saying where each field is.
+    Mapped,
+}
+
+/// Where a feed's messages come from.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum FeedSource {
+    /// A Redis pub/sub channel, or a pattern when it holds `*`, `?` or `[`.
+    RedisPubsub { url: String, channel: String },
+    /// A Redis stream read from now on (XREAD), or as a consumer group when `group` is
+    /// set (XREADGROUP, acknowledged). The message is the JSON in the entry's `field`.
+    RedisStream {
+        url: String,
+        stream: String,
+        group: Option<String>,
+        #[serde(default = "default_stream_field")]
+        field: String,
+    },
+    /// The messages of a `[[websocket]]` target in monitor mode.
+    Websocket { target: String },
+    /// Documents of a MongoDB collection, polled by `time_field`.
+    Mongodb {
+        target: String,
+        db: String,
+        collection: String,
+        time_field: String,
+        #[serde(default = "default_poll_interval", deserialize_with = "tickwatch_common::duration::deserialize")]
+        poll_interval: Duration,
+    },
+}
+
+fn default_stream_field() -> String {
+    "data".to_owned()
+}
+
+fn default_poll_interval() -> Duration {
+    Duration::from_secs(1)
+}
+
+/// Where each trade field is in a `mapped` message (JSON pointers).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FieldMap {
+    pub symbol: String,
+    /// Sequence number; without it the `gap` check does not run.
+    pub seq: Option<String>,
+    pub price: String,
+    pub qty: String,
+    /// Exchange time.
+    pub ts: String,
+    /// Unit of `ts`: `s`, `ms`, `us` or `ns`; inferred from its size when absent.
+    pub ts_unit: Option<String>,
+}
+
+/// `[[feed]]`: one market-data feed to score.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeedTarget {
+    /// Unique name: the `feed` label.
+    pub name: String,
+    pub kind: FeedKind,
+    pub source: FeedSource,
+    #[serde(default)]
+    pub format: FeedFormat,
+    /// Required with `format = "mapped"`.
+    pub fields: Option<FieldMap>,
+    /// A symbol with no message for this long is `stale`. Default `10s`.
+    #[serde(default = "default_stale_after", deserialize_with = "tickwatch_common::duration::deserialize")]
+    pub stale_after: Duration,
+    /// Messages per symbol the score looks back over. Default 1000.
+    #[serde(default = "default_score_window")]
+    pub score_window: usize,
+    /// Weight of each check in the score (check name to weight); unnamed checks weigh 1.
+    #[serde(default)]
+    pub weights: std::collections::BTreeMap<String, f64>,
+    /// Most symbols (or underlyings) tracked; messages of further symbols are rejected
+    /// with reason `symbol_cap`. Default 1000.
+    #[serde(default = "default_max_symbols")]
+    pub max_symbols: usize,
+    /// Trades: median absolute deviations from the rolling median that make a spike.
+    /// Default 10.
+    #[serde(default = "default_spike_mads")]
+    pub spike_mads: f64,
+    /// Trades: least relative distance from the median that can be a spike. Default 0.02.
+    #[serde(default = "default_spike_min_fraction")]
+    pub spike_min_fraction: f64,
+    /// Trades: largest tolerated gap between exchange and arrival time. Default `5s`.
+    #[serde(default = "default_max_clock_drift", deserialize_with = "tickwatch_common::duration::deserialize")]
+    pub max_clock_drift: Duration,
+    /// Chains: implied volatility above this fails `iv_bounds`. Default 5.0.
+    #[serde(default = "default_iv_max")]
+    pub iv_max: f64,
+}
+
+fn default_stale_after() -> Duration {
+    Duration::from_secs(10)
+}
+
+fn default_score_window() -> usize {
+    1000
+}
+
+fn default_max_symbols() -> usize {
+    1000
+}
+
+fn default_spike_mads() -> f64 {
+    10.0
+}
+
+fn default_spike_min_fraction() -> f64 {
+    0.02
+}
+
+fn default_max_clock_drift() -> Duration {
+    Duration::from_secs(5)
+}
+
+fn default_iv_max() -> f64 {
+    5.0
+}
+
+impl Target for FeedTarget {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn validate(&self, key: &str, config: &Config, problems: &mut Vec<Problem>) {
+        let mut problem = |field: &str, why: String| problems.push(Problem { key: format!("{key}{field}"), why });
+        match &self.source {
+            FeedSource::RedisPubsub { url, .. } | FeedSource::RedisStream { url, .. } => {
+                if let Err(why) = check_url(url, &["redis", "rediss"]) {
+                    problem(".source.url", why);
+                }
+            }
+            FeedSource::Websocket { target } => {
+                if !config
+                    .targets::<WebSocketTarget>()
+                    .iter()
+                    .any(|w| &w.name == target && w.mode == WebSocketMode::Monitor)
+                {
+                    problem(
+                        ".source.target",
+                        format!("`{target}` is not a [[websocket]] target with mode = \"monitor\""),
+                    );
+                }
+            }
+            FeedSource::Mongodb { target, .. } => {
+                if !config.targets::<MongoTarget>().iter().any(|m| &m.name == target) {
+                    problem(".source.target", format!("`{target}` is not a [[mongodb]] target"));
+                }
+            }
+        }
+        match (self.kind, self.format, &self.fields) {
+            (FeedKind::OptionChain, FeedFormat::Mapped, _) => {
+                problem(".format", "option chains are read in the tickwatch format only".into())
+            }
+            (FeedKind::Trade, FeedFormat::Mapped, None) => {
+                problem(".fields", "format = \"mapped\" needs fields = { symbol, price, qty, ts, ... }".into())
+            }
+            (_, _, Some(fields)) => {
+                let pointers = [
+                    Some(&fields.symbol),
+                    fields.seq.as_ref(),
+                    Some(&fields.price),
+                    Some(&fields.qty),
+                    Some(&fields.ts),
+                ];
+                for p in pointers.into_iter().flatten().filter(|p| !p.starts_with('/')) {
+                    problem(".fields", format!("`{p}` is not a JSON pointer; write e.g. \"/s\""));
+                }
+                if let Some(unit) = &fields.ts_unit
+                    && !["s", "ms", "us", "ns"].contains(&unit.as_str())
+                {
+                    problem(".fields.ts_unit", format!("`{unit}` is not one of s, ms, us, ns"));
+                }
+            }
+            _ => {}
+        }
+        let checks: Vec<&str> = match self.kind {
+            FeedKind::Trade => TradeCheck::ALL.iter().map(|c| c.label()).collect(),
+            FeedKind::OptionChain => ChainCheck::ALL.iter().map(|c| c.label()).collect(),
+        };
+        for (check, weight) in &self.weights {
+            if !checks.contains(&check.as_str()) {
+                problem(
+                    &format!(".weights.{check}"),
+                    format!("not a check of this feed; checks are {}", checks.join(", ")),
+                );
+            } else if !(*weight >= 0.0 && weight.is_finite()) {
+                problem(&format!(".weights.{check}"), "must be zero or more".into());
+            }
+        }
+        if self.score_window == 0 || self.max_symbols == 0 {
+            problem("", "score_window and max_symbols must be at least 1".into());
+        }
+    }
+}
