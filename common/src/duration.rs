@@ -10,7 +10,7 @@ pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error
 }
 
 /// Reads one duration; the error quotes the text and shows how to write one.
-pub fn parse(text: &str) -> Result<Duration, String> {
+fn parse(text: &str) -> Result<Duration, String> {
     humantime::parse_duration(text)
         .map_err(|e| format!("`{text}` is not a duration ({e}); write e.g. \"5s\", \"250ms\" or \"2m\""))
 }

@@ -268,7 +268,7 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
         // A sink's own keys are read from a buffered (flattened) table, whose errors carry
         // the position of the whole table: look the key up by its path instead.
         let path = match (path.as_str(), field_named_in(inner.message())) {
-            (p, Some(field)) if !p.ends_with(&field) => format!("{p}.{field}"),
+            (p, Some(field)) if p.rsplit('.').next() != Some(field.as_str()) => format!("{p}.{field}"),
             (p, _) => p.to_owned(),
         };
         let line = line_of_key(text, &path).or_else(|| inner.span().map(|s| line_at(text, s.start)));

@@ -38,8 +38,8 @@ pub fn parse(text: &str, file: &str, lookup: &dyn Fn(&str) -> Option<String>) ->
             config.sections.push((kind.section(), kind.read(items, &mut problems)));
         }
     }
+    let sections: Vec<String> = KINDS.iter().map(|k| format!("[[{}]]", k.section())).collect();
     for key in table.keys() {
-        let sections: Vec<String> = KINDS.iter().map(|k| format!("[[{}]]", k.section())).collect();
         problems.push(Problem {
             key: key.clone(),
             why: format!("unknown key; the file has [web], [defaults], {}", sections.join(", ")),

@@ -30,6 +30,30 @@ impl fmt::Display for Problem {
     }
 }
 
+/// Where a target's checks report their problems: every problem names the key inside
+/// the target (`redis[0].url`), so no check builds key paths by hand.
+pub struct TargetProblems<'a> {
+    key: &'a str,
+    problems: &'a mut Vec<Problem>,
+}
+
+impl<'a> TargetProblems<'a> {
+    /// Problems of the target at `key` (e.g. `redis[0]`), added to `problems`.
+    pub fn new(key: &'a str, problems: &'a mut Vec<Problem>) -> TargetProblems<'a> {
+        TargetProblems { key, problems }
+    }
+
+    /// A problem with the target's `field` (a dotted path inside it, e.g. `source.url`).
+    pub fn at(&mut self, field: &str, why: impl Into<String>) {
+        self.problems.push(Problem { key: format!("{}.{field}", self.key), why: why.into() });
+    }
+
+    /// A problem with the target as a whole.
+    pub fn whole(&mut self, why: impl Into<String>) {
+        self.problems.push(Problem { key: self.key.to_owned(), why: why.into() });
+    }
+}
+
 /// Every problem of one config file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {

@@ -2,7 +2,7 @@
 //! kind's target type keeps (its own module holds the type, with `deny_unknown_fields`
 //! and doc comments that are the user documentation).
 
-use super::Problem;
+use super::{Problem, TargetProblems};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use std::any::Any;
@@ -44,8 +44,8 @@ pub trait Target: DeserializeOwned + fmt::Debug + Send + Sync + 'static {
     /// The unique target name: the `target` (or `feed`) label and the `/probe?target=` value.
     fn name(&self) -> &str;
     /// Checks what the types cannot (addresses, combinations, references to other
-    /// targets); `key` is the target's own path, e.g. `redis[0]`.
-    fn validate(&self, key: &str, config: &Config, problems: &mut Vec<Problem>);
+    /// targets).
+    fn validate(&self, config: &Config, problems: &mut TargetProblems);
 }
 
 /// The targets of one kind, whatever their type, for the parts of loading that are the
@@ -73,7 +73,7 @@ impl<T: Target> Targets for Vec<T> {
 
     fn validate(&self, section: &str, config: &Config, problems: &mut Vec<Problem>) {
         for (i, target) in self.iter().enumerate() {
-            target.validate(&format!("{section}[{i}]"), config, problems);
+            target.validate(config, &mut TargetProblems::new(&format!("{section}[{i}]"), problems));
         }
     }
 }

@@ -1,6 +1,6 @@
 //! `[[celery]]`: the Celery probe's brokers.
 
-use crate::config::{Config, Problem, Target, check_url};
+use crate::config::{Config, Target, TargetProblems, check_url};
 use serde::Deserialize;
 use std::time::Duration;
 
@@ -67,28 +67,27 @@ impl Target for CeleryTarget {
         &self.name
     }
 
-    fn validate(&self, key: &str, _config: &Config, problems: &mut Vec<Problem>) {
-        let mut problem = |field: &str, why: String| problems.push(Problem { key: format!("{key}{field}"), why });
+    fn validate(&self, _config: &Config, problems: &mut TargetProblems) {
         match check_url(&self.broker, &["redis", "rediss", "amqp", "amqps"]) {
-            Err(why) => problem(".broker", why),
+            Err(why) => problems.at("broker", why),
             Ok(scheme) if scheme.starts_with("amqp") => {
                 if self.discover {
-                    problem(".discover", "queue discovery needs a Redis broker; list the queues instead".into());
+                    problems.at("discover", "queue discovery needs a Redis broker; list the queues instead");
                 }
                 if self.events {
-                    problem(".events", "the event consumer needs a Redis broker".into());
+                    problems.at("events", "the event consumer needs a Redis broker");
                 }
             }
             Ok(_) => {}
         }
         if self.queues.is_empty() && !self.discover {
-            problem(".queues", "list the queues to watch, or set discover = true".into());
+            problems.at("queues", "list the queues to watch, or set discover = true");
         }
         if let Some(step) = self.priority_steps.iter().find(|&&s| s > 9) {
-            problem(".priority_steps", format!("{step} is not a Kombu priority step (0-9)"));
+            problems.at("priority_steps", format!("{step} is not a Kombu priority step (0-9)"));
         }
         if self.max_task_names == 0 || self.max_workers == 0 {
-            problem("", "max_task_names and max_workers must be at least 1".into());
+            problems.whole("max_task_names and max_workers must be at least 1");
         }
     }
 }

@@ -69,8 +69,7 @@ impl RedisQueues {
     async fn discover(&self) -> Result<Discovered, ProbeError> {
         let mut con = self.connection.clone();
         let patterns = ["_kombu.binding.*".to_owned()];
-        let (sets, _) =
-            redis_conn::scan(&mut con, &patterns, Some("set"), usize::MAX).await.map_err(ProbeError::from)?;
+        let (sets, _) = redis_conn::scan(&mut con, &patterns, Some("set"), usize::MAX).await?;
         let task_sets: Vec<&String> =
             sets.iter().filter(|s| !is_control_exchange(s.trim_start_matches("_kombu.binding."))).collect();
         let mut members: Vec<String> = Vec::new();
@@ -78,8 +77,7 @@ impl RedisQueues {
         pipelined(&mut con, task_sets.len(), smembers, |_, reply| {
             members.extend(redis::from_redis_value::<Vec<String>>(reply).unwrap_or_default())
         })
-        .await
-        .map_err(ProbeError::from)?;
+        .await?;
         let mut queues = queues_from_bindings(members.iter().map(String::as_str));
         let truncated = queues.len() > self.max_keys;
         queues.truncate(self.max_keys);
@@ -116,8 +114,7 @@ impl RedisQueues {
             (false, Value::Int(n)) => unacked = Some(n),
             _ => {}
         })
-        .await
-        .map_err(ProbeError::from)?;
+        .await?;
         for (queue, total) in queues.iter().zip(totals) {
             out.add(&QUEUE_LENGTH, &[("target", &self.name), ("queue_name", queue)], total as f64);
         }

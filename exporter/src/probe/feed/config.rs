@@ -1,6 +1,6 @@
 //! `[[feed]]`: the market-data feeds whose quality is scored.
 
-use crate::config::{Config, Problem, Target, check_url};
+use crate::config::{Config, Target, TargetProblems, check_url};
 use crate::probe::mongodb::MongoTarget;
 use crate::probe::websocket::{WebSocketMode, WebSocketTarget};
 use serde::Deserialize;
@@ -150,12 +150,11 @@ impl Target for FeedTarget {
         &self.name
     }
 
-    fn validate(&self, key: &str, config: &Config, problems: &mut Vec<Problem>) {
-        let mut problem = |field: &str, why: String| problems.push(Problem { key: format!("{key}{field}"), why });
+    fn validate(&self, config: &Config, problems: &mut TargetProblems) {
         match &self.source {
             FeedSource::RedisPubsub { url, .. } | FeedSource::RedisStream { url, .. } => {
                 if let Err(why) = check_url(url, &["redis", "rediss"]) {
-                    problem(".source.url", why);
+                    problems.at("source.url", why);
                 }
             }
             FeedSource::Websocket { target } => {
@@ -164,24 +163,24 @@ impl Target for FeedTarget {
                     .iter()
                     .any(|w| &w.name == target && w.mode == WebSocketMode::Monitor)
                 {
-                    problem(
-                        ".source.target",
+                    problems.at(
+                        "source.target",
                         format!("`{target}` is not a [[websocket]] target with mode = \"monitor\""),
                     );
                 }
             }
             FeedSource::Mongodb { target, .. } => {
                 if !config.targets::<MongoTarget>().iter().any(|m| &m.name == target) {
-                    problem(".source.target", format!("`{target}` is not a [[mongodb]] target"));
+                    problems.at("source.target", format!("`{target}` is not a [[mongodb]] target"));
                 }
             }
         }
         match (self.kind, self.format, &self.fields) {
             (FeedKind::OptionChain, FeedFormat::Mapped, _) => {
-                problem(".format", "option chains are read in the tickwatch format only".into())
+                problems.at("format", "option chains are read in the tickwatch format only")
             }
             (FeedKind::Trade, FeedFormat::Mapped, None) => {
-                problem(".fields", "format = \"mapped\" needs fields = { symbol, price, qty, ts, ... }".into())
+                problems.at("fields", "format = \"mapped\" needs fields = { symbol, price, qty, ts, ... }")
             }
             (_, _, Some(fields)) => {
                 let pointers = [
@@ -192,12 +191,12 @@ impl Target for FeedTarget {
                     Some(&fields.ts),
                 ];
                 for p in pointers.into_iter().flatten().filter(|p| !p.starts_with('/')) {
-                    problem(".fields", format!("`{p}` is not a JSON pointer; write e.g. \"/s\""));
+                    problems.at("fields", format!("`{p}` is not a JSON pointer; write e.g. \"/s\""));
                 }
                 if let Some(unit) = &fields.ts_unit
                     && !["s", "ms", "us", "ns"].contains(&unit.as_str())
                 {
-                    problem(".fields.ts_unit", format!("`{unit}` is not one of s, ms, us, ns"));
+                    problems.at("fields.ts_unit", format!("`{unit}` is not one of s, ms, us, ns"));
                 }
             }
             _ => {}
@@ -208,16 +207,16 @@ impl Target for FeedTarget {
         };
         for (check, weight) in &self.weights {
             if !checks.contains(&check.as_str()) {
-                problem(
-                    &format!(".weights.{check}"),
+                problems.at(
+                    &format!("weights.{check}"),
                     format!("not a check of this feed; checks are {}", checks.join(", ")),
                 );
             } else if !(*weight >= 0.0 && weight.is_finite()) {
-                problem(&format!(".weights.{check}"), "must be zero or more".into());
+                problems.at(&format!("weights.{check}"), "must be zero or more");
             }
         }
         if self.score_window == 0 || self.max_symbols == 0 {
-            problem("", "score_window and max_symbols must be at least 1".into());
+            problems.whole("score_window and max_symbols must be at least 1");
         }
     }
 }

@@ -1,6 +1,6 @@
 //! `[[mongodb]]`: the MongoDB probe's deployments.
 
-use crate::config::{Config, Problem, Target, check_url};
+use crate::config::{Config, Target, TargetProblems, check_url};
 use serde::Deserialize;
 
 /// `[[mongodb]]`: one MongoDB deployment.
@@ -37,7 +37,7 @@ impl Target for MongoTarget {
         &self.name
     }
 
-    fn validate(&self, key: &str, _config: &Config, problems: &mut Vec<Problem>) {
+    fn validate(&self, _config: &Config, problems: &mut TargetProblems) {
         let why = match check_url(&self.uri, &["mongodb", "mongodb+srv"]) {
             Err(why) => why,
             Ok(scheme) if scheme == "mongodb+srv" => {
@@ -46,6 +46,6 @@ impl Target for MongoTarget {
             }
             Ok(_) => return,
         };
-        problems.push(Problem { key: format!("{key}.uri"), why });
+        problems.at("uri", why);
     }
 }

@@ -5,11 +5,11 @@
 //! field is indexed, documents written in the last minute; replica-set member health,
 //! state and lag where the server is a replica set (and nothing where it is not).
 
-use crate::config::Config;
 mod config;
 
 pub use config::{CollectionRef, MongoTarget};
 
+use crate::config::Config;
 use crate::epoch::epoch_to_ms;
 use crate::exposition::{Family, Samples};
 use crate::probe::{Probe, ProbeError, ProbeFuture, ProbeResult};

@@ -1,6 +1,6 @@
 //! `[[redis]]`: the Redis probe's targets.
 
-use crate::config::{Config, Problem, Target, check_url};
+use crate::config::{Config, Target, TargetProblems, check_url};
 use serde::Deserialize;
 
 /// `[[redis]]`: one Redis server.
@@ -24,9 +24,9 @@ impl Target for RedisTarget {
         &self.name
     }
 
-    fn validate(&self, key: &str, _config: &Config, problems: &mut Vec<Problem>) {
+    fn validate(&self, _config: &Config, problems: &mut TargetProblems) {
         if let Err(why) = check_url(&self.url, &["redis", "rediss"]) {
-            problems.push(Problem { key: format!("{key}.url"), why });
+            problems.at("url", why);
         }
     }
 }

@@ -74,10 +74,10 @@ impl RedisProbe {
         let t = ("target", self.name.as_str());
 
         let start = Instant::now();
-        let _: String = redis::cmd("PING").query_async(&mut con).await.map_err(ProbeError::from)?;
+        let _: String = redis::cmd("PING").query_async(&mut con).await?;
         out.add(&PING, &[t], start.elapsed().as_secs_f64());
 
-        let info: String = redis::cmd("INFO").arg("ALL").query_async(&mut con).await.map_err(ProbeError::from)?;
+        let info: String = redis::cmd("INFO").arg("ALL").query_async(&mut con).await?;
         info::parse(&info, &self.name, self.db, &mut out);
 
         if !self.streams.is_empty() {
@@ -95,9 +95,8 @@ impl RedisProbe {
             .stream_keys
             .get(|| async {
                 let mut con = con.clone();
-                let (keys, truncated) = redis_conn::scan(&mut con, &self.streams, Some("stream"), self.max_keys)
-                    .await
-                    .map_err(ProbeError::from)?;
+                let (keys, truncated) =
+                    redis_conn::scan(&mut con, &self.streams, Some("stream"), self.max_keys).await?;
                 Ok::<_, ProbeError>(Discovered { keys, truncated })
             })
             .await?;
@@ -112,7 +111,7 @@ impl RedisProbe {
             }
         };
         let mut replies = Vec::with_capacity(keys.len() * 3);
-        pipelined(con, keys.len() * 3, command, |_, v| replies.push(v)).await.map_err(ProbeError::from)?;
+        pipelined(con, keys.len() * 3, command, |_, v| replies.push(v)).await?;
         let now_ms = crate::epoch::now_ms();
         for (key, reply) in found.keys.iter().zip(replies.chunks(3)) {
             // A stream deleted since discovery is absent, not empty.
@@ -135,16 +134,14 @@ impl RedisProbe {
         // keyspace), so channels are found on every scrape rather than cached.
         let mut channels = std::collections::BTreeSet::new();
         for pattern in &self.channels {
-            let names: Vec<String> =
-                redis::cmd("PUBSUB").arg("CHANNELS").arg(pattern).query_async(con).await.map_err(ProbeError::from)?;
+            let names: Vec<String> = redis::cmd("PUBSUB").arg("CHANNELS").arg(pattern).query_async(con).await?;
             channels.extend(names);
         }
         let truncated = channels.len() > self.max_keys;
         let found = Discovered { keys: channels.into_iter().take(self.max_keys).collect(), truncated };
         found.report("redis", &self.name, "channels", out);
         for chunk in found.keys.chunks(1000) {
-            let counts: Vec<(String, i64)> =
-                redis::cmd("PUBSUB").arg("NUMSUB").arg(chunk).query_async(con).await.map_err(ProbeError::from)?;
+            let counts: Vec<(String, i64)> = redis::cmd("PUBSUB").arg("NUMSUB").arg(chunk).query_async(con).await?;
             for (channel, subscribers) in counts {
                 out.add(&CHANNEL_SUBSCRIBERS, &[("target", &self.name), ("channel", &channel)], subscribers as f64);
             }

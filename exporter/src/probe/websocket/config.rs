@@ -1,6 +1,6 @@
 //! `[[websocket]]`: the WebSocket probe's gateways.
 
-use crate::config::{Config, Problem, Target, check_url};
+use crate::config::{Config, Target, TargetProblems, check_url};
 use serde::Deserialize;
 use std::time::Duration;
 
@@ -60,26 +60,25 @@ impl Target for WebSocketTarget {
         &self.name
     }
 
-    fn validate(&self, key: &str, _config: &Config, problems: &mut Vec<Problem>) {
-        let mut problem = |field: &str, why: String| problems.push(Problem { key: format!("{key}.{field}"), why });
+    fn validate(&self, _config: &Config, problems: &mut TargetProblems) {
         if let Err(why) = check_url(&self.url, &["ws", "wss"]) {
-            problem("url", why);
+            problems.at("url", why);
         }
         if let Some(pointer) = &self.timestamp_pointer
             && !pointer.starts_with('/')
         {
-            problem("timestamp_pointer", format!("`{pointer}` is not a JSON pointer; write e.g. \"/ts\""));
+            problems.at("timestamp_pointer", format!("`{pointer}` is not a JSON pointer; write e.g. \"/ts\""));
         }
         if self.max_message_bytes < 64 {
-            problem("max_message_bytes", "must be at least 64".into());
+            problems.at("max_message_bytes", "must be at least 64");
         }
         if let Some(ca) = &self.ca_file
             && let Err(e) = std::fs::metadata(ca)
         {
-            problem("ca_file", format!("cannot read `{ca}`: {e}"));
+            problems.at("ca_file", format!("cannot read `{ca}`: {e}"));
         }
         if self.ping_interval.is_zero() {
-            problem("ping_interval", "must be more than zero".into());
+            problems.at("ping_interval", "must be more than zero");
         }
     }
 }

@@ -15,7 +15,7 @@ pub struct FileSinkConfig {
 
 impl FileSinkConfig {
     pub fn validate(&self, key: &str, problems: &mut Vec<String>) {
-        require(problems, key, "File", "path", self.path.is_some());
+        require(problems, key, "file", "path", self.path.is_some());
     }
 }
 

@@ -53,9 +53,9 @@ fn default_batch_size() -> usize {
 
 impl MongoSinkConfig {
     pub fn validate(&self, key: &str, problems: &mut Vec<String>) {
-        require(problems, key, "Mongodb", "url", self.url.is_some());
-        require(problems, key, "Mongodb", "db", self.db.is_some());
-        require(problems, key, "Mongodb", "collection", self.collection.is_some());
+        require(problems, key, "MongoDB", "url", self.url.is_some());
+        require(problems, key, "MongoDB", "db", self.db.is_some());
+        require(problems, key, "MongoDB", "collection", self.collection.is_some());
         check_scheme(problems, key, self.url.as_deref(), &["mongodb"]);
         if self.batch_size == 0 {
             problems.push(format!("{key}.batch_size: must be at least 1"));

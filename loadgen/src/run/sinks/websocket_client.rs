@@ -16,7 +16,7 @@ pub struct WebSocketClientSinkConfig {
 
 impl WebSocketClientSinkConfig {
     pub fn validate(&self, key: &str, problems: &mut Vec<String>) {
-        require(problems, key, "WebsocketClient", "url", self.url.is_some());
+        require(problems, key, "WebSocket client", "url", self.url.is_some());
         check_scheme(problems, key, self.url.as_deref(), &["ws", "wss"]);
     }
 }

@@ -28,7 +28,7 @@ pub struct WebSocketServerSinkConfig {
 
 impl WebSocketServerSinkConfig {
     pub fn validate(&self, key: &str, problems: &mut Vec<String>) {
-        require(problems, key, "WebsocketServer", "listen", self.listen.is_some());
+        require(problems, key, "WebSocket server", "listen", self.listen.is_some());
         if let Some(listen) = &self.listen
             && listen.parse::<std::net::SocketAddr>().is_err()
         {
