@@ -2,11 +2,12 @@
 //!
 //! The parts the exporter, the loadgen and the test kit would otherwise each write again,
 //! and let drift: how a Redis or MongoDB client is built (timeouts, `CLIENT SETINFO`),
-//! how a background loop waits before reconnecting, and how a duration is read from a
-//! config file.
+//! how a background loop waits before reconnecting, how a duration is read from a
+//! config file, and which keys a config table accepts.
 
 pub mod backoff;
 pub mod duration;
+pub mod keys;
 pub mod mongodb;
 pub mod redis;
 

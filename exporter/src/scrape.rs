@@ -1,10 +1,9 @@
 //! One scrape: every probe concurrently, each under the budget, then one exposition.
 
 use crate::exposition::{Family, Samples, encode};
-use crate::probe::{Probe, ProbeError};
+use crate::probe::{ProbeError, TargetProbe};
 use crate::reason::Reason;
 use crate::shared::Shared;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
 
@@ -36,16 +35,16 @@ pub fn budget(scrape_timeout_header: Option<&str>, default: Duration) -> Duratio
 
 /// Probes `probes` concurrently under `budget` and encodes their samples with the
 /// long-lived metrics.
-pub async fn scrape(probes: &[Arc<dyn Probe>], budget: Duration, shared: &Shared) -> String {
+pub async fn scrape(probes: &[TargetProbe], budget: Duration, shared: &Shared) -> String {
     encode(probe_all(probes, budget, shared).await, &shared.registry)
 }
 
 /// The samples of one round of probing, with success and duration per target; failures
 /// are counted by reason and logged.
-pub async fn probe_all(probes: &[Arc<dyn Probe>], budget: Duration, shared: &Shared) -> Samples {
+pub async fn probe_all(probes: &[TargetProbe], budget: Duration, shared: &Shared) -> Samples {
     let mut running = JoinSet::new();
     for (index, probe) in probes.iter().enumerate() {
-        let probe = Arc::clone(probe);
+        let probe = std::sync::Arc::clone(&probe.probe);
         running.spawn(async move {
             let start = Instant::now();
             let result = match tokio::time::timeout(budget, probe.probe()).await {
@@ -61,7 +60,7 @@ pub async fn probe_all(probes: &[Arc<dyn Probe>], budget: Duration, shared: &Sha
     let mut samples = Samples::new();
     for (index, result, elapsed) in results {
         let probe = &probes[index];
-        let labels = [("kind", probe.kind()), ("target", probe.target())];
+        let labels = [("kind", probe.kind), ("target", probe.target.as_str())];
         samples.add(&PROBE_DURATION, &labels, elapsed.as_secs_f64());
         match result {
             Ok(target_samples) => {
@@ -70,13 +69,13 @@ pub async fn probe_all(probes: &[Arc<dyn Probe>], budget: Duration, shared: &Sha
             }
             Err(error) => {
                 samples.add(&PROBE_SUCCESS, &labels, 0.0);
-                if let Some(up) = probe.up_family() {
-                    samples.add(up, &[("target", probe.target())], 0.0);
+                if let Some(up) = probe.up {
+                    samples.add(up, &[("target", &probe.target)], 0.0);
                 }
-                shared.probe_errors.with_label_values(&[probe.kind(), probe.target(), error.reason.as_str()]).inc();
+                shared.probe_errors.with_label_values(&[probe.kind, &probe.target, error.reason.as_str()]).inc();
                 tracing::warn!(
-                    kind = probe.kind(),
-                    target = probe.target(),
+                    kind = probe.kind,
+                    target = probe.target,
                     reason = error.reason.as_str(),
                     "probe failed: {}",
                     error.message

@@ -2,7 +2,7 @@
 //! only: no address is ever taken from a request), `/-/healthy`, `/-/ready`, and a
 //! landing page listing the targets.
 
-use crate::probe::Probe;
+use crate::probe::TargetProbe;
 use crate::scrape::{budget, scrape};
 use crate::shared::Shared;
 use axum::Router;
@@ -19,7 +19,7 @@ const TIMEOUT_HEADER: &str = "X-Prometheus-Scrape-Timeout-Seconds";
 
 /// What the handlers share.
 pub struct App {
-    pub probes: Vec<Arc<dyn Probe>>,
+    pub probes: Vec<TargetProbe>,
     pub shared: Arc<Shared>,
     /// Probe budget when a scrape has no timeout header.
     pub default_timeout: Duration,
@@ -56,8 +56,8 @@ async fn probe(
     let Some(name) = query.get("target") else {
         return (StatusCode::BAD_REQUEST, "missing ?target=NAME (a target name from the config)\n").into_response();
     };
-    let Some(probe) = app.probes.iter().find(|p| p.target() == name) else {
-        let known: Vec<&str> = app.probes.iter().map(|p| p.target()).collect();
+    let Some(probe) = app.probes.iter().find(|p| p.target == *name) else {
+        let known: Vec<&str> = app.probes.iter().map(|p| p.target.as_str()).collect();
         let message = format!("unknown target `{name}`; configured targets: {}\n", known.join(", "));
         return (StatusCode::NOT_FOUND, message).into_response();
     };
@@ -69,11 +69,8 @@ async fn landing(State(app): State<Arc<App>>) -> Html<String> {
         .probes
         .iter()
         .map(|p| {
-            let name = escape(p.target());
-            format!(
-                "<tr><td>{}</td><td>{name}</td><td><a href=\"/probe?target={name}\">probe</a></td></tr>\n",
-                p.kind()
-            )
+            let name = escape(&p.target);
+            format!("<tr><td>{}</td><td>{name}</td><td><a href=\"/probe?target={name}\">probe</a></td></tr>\n", p.kind)
         })
         .collect();
     Html(format!(

@@ -2,23 +2,13 @@
 //! and feed source types included, is written in it (set, or in a comment with its
 //! default). The keys come from the types themselves, so a new key without docs fails here.
 
-use tickwatch_exporter::config::{Defaults, WebConfig, keys_of};
+use tickwatch_common::keys::{documented, keys_of};
+use tickwatch_exporter::config::{Defaults, WebConfig};
 use tickwatch_exporter::probe::KINDS;
 use tickwatch_exporter::probe::feed::{FeedSource, FieldMap};
 use tickwatch_exporter::probe::mongodb::CollectionRef;
 
 const EXAMPLE: &str = include_str!("../../examples/exporter.toml");
-
-/// Whether the example sets or documents `key` (`key = ...`, possibly behind `#`, or
-/// `{ key = ... }` inline).
-fn documented(key: &str) -> bool {
-    EXAMPLE.lines().any(|line| {
-        let line = line.trim_start_matches(['#', ' ']);
-        line.starts_with(&format!("{key} ="))
-            || line.contains(&format!("{{ {key} ="))
-            || line.contains(&format!(", {key} ="))
-    })
-}
 
 fn table(key: &str, value: &str) -> toml::Table {
     let mut t = toml::Table::new();
@@ -51,7 +41,7 @@ fn the_example_config_documents_every_key() {
     let mut missing = Vec::new();
     for (section, keys) in &sections {
         assert!(!keys.is_empty(), "no keys found for {section}");
-        missing.extend(keys.iter().filter(|k| !documented(k)).map(|k| format!("{section}.{k}")));
+        missing.extend(keys.iter().filter(|k| !documented(EXAMPLE, k)).map(|k| format!("{section}.{k}")));
     }
     assert!(missing.is_empty(), "examples/exporter.toml does not document: {}", missing.join(", "));
 }

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
+use tickwatch_exporter::probe::celery::TaskState;
 use tickwatch_tests::Prometheus;
 
 const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
@@ -48,8 +49,8 @@ fn known_metrics() -> BTreeSet<String> {
         }
     }
     // Celery task counters are made from their states; the process collector's names.
-    for state in ["sent", "received", "started", "succeeded", "failed", "retried", "revoked", "rejected"] {
-        names.insert(format!("celery_task_{state}_total"));
+    for state in TaskState::ALL {
+        names.insert(format!("celery_task_{}_total", state.as_str()));
     }
     names.insert("process_resident_memory_bytes".into());
     let rules = std::fs::read_to_string(Path::new(ROOT).join("dashboards/prometheus/alerts.yml")).unwrap();

@@ -128,7 +128,7 @@ fn read_chain_problems(chain: &OptionChain, previous_ts: Option<i64>, stall_ms: 
 
 #[test]
 fn chain_faults_are_exactly_what_is_reported() {
-    let rates = ChainFault::ALL.iter().map(|&(k, _)| (k, if k == ChainFault::Stall { 0.02 } else { 0.1 })).collect();
+    let rates = ChainFault::ALL.iter().map(|&(k, ..)| (k, if k == ChainFault::Stall { 0.02 } else { 0.1 })).collect();
     let stall_ms = 60_000;
     let mut faults = ChainFaults::new(FaultMix::new(rates).unwrap(), stall_ms, 3);
     let specs = vec![ChainSpec::preset("NIFTY"), ChainSpec::preset("SPY"), ChainSpec::preset("BTC")];
@@ -171,7 +171,7 @@ fn chain_faults_are_exactly_what_is_reported() {
         stalls.len()
     );
 
-    for &(kind, name) in ChainFault::ALL {
+    for &(kind, name, _) in ChainFault::ALL {
         let n = faults.planted().iter().filter(|p| p.kind == kind).count();
         assert!(n >= 10 || kind == ChainFault::Stall, "{name} planted only {n} times");
     }

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use tickwatch_feed::faults::{ChainFault, ChainFaults, FaultKind, FaultMix, TradeFault, TradeFaultParams, TradeFaults};
 use tickwatch_feed::quality::{
-    ChainCheck, ChainThresholds, Staleness, SymbolQuality, TradeCheck, TradeThresholds, TradeTick, check_chain,
+    ChainCheck, ChainThresholds, Check, Staleness, SymbolQuality, TradeCheck, TradeThresholds, TradeTick, check_chain,
 };
 use tickwatch_feed::synth::{ChainSpec, ChainSynth, SymbolSpec, TradeSynth};
 use tickwatch_feed::{OptionChain, Trade};
@@ -26,7 +26,7 @@ fn trade_anomalies(trades: &[Trade]) -> HashMap<&'static str, u64> {
         }
         staleness.arrived(arrival);
         let v = q.check(&TradeTick { seq: Some(t.seq), ts_ns: t.ts_ns, price: t.price, qty: t.qty }, arrival, &th);
-        for c in TradeCheck::ALL {
+        for &c in TradeCheck::ALL {
             if v.anomalies[c as usize] {
                 *found.entry(c.label()).or_insert(0) += 1;
             }
@@ -49,7 +49,7 @@ fn trade_checks_find_exactly_what_was_planted() {
         faults.apply(t, &mut |t| faulted.push(t));
     }
     let found = trade_anomalies(&faulted);
-    for &(kind, _) in TradeFault::ALL {
+    for &(kind, ..) in TradeFault::ALL {
         let planted = faults.planted().iter().filter(|p| p.kind == kind).count() as u64;
         let expected = if kind == TradeFault::Stall { planted * 3 } else { planted };
         assert!(planted > 0);
@@ -66,7 +66,7 @@ fn chain_checks_find_exactly_what_was_planted() {
         let v = check_chain(chain, &th);
         assert!(v.results.iter().all(|r| *r != Some(false)), "clean chain failed {v:?}");
     }
-    let rates = ChainFault::ALL.iter().filter(|(k, _)| *k != ChainFault::Stall).map(|&(k, _)| (k, 0.1)).collect();
+    let rates = ChainFault::ALL.iter().filter(|(k, ..)| *k != ChainFault::Stall).map(|&(k, ..)| (k, 0.1)).collect();
     let mut faults = ChainFaults::new(FaultMix::new(rates).unwrap(), 60_000, 5);
     let faulted: Vec<OptionChain> = clean.into_iter().map(|c| faults.apply(c)).collect();
     for (i, chain) in faulted.iter().enumerate() {

@@ -110,8 +110,10 @@ fn finish<K: FaultKind>(request: &GenRequest, records: u64, planted: &[Planted<K
     if let Some(path) = &request.planted_out {
         write_planted(path, &planted).map_err(|e| format!("{}: cannot write: {e}", path.display()))?;
     }
-    let counts =
-        K::ALL.iter().map(|&(kind, name)| (name, planted.iter().filter(|p| p.kind == kind).count() as u64)).collect();
+    let counts = K::ALL
+        .iter()
+        .map(|&(kind, name, _)| (name, planted.iter().filter(|p| p.kind == kind).count() as u64))
+        .collect();
     Ok(GenSummary { records, planted: counts })
 }
 

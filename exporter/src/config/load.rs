@@ -124,23 +124,3 @@ pub fn check_url(raw: &str, schemes: &[&str]) -> Result<String, String> {
     }
     Ok(url.scheme().to_owned())
 }
-
-/// The keys a table read as `T` accepts, taken from serde's own answer to a key it does
-/// not know (`unknown field ..., expected one of ...`), so the list cannot drift from the
-/// type. `with` supplies what must come first, such as an enum's tag.
-pub fn keys_of<T: DeserializeOwned>(mut with: toml::Table) -> Vec<String> {
-    with.insert("__no_such_key".into(), toml::Value::Integer(0));
-    let Err(e) = toml::Value::Table(with).try_into::<T>() else { return Vec::new() };
-    let message = e.to_string();
-    let Some((_, expected)) = message.split_once("expected ") else { return Vec::new() };
-    // serde lists them as "one of `a`, `b`", "`a` or `b`" or "`a`"; stop where the list ends.
-    let mut keys = Vec::new();
-    for (i, part) in expected.split('`').enumerate().skip(1) {
-        match i % 2 {
-            1 => keys.push(part.to_owned()),
-            _ if part == ", " || part == " or " => {}
-            _ => break,
-        }
-    }
-    keys
-}

@@ -10,7 +10,7 @@ mod load;
 mod model;
 mod redact;
 
-pub use load::{check_url, keys_of, load, parse, read};
+pub use load::{check_url, load, parse, read};
 pub use model::{Config, Defaults, Target, Targets, WebConfig};
 pub use redact::redact_url;
 

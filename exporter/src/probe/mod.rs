@@ -45,18 +45,20 @@ pub type ProbeResult = Result<Samples, ProbeError>;
 /// A boxed probe future, so kinds can sit side by side behind `dyn Probe`.
 pub type ProbeFuture<'a> = Pin<Box<dyn Future<Output = ProbeResult> + Send + 'a>>;
 
-/// One configured target of one kind.
+/// Reads one configured target. Every sample carries a `target` label.
 pub trait Probe: Send + Sync {
-    /// The kind, e.g. `redis` (the `kind` label).
-    fn kind(&self) -> &'static str;
-    /// The configured name (the `target` label).
-    fn target(&self) -> &str;
-    /// The kind's `..._up` family, reported as 0 when the probe fails.
-    fn up_family(&self) -> Option<&'static Family> {
-        None
-    }
-    /// Reads the target once. Every sample carries a `target` label.
     fn probe(&self) -> ProbeFuture<'_>;
+}
+
+/// A built probe with what every scrape of it is labelled with and reports on failure.
+pub struct TargetProbe {
+    /// The kind's section (the `kind` label).
+    pub kind: &'static str,
+    /// The configured name (the `target` label).
+    pub target: String,
+    /// The kind's `..._up` family, reported as 0 when the probe fails.
+    pub up: Option<&'static Family>,
+    pub probe: Arc<dyn Probe>,
 }
 
 /// A probe kind: its config section (which is also its `kind` label), its target type
@@ -66,11 +68,14 @@ pub struct Kind<T> {
     pub section: &'static str,
     /// How `--check-config` counts its entries: `target` or `feed`.
     pub counted_as: &'static str,
+    /// Its `..._up` family, if it has one.
+    pub up: Option<&'static Family>,
     pub build: BuildProbes<T>,
 }
 
-/// Builds the probes of a kind's targets (and starts their background consumers).
-pub type BuildProbes<T> = fn(&[T], &Config, &Arc<Shared>) -> Vec<Arc<dyn Probe>>;
+/// Builds the probes of a kind's targets (and starts their background consumers): one
+/// result per target, in order; an error leaves that target out.
+pub type BuildProbes<T> = fn(&[T], &Config, &Arc<Shared>) -> Vec<Result<Arc<dyn Probe>, String>>;
 
 /// What loading and starting need of a kind, whatever its target type.
 pub trait AnyKind: Sync {
@@ -79,7 +84,7 @@ pub trait AnyKind: Sync {
     /// Reads the section's tables, each on its own, as the kind's targets.
     fn read(&self, items: Vec<toml::Value>, problems: &mut Vec<Problem>) -> Arc<dyn Targets>;
     /// Builds the probes of the kind's targets in `config`.
-    fn build(&self, config: &Config, shared: &Arc<Shared>) -> Vec<Arc<dyn Probe>>;
+    fn build(&self, config: &Config, shared: &Arc<Shared>) -> Vec<TargetProbe>;
     /// The keys one of its tables accepts (for the config reference and its test).
     fn keys(&self) -> Vec<String>;
 }
@@ -102,28 +107,43 @@ impl<T: Target> AnyKind for Kind<T> {
         Arc::new(targets)
     }
 
-    fn build(&self, config: &Config, shared: &Arc<Shared>) -> Vec<Arc<dyn Probe>> {
-        (self.build)(config.targets::<T>(), config, shared)
+    fn build(&self, config: &Config, shared: &Arc<Shared>) -> Vec<TargetProbe> {
+        let targets = config.targets::<T>();
+        let built = (self.build)(targets, config, shared);
+        debug_assert_eq!(built.len(), targets.len(), "{}: one result per target", self.section);
+        targets
+            .iter()
+            .zip(built)
+            .filter_map(|(target, built)| match built {
+                Ok(probe) => {
+                    Some(TargetProbe { kind: self.section, target: target.name().to_owned(), up: self.up, probe })
+                }
+                Err(e) => {
+                    tracing::error!(target = target.name(), "{} target left out: {e}", self.section);
+                    None
+                }
+            })
+            .collect()
     }
 
     fn keys(&self) -> Vec<String> {
-        config::keys_of::<T>(toml::Table::new())
+        tickwatch_common::keys::keys_of::<T>(toml::Table::new())
     }
 }
 
 /// Every probe kind, in the order they are loaded and started. Adding a kind is one
 /// module above and one line here.
 pub const KINDS: &[&dyn AnyKind] = &[
-    &Kind { section: "redis", counted_as: "target", build: redis::build },
-    &Kind { section: "celery", counted_as: "target", build: celery::build },
-    &Kind { section: "mongodb", counted_as: "target", build: mongodb::build },
-    &Kind { section: "websocket", counted_as: "target", build: websocket::build },
+    &Kind { section: "redis", counted_as: "target", up: Some(&redis::UP), build: redis::build },
+    &Kind { section: "celery", counted_as: "target", up: None, build: celery::build },
+    &Kind { section: "mongodb", counted_as: "target", up: Some(&mongodb::UP), build: mongodb::build },
+    &Kind { section: "websocket", counted_as: "target", up: None, build: websocket::build },
     // After websocket: feeds read the monitors' taps.
-    &Kind { section: "feed", counted_as: "feed", build: feed::build },
+    &Kind { section: "feed", counted_as: "feed", up: None, build: feed::build },
 ];
 
 /// Builds the probes of every configured target, in config order within each kind.
 /// Must run inside a Tokio runtime (background consumers are spawned here).
-pub fn build_all(config: &Config, shared: &Arc<Shared>) -> Vec<Arc<dyn Probe>> {
+pub fn build_all(config: &Config, shared: &Arc<Shared>) -> Vec<TargetProbe> {
     KINDS.iter().flat_map(|kind| kind.build(config, shared)).collect()
 }

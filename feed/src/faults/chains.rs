@@ -1,5 +1,6 @@
 use super::{FaultKind, FaultMix, Planted};
 use crate::model::{OptionChain, Quote};
+use crate::quality::ChainCheck;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -28,23 +29,18 @@ pub enum ChainFault {
 }
 
 impl FaultKind for ChainFault {
-    const ALL: &'static [(Self, &'static str)] = &[
-        (ChainFault::Crossed, "crossed"),
-        (ChainFault::MissingStrike, "missing_strike"),
-        (ChainFault::CallMonotonicity, "call_monotonicity"),
-        (ChainFault::PutMonotonicity, "put_monotonicity"),
-        (ChainFault::Butterfly, "butterfly"),
-        (ChainFault::Parity, "parity"),
-        (ChainFault::IvBounds, "iv_bounds"),
-        (ChainFault::Stall, "stall"),
-    ];
+    type Check = ChainCheck;
 
-    fn anomaly(self) -> &'static str {
-        match self {
-            ChainFault::Stall => "stale",
-            other => other.name(),
-        }
-    }
+    const ALL: &'static [(Self, &'static str, ChainCheck)] = &[
+        (ChainFault::Crossed, "crossed", ChainCheck::Crossed),
+        (ChainFault::MissingStrike, "missing_strike", ChainCheck::MissingStrike),
+        (ChainFault::CallMonotonicity, "call_monotonicity", ChainCheck::CallMonotonicity),
+        (ChainFault::PutMonotonicity, "put_monotonicity", ChainCheck::PutMonotonicity),
+        (ChainFault::Butterfly, "butterfly", ChainCheck::Butterfly),
+        (ChainFault::Parity, "parity", ChainCheck::Parity),
+        (ChainFault::IvBounds, "iv_bounds", ChainCheck::IvBounds),
+        (ChainFault::Stall, "stall", ChainCheck::Stale),
+    ];
 }
 
 /// Plants faults into an option-chain stream and records what it planted.

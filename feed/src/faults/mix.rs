@@ -1,25 +1,36 @@
+use crate::quality::Check;
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 use std::fmt;
 use std::str::FromStr;
 
 /// A kind of fault with a config name (used in scenario files) and the data-quality
-/// anomaly it must show up as.
+/// check that must catch it.
 pub trait FaultKind: Copy + Eq + fmt::Debug + 'static {
-    /// Every kind with its config name.
-    const ALL: &'static [(Self, &'static str)];
+    /// The checks of the stream this fault is planted in.
+    type Check: Check;
 
-    /// The `kind` label of the anomaly this fault must cause.
-    fn anomaly(self) -> &'static str;
+    /// Every kind with its config name and the check that must catch it.
+    const ALL: &'static [(Self, &'static str, Self::Check)];
 
     /// The config name.
     fn name(self) -> &'static str {
-        Self::ALL.iter().find(|(k, _)| *k == self).map(|(_, n)| *n).expect("every kind is listed in ALL")
+        Self::ALL.iter().find(|(k, ..)| *k == self).map(|(_, n, _)| *n).expect("every kind is listed in ALL")
+    }
+
+    /// The check that must catch this fault.
+    fn check(self) -> Self::Check {
+        Self::ALL.iter().find(|(k, ..)| *k == self).map(|(.., c)| *c).expect("every kind is listed in ALL")
+    }
+
+    /// The `kind` label of the anomaly this fault must cause.
+    fn anomaly(self) -> &'static str {
+        self.check().label()
     }
 
     /// The kind with this config name.
     fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.iter().find(|(_, n)| *n == name).map(|(k, _)| *k)
+        Self::ALL.iter().find(|(_, n, _)| *n == name).map(|(k, ..)| *k)
     }
 }
 
@@ -77,7 +88,7 @@ impl<K: FaultKind> FromStr for FaultMix<K> {
             .map(|item| {
                 let (name, rate) = item.split_once('=').ok_or_else(|| format!("`{item}`: expected kind=rate"))?;
                 let kind = K::from_name(name.trim()).ok_or_else(|| {
-                    let known: Vec<_> = K::ALL.iter().map(|(_, n)| *n).collect();
+                    let known: Vec<_> = K::ALL.iter().map(|(_, n, _)| *n).collect();
                     format!("`{}`: unknown fault; known faults are {}", name.trim(), known.join(", "))
                 })?;
                 let rate: f64 = rate.trim().parse().map_err(|_| format!("`{item}`: rate is not a number"))?;

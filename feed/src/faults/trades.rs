@@ -1,5 +1,6 @@
 use super::{FaultKind, FaultMix, Planted};
 use crate::model::Trade;
+use crate::quality::TradeCheck;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::HashMap;
@@ -23,25 +24,16 @@ pub enum TradeFault {
 }
 
 impl FaultKind for TradeFault {
-    const ALL: &'static [(Self, &'static str)] = &[
-        (TradeFault::Gap, "gap"),
-        (TradeFault::Duplicate, "duplicate"),
-        (TradeFault::Reorder, "reorder"),
-        (TradeFault::Stall, "stall"),
-        (TradeFault::Spike, "spike"),
-        (TradeFault::NonPositive, "non_positive"),
-    ];
+    type Check = TradeCheck;
 
-    fn anomaly(self) -> &'static str {
-        match self {
-            TradeFault::Gap => "gap",
-            TradeFault::Duplicate => "duplicate",
-            TradeFault::Reorder => "out_of_order",
-            TradeFault::Stall => "stale",
-            TradeFault::Spike => "spike",
-            TradeFault::NonPositive => "non_positive",
-        }
-    }
+    const ALL: &'static [(Self, &'static str, TradeCheck)] = &[
+        (TradeFault::Gap, "gap", TradeCheck::Gap),
+        (TradeFault::Duplicate, "duplicate", TradeCheck::Duplicate),
+        (TradeFault::Reorder, "reorder", TradeCheck::OutOfOrder),
+        (TradeFault::Stall, "stall", TradeCheck::Stale),
+        (TradeFault::Spike, "spike", TradeCheck::Spike),
+        (TradeFault::NonPositive, "non_positive", TradeCheck::NonPositive),
+    ];
 }
 
 /// Sizes of the planted faults.

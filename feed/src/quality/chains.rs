@@ -13,6 +13,7 @@
 //! | `iv_bounds` | an implied volatility is not in (`iv_min`, `iv_max`] |
 //! | `stale` | no chain of the underlying for `stale_after` (see [`super::Staleness`]) |
 
+use super::Check;
 use crate::arbitrage::{
     ParityLine, butterfly_breaks, call_monotonicity_breaks, parity_breaks, put_monotonicity_breaks, usable_rows,
 };
@@ -31,9 +32,8 @@ pub enum ChainCheck {
     Stale,
 }
 
-impl ChainCheck {
-    /// Every check, indexable by `as usize`.
-    pub const ALL: [ChainCheck; 8] = [
+impl Check for ChainCheck {
+    const ALL: &'static [ChainCheck] = &[
         ChainCheck::Crossed,
         ChainCheck::MissingStrike,
         ChainCheck::CallMonotonicity,
@@ -44,8 +44,7 @@ impl ChainCheck {
         ChainCheck::Stale,
     ];
 
-    /// The `check` and anomaly `kind` label value.
-    pub fn label(self) -> &'static str {
+    fn label(self) -> &'static str {
         match self {
             ChainCheck::Crossed => "crossed",
             ChainCheck::MissingStrike => "missing_strike",

@@ -18,6 +18,20 @@ pub use chains::{ChainCheck, ChainThresholds, ChainVerdict, check_chain};
 pub use score::RollingScore;
 pub use trades::{SymbolQuality, TradeCheck, TradeThresholds, TradeTick, TradeVerdict};
 
+/// A data-quality check of one kind of stream.
+pub trait Check: Copy + Eq + std::fmt::Debug + 'static {
+    /// Every check, in label order (indexable by `as usize`).
+    const ALL: &'static [Self];
+
+    /// The `check` and anomaly `kind` label value.
+    fn label(self) -> &'static str;
+
+    /// Every label, in order.
+    fn labels() -> Vec<&'static str> {
+        Self::ALL.iter().map(|c| c.label()).collect()
+    }
+}
+
 /// Whether a symbol has been quiet for too long; one anomaly per quiet spell.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Staleness {

@@ -10,6 +10,8 @@
 //! | `clock_drift` | exchange time and arrival time differ by more than `max_clock_drift_ns` (one anomaly per drift episode) |
 //! | `stale` | no trade for `stale_after` (judged by [`super::Staleness`], beside this) |
 
+use super::Check;
+
 /// The fields of a trade the checks need (decoded without allocating).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct TradeTick {
@@ -32,9 +34,8 @@ pub enum TradeCheck {
     Stale,
 }
 
-impl TradeCheck {
-    /// Every check, indexable by `as usize`.
-    pub const ALL: [TradeCheck; 7] = [
+impl Check for TradeCheck {
+    const ALL: &'static [TradeCheck] = &[
         TradeCheck::Gap,
         TradeCheck::Duplicate,
         TradeCheck::OutOfOrder,
@@ -44,8 +45,7 @@ impl TradeCheck {
         TradeCheck::Stale,
     ];
 
-    /// The `check` and anomaly `kind` label value.
-    pub fn label(self) -> &'static str {
+    fn label(self) -> &'static str {
         match self {
             TradeCheck::Gap => "gap",
             TradeCheck::Duplicate => "duplicate",

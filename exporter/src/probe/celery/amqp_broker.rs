@@ -76,14 +76,6 @@ impl AmqpQueues {
 }
 
 impl Probe for AmqpQueues {
-    fn kind(&self) -> &'static str {
-        "celery"
-    }
-
-    fn target(&self) -> &str {
-        &self.name
-    }
-
     fn probe(&self) -> ProbeFuture<'_> {
         Box::pin(self.read())
     }

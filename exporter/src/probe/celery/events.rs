@@ -25,12 +25,55 @@ const UNKNOWN: &str = "unknown";
 /// Name used for task names past the cap.
 const OTHER: &str = "other";
 
-/// Task states with a counter each (celery-exporter's names: `celery_task_sent_total`, ...).
-const TASK_STATES: &[&str] = &["sent", "received", "started", "succeeded", "failed", "retried", "revoked", "rejected"];
+/// Task states with a counter each (celery-exporter's names: `celery_task_sent_total`, ...),
+/// as the `task-<state>` events report them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskState {
+    Sent,
+    Received,
+    Started,
+    Succeeded,
+    Failed,
+    Retried,
+    Revoked,
+    Rejected,
+}
+
+impl TaskState {
+    /// Every state, indexable by `as usize`.
+    pub const ALL: [TaskState; 8] = [
+        TaskState::Sent,
+        TaskState::Received,
+        TaskState::Started,
+        TaskState::Succeeded,
+        TaskState::Failed,
+        TaskState::Retried,
+        TaskState::Revoked,
+        TaskState::Rejected,
+    ];
+
+    /// The state as event types and metric names spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskState::Sent => "sent",
+            TaskState::Received => "received",
+            TaskState::Started => "started",
+            TaskState::Succeeded => "succeeded",
+            TaskState::Failed => "failed",
+            TaskState::Retried => "retried",
+            TaskState::Revoked => "revoked",
+            TaskState::Rejected => "rejected",
+        }
+    }
+
+    fn from_event(state: &str) -> Option<TaskState> {
+        TaskState::ALL.into_iter().find(|s| s.as_str() == state)
+    }
+}
 
 /// The metrics every event consumer updates, registered once.
 pub struct EventMetrics {
-    /// `celery_task_<state>_total` for each task state, in the order of [`TASK_STATES`].
+    /// `celery_task_<state>_total` for each task state, in the order of [`TaskState::ALL`].
     tasks: Vec<IntCounterVec>,
     runtime: HistogramVec,
     worker_up: IntGaugeVec,
@@ -51,9 +94,10 @@ impl EventMetrics {
             &["target", "name"],
         );
         EventMetrics {
-            tasks: TASK_STATES
+            tasks: TaskState::ALL
                 .iter()
                 .map(|state| {
+                    let state = state.as_str();
                     counter(
                         &format!("celery_task_{state}_total"),
                         &format!("Tasks {state}, by task name."),
@@ -205,7 +249,7 @@ impl EventState {
     }
 
     fn handle_task(&mut self, state: &str, event: &Value) {
-        let Some(index) = TASK_STATES.iter().position(|s| *s == state) else { return };
+        let Some(state) = TaskState::from_event(state) else { return };
         let uuid = event.get("uuid").and_then(Value::as_str).unwrap_or_default();
         let name = match event.get("name").and_then(Value::as_str) {
             Some(name) => {
@@ -216,8 +260,8 @@ impl EventState {
         };
         let name = self.capped_name(name);
         let target = self.settings.target.as_str();
-        self.metrics.tasks[index].with_label_values(&[target, &name]).inc();
-        if state == "succeeded"
+        self.metrics.tasks[state as usize].with_label_values(&[target, &name]).inc();
+        if state == TaskState::Succeeded
             && let Some(runtime) = event.get("runtime").and_then(Value::as_f64)
         {
             self.metrics.runtime.with_label_values(&[target, &name]).observe(runtime);
@@ -338,8 +382,7 @@ mod tests {
         ];
         events.iter().for_each(|e| state.handle_message(&envelope(e)));
         let count = |name: &str, s: &str| {
-            let i = TASK_STATES.iter().position(|x| *x == s).unwrap();
-            metrics.tasks[i].with_label_values(&["broker", name]).get()
+            metrics.tasks[TaskState::from_event(s).unwrap() as usize].with_label_values(&["broker", name]).get()
         };
         assert_eq!(
             (count("app.add", "received"), count("app.add", "started"), count("app.add", "succeeded")),

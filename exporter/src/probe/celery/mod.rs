@@ -9,7 +9,7 @@ mod events;
 mod redis_broker;
 
 pub use config::CeleryTarget;
-pub use events::{EventMetrics, EventSettings};
+pub use events::{EventMetrics, EventSettings, TaskState};
 
 use crate::config::Config;
 use crate::exposition::Family;
@@ -21,22 +21,19 @@ static QUEUE_LENGTH: Family =
     Family::gauge("celery_queue_length", "Tasks waiting in the queue, every priority sub-queue included.");
 
 /// Builds one queue probe per `[[celery]]` target and starts the event consumers.
-pub fn build(targets: &[CeleryTarget], config: &Config, shared: &Arc<Shared>) -> Vec<Arc<dyn Probe>> {
+pub fn build(targets: &[CeleryTarget], config: &Config, shared: &Arc<Shared>) -> Vec<Result<Arc<dyn Probe>, String>> {
     let event_metrics = targets.iter().any(|t| t.events).then(|| Arc::new(EventMetrics::register(shared)));
-    let mut probes: Vec<Arc<dyn Probe>> = Vec::new();
-    for target in targets {
-        let built: Result<Arc<dyn Probe>, String> = if target.broker.starts_with("amqp") {
-            Ok(Arc::new(amqp_broker::AmqpQueues::new(target)))
-        } else {
-            redis_broker::RedisQueues::new(target, config).map(|p| Arc::new(p) as Arc<dyn Probe>)
-        };
-        match built {
-            Ok(probe) => probes.push(probe),
-            Err(e) => tracing::error!(target = target.name, "celery target left out: {e}"),
-        }
-        if let (true, Some(metrics)) = (target.events, &event_metrics) {
-            events::spawn(EventSettings::from_target(target), Arc::clone(metrics));
-        }
-    }
-    probes
+    targets
+        .iter()
+        .map(|target| {
+            if let (true, Some(metrics)) = (target.events, &event_metrics) {
+                events::spawn(EventSettings::from_target(target), Arc::clone(metrics));
+            }
+            if target.broker.starts_with("amqp") {
+                Ok(Arc::new(amqp_broker::AmqpQueues::new(target)) as Arc<dyn Probe>)
+            } else {
+                redis_broker::RedisQueues::new(target, config).map(|p| Arc::new(p) as Arc<dyn Probe>)
+            }
+        })
+        .collect()
 }

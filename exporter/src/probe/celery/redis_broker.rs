@@ -126,14 +126,6 @@ impl RedisQueues {
 }
 
 impl Probe for RedisQueues {
-    fn kind(&self) -> &'static str {
-        "celery"
-    }
-
-    fn target(&self) -> &str {
-        &self.name
-    }
-
     fn probe(&self) -> ProbeFuture<'_> {
         Box::pin(self.read())
     }

@@ -5,7 +5,7 @@ use crate::probe::mongodb::MongoTarget;
 use crate::probe::websocket::{WebSocketMode, WebSocketTarget};
 use serde::Deserialize;
 use std::time::Duration;
-use tickwatch_feed::quality::{ChainCheck, TradeCheck};
+use tickwatch_feed::quality::{ChainCheck, Check, TradeCheck};
 
 /// What a feed carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -13,6 +13,16 @@ use tickwatch_feed::quality::{ChainCheck, TradeCheck};
 pub enum FeedKind {
     Trade,
     OptionChain,
+}
+
+impl FeedKind {
+    /// The labels of the data-quality checks run on this kind of feed, in order.
+    pub fn checks(self) -> Vec<&'static str> {
+        match self {
+            FeedKind::Trade => TradeCheck::labels(),
+            FeedKind::OptionChain => ChainCheck::labels(),
+        }
+    }
 }
 
 /// How a feed's messages are written.
@@ -74,7 +84,29 @@ pub struct FieldMap {
     /// Exchange time.
     pub ts: String,
     /// Unit of `ts`: `s`, `ms`, `us` or `ns`; inferred from its size when absent.
-    pub ts_unit: Option<String>,
+    pub ts_unit: Option<TsUnit>,
+}
+
+/// The unit of an epoch timestamp field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TsUnit {
+    S,
+    Ms,
+    Us,
+    Ns,
+}
+
+impl TsUnit {
+    /// Milliseconds in one unit.
+    pub fn in_ms(self) -> f64 {
+        match self {
+            TsUnit::S => 1e3,
+            TsUnit::Ms => 1.0,
+            TsUnit::Us => 1e-3,
+            TsUnit::Ns => 1e-6,
+        }
+    }
 }
 
 /// `[[feed]]`: one market-data feed to score.
@@ -193,18 +225,10 @@ impl Target for FeedTarget {
                 for p in pointers.into_iter().flatten().filter(|p| !p.starts_with('/')) {
                     problems.at("fields", format!("`{p}` is not a JSON pointer; write e.g. \"/s\""));
                 }
-                if let Some(unit) = &fields.ts_unit
-                    && !["s", "ms", "us", "ns"].contains(&unit.as_str())
-                {
-                    problems.at("fields.ts_unit", format!("`{unit}` is not one of s, ms, us, ns"));
-                }
             }
             _ => {}
         }
-        let checks: Vec<&str> = match self.kind {
-            FeedKind::Trade => TradeCheck::ALL.iter().map(|c| c.label()).collect(),
-            FeedKind::OptionChain => ChainCheck::ALL.iter().map(|c| c.label()).collect(),
-        };
+        let checks = self.kind.checks();
         for (check, weight) in &self.weights {
             if !checks.contains(&check.as_str()) {
                 problems.at(

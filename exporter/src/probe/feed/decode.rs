@@ -3,7 +3,7 @@
 //! (top-level fields are read in one pass with borrowed strings; nested pointers fall back
 //! to a parsed document).
 
-use super::{FeedFormat, FieldMap};
+use super::{FeedFormat, FieldMap, TsUnit};
 use crate::epoch::epoch_to_ms;
 use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
@@ -95,12 +95,7 @@ impl Mapping {
             Some(fields.ts.clone()),
         ];
         let top_level = pointers.iter().flatten().all(|p| p.matches('/').count() == 1 && !p.contains('~'));
-        let ts_ms_per_unit = fields.ts_unit.as_deref().map(|u| match u {
-            "s" => 1e3,
-            "us" => 1e-3,
-            "ns" => 1e-6,
-            _ => 1.0,
-        });
+        let ts_ms_per_unit = fields.ts_unit.map(TsUnit::in_ms);
         Mapping { pointers, ts_ms_per_unit, top_level }
     }
 
@@ -248,7 +243,7 @@ mod tests {
             price: "/p".into(),
             qty: "/q".into(),
             ts: "/T".into(),
-            ts_unit: Some("ms".into()),
+            ts_unit: Some(TsUnit::Ms),
         }
     }
 

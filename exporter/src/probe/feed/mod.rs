@@ -10,7 +10,7 @@ pub mod decode;
 pub mod pipeline;
 mod sources;
 
-pub use config::{FeedFormat, FeedKind, FeedSource, FeedTarget, FieldMap};
+pub use config::{FeedFormat, FeedKind, FeedSource, FeedTarget, FieldMap, TsUnit};
 
 use crate::config::Config;
 use crate::exposition::{Family, Samples};
@@ -26,7 +26,7 @@ static LAST_MESSAGE_AGE: Family =
     Family::gauge("data_last_message_age_seconds", "Seconds since the symbol's last message arrived.");
 
 /// Builds one probe per `[[feed]]` and starts its consumer.
-pub fn build(targets: &[FeedTarget], config: &Config, shared: &Arc<Shared>) -> Vec<Arc<dyn Probe>> {
+pub fn build(targets: &[FeedTarget], config: &Config, shared: &Arc<Shared>) -> Vec<Result<Arc<dyn Probe>, String>> {
     if targets.is_empty() {
         return Vec::new();
     }
@@ -49,7 +49,7 @@ pub fn build(targets: &[FeedTarget], config: &Config, shared: &Arc<Shared>) -> V
             };
             let (source, config, shared) = (target.source.clone(), config.clone(), Arc::clone(shared));
             tokio::spawn(async move { sources::run(source, pipeline, ctx, config, &shared).await });
-            Arc::new(FeedProbe { name: target.name.clone(), connected, last_seen }) as Arc<dyn Probe>
+            Ok(Arc::new(FeedProbe { name: target.name.clone(), connected, last_seen }) as Arc<dyn Probe>)
         })
         .collect()
 }
@@ -62,14 +62,6 @@ pub struct FeedProbe {
 }
 
 impl Probe for FeedProbe {
-    fn kind(&self) -> &'static str {
-        "feed"
-    }
-
-    fn target(&self) -> &str {
-        &self.name
-    }
-
     fn probe(&self) -> ProbeFuture<'_> {
         Box::pin(async move {
             let now = crate::epoch::now_ms();

@@ -9,9 +9,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tickwatch_feed::OptionChain;
-use tickwatch_feed::quality::{
-    ChainCheck, ChainThresholds, RollingScore, Staleness, SymbolQuality, TradeCheck, TradeThresholds, check_chain,
-};
+use tickwatch_feed::quality::{ChainThresholds, RollingScore, Staleness, SymbolQuality, TradeThresholds, check_chain};
 
 /// The feed families, registered once.
 pub struct FeedMetrics {
@@ -156,10 +154,7 @@ pub struct Pipeline {
 
 impl Pipeline {
     pub fn new(target: &FeedTarget, metrics: Arc<FeedMetrics>) -> Pipeline {
-        let labels: Vec<&'static str> = match target.kind {
-            FeedKind::Trade => TradeCheck::ALL.iter().map(|c| c.label()).collect(),
-            FeedKind::OptionChain => ChainCheck::ALL.iter().map(|c| c.label()).collect(),
-        };
+        let labels = target.kind.checks();
         let weights = labels.iter().map(|l| target.weights.get(*l).copied().unwrap_or(1.0)).collect();
         Pipeline {
             feed: target.name.clone(),

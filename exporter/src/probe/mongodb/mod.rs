@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::OnceCell;
 
-static UP: Family = Family::gauge("mongodb_up", "Whether the server answered the last probe.");
+pub static UP: Family = Family::gauge("mongodb_up", "Whether the server answered the last probe.");
 static PING: Family = Family::gauge("mongodb_ping_duration_seconds", "Round trip of a ping during the last probe.");
 static UPTIME: Family = Family::gauge("mongodb_instance_uptime_seconds", "Seconds since the server started.");
 static CONNECTIONS: Family = Family::gauge("mongodb_connections", "Connections by state (current, available, active).");
@@ -59,8 +59,8 @@ static RS_LAG: Family = Family::gauge(
 const NO_REPLICATION_ENABLED: i32 = 76;
 
 /// Builds one probe per `[[mongodb]]` target.
-pub fn build(targets: &[MongoTarget], _config: &Config, _shared: &Arc<Shared>) -> Vec<Arc<dyn Probe>> {
-    targets.iter().map(|t| Arc::new(MongoProbe::new(t)) as Arc<dyn Probe>).collect()
+pub fn build(targets: &[MongoTarget], _config: &Config, _shared: &Arc<Shared>) -> Vec<Result<Arc<dyn Probe>, String>> {
+    targets.iter().map(|t| Ok(Arc::new(MongoProbe::new(t)) as Arc<dyn Probe>)).collect()
 }
 
 /// The one client of a `[[mongodb]]` target, for its probe and the feeds that poll it.
@@ -258,18 +258,6 @@ impl MongoProbe {
 }
 
 impl Probe for MongoProbe {
-    fn kind(&self) -> &'static str {
-        "mongodb"
-    }
-
-    fn target(&self) -> &str {
-        &self.target.name
-    }
-
-    fn up_family(&self) -> Option<&'static Family> {
-        Some(&UP)
-    }
-
     fn probe(&self) -> ProbeFuture<'_> {
         Box::pin(self.read())
     }

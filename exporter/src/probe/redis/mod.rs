@@ -18,7 +18,7 @@ use redis::aio::ConnectionManager;
 use std::sync::Arc;
 use std::time::Instant;
 
-static UP: Family = Family::gauge("redis_up", "Whether the Redis server answered the last probe.");
+pub static UP: Family = Family::gauge("redis_up", "Whether the Redis server answered the last probe.");
 static PING: Family = Family::gauge("redis_ping_duration_seconds", "Round trip of a PING during the last probe.");
 static STREAM_LENGTH: Family = Family::gauge("redis_stream_length", "Entries in the stream.");
 static STREAM_AGE: Family = Family::gauge(
@@ -31,17 +31,8 @@ static CHANNEL_SUBSCRIBERS: Family = Family::gauge(
 );
 
 /// Builds one probe per `[[redis]]` target.
-pub fn build(targets: &[RedisTarget], config: &Config, _shared: &Arc<Shared>) -> Vec<Arc<dyn Probe>> {
-    targets
-        .iter()
-        .filter_map(|t| match RedisProbe::new(t, config) {
-            Ok(p) => Some(Arc::new(p) as Arc<dyn Probe>),
-            Err(e) => {
-                tracing::error!(target = t.name, "redis target left out: {e}");
-                None
-            }
-        })
-        .collect()
+pub fn build(targets: &[RedisTarget], config: &Config, _shared: &Arc<Shared>) -> Vec<Result<Arc<dyn Probe>, String>> {
+    targets.iter().map(|t| RedisProbe::new(t, config).map(|p| Arc::new(p) as Arc<dyn Probe>)).collect()
 }
 
 /// One Redis server.
@@ -159,18 +150,6 @@ fn newest_entry_ms(reply: &Value) -> Option<f64> {
 }
 
 impl Probe for RedisProbe {
-    fn kind(&self) -> &'static str {
-        "redis"
-    }
-
-    fn target(&self) -> &str {
-        &self.name
-    }
-
-    fn up_family(&self) -> Option<&'static Family> {
-        Some(&UP)
-    }
-
     fn probe(&self) -> ProbeFuture<'_> {
         Box::pin(self.read())
     }

@@ -47,41 +47,44 @@ static LAST_MESSAGE_AGE: Family = Family::gauge(
 const TAP_CAPACITY: usize = 65_536;
 
 /// Builds one probe per `[[websocket]]` target and starts the monitors.
-pub fn build(targets: &[WebSocketTarget], _config: &Config, shared: &Arc<Shared>) -> Vec<Arc<dyn Probe>> {
+pub fn build(
+    targets: &[WebSocketTarget],
+    _config: &Config,
+    shared: &Arc<Shared>,
+) -> Vec<Result<Arc<dyn Probe>, String>> {
     let metrics =
         targets.iter().any(|t| t.mode == WebSocketMode::Monitor).then(|| Arc::new(MonitorMetrics::register(shared)));
-    let mut probes: Vec<Arc<dyn Probe>> = Vec::new();
-    for target in targets {
-        let endpoint = match Endpoint::new(target) {
-            Ok(e) => e,
-            Err(e) => {
-                tracing::error!(target = target.name, "websocket target left out: {e}");
-                continue;
-            }
-        };
-        match (&target.mode, &metrics) {
-            (WebSocketMode::Monitor, Some(metrics)) => {
-                let pointer = target.timestamp_pointer.as_deref().and_then(Pointer::parse);
-                let recorder = MessageRecorder::new(&target.name, pointer, metrics);
-                let state = Arc::clone(recorder.state());
-                let (tap, _) = tokio::sync::broadcast::channel(TAP_CAPACITY);
-                shared.taps.lock().expect("not poisoned").insert(target.name.clone(), tap.clone());
-                let monitor = Monitor {
-                    target: target.name.clone(),
-                    endpoint,
-                    subscribe: target.subscribe.clone(),
-                    ping_interval: target.ping_interval,
-                    recorder,
-                    metrics: Arc::clone(metrics),
-                    tap,
-                };
-                tokio::spawn(monitor.run());
-                probes.push(Arc::new(MonitorProbe { name: target.name.clone(), state }));
-            }
-            _ => probes.push(Arc::new(ConnectProbe::new(target, endpoint))),
+    targets.iter().map(|target| Ok(build_one(target, Endpoint::new(target)?, metrics.as_ref(), shared))).collect()
+}
+
+/// Starts a monitor-mode target's monitor; either mode's probe.
+fn build_one(
+    target: &WebSocketTarget,
+    endpoint: Endpoint,
+    metrics: Option<&Arc<MonitorMetrics>>,
+    shared: &Shared,
+) -> Arc<dyn Probe> {
+    match (&target.mode, metrics) {
+        (WebSocketMode::Monitor, Some(metrics)) => {
+            let pointer = target.timestamp_pointer.as_deref().and_then(Pointer::parse);
+            let recorder = MessageRecorder::new(&target.name, pointer, metrics);
+            let state = Arc::clone(recorder.state());
+            let (tap, _) = tokio::sync::broadcast::channel(TAP_CAPACITY);
+            shared.taps.lock().expect("not poisoned").insert(target.name.clone(), tap.clone());
+            let monitor = Monitor {
+                target: target.name.clone(),
+                endpoint,
+                subscribe: target.subscribe.clone(),
+                ping_interval: target.ping_interval,
+                recorder,
+                metrics: Arc::clone(metrics),
+                tap,
+            };
+            tokio::spawn(monitor.run());
+            Arc::new(MonitorProbe { name: target.name.clone(), state })
         }
+        _ => Arc::new(ConnectProbe::new(target, endpoint)),
     }
-    probes
 }
 
 /// Probe mode.
@@ -124,14 +127,6 @@ impl ConnectProbe {
 }
 
 impl Probe for ConnectProbe {
-    fn kind(&self) -> &'static str {
-        "websocket"
-    }
-
-    fn target(&self) -> &str {
-        &self.name
-    }
-
     fn probe(&self) -> ProbeFuture<'_> {
         Box::pin(self.read())
     }
@@ -144,14 +139,6 @@ pub struct MonitorProbe {
 }
 
 impl Probe for MonitorProbe {
-    fn kind(&self) -> &'static str {
-        "websocket"
-    }
-
-    fn target(&self) -> &str {
-        &self.name
-    }
-
     fn probe(&self) -> ProbeFuture<'_> {
         Box::pin(async move {
             let mut out = Samples::new();
