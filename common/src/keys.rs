@@ -4,10 +4,12 @@ use serde::de::DeserializeOwned;
 
 /// The keys a table read as `T` accepts, taken from serde's own answer to a key it does
 /// not know (`unknown field ..., expected one of ...`), so the list cannot drift from the
-/// type. `with` supplies what must come first, such as an enum's tag.
-pub fn keys_of<T: DeserializeOwned>(mut with: toml::Table) -> Vec<String> {
-    with.insert("__no_such_key".into(), toml::Value::Integer(0));
-    expected_by::<T>(toml::Value::Table(with))
+/// type. `with` supplies keys and values that must come first, such as an enum's tag.
+pub fn keys_of<T: DeserializeOwned>(with: &[(&str, &str)]) -> Vec<String> {
+    let mut table: toml::Table =
+        with.iter().map(|(k, v)| (k.to_string(), toml::Value::String(v.to_string()))).collect();
+    table.insert("__no_such_key".into(), toml::Value::Integer(0));
+    expected_by::<T>(toml::Value::Table(table))
 }
 
 /// The names of an enum's variants, from serde's answer to one it does not know.
@@ -32,13 +34,48 @@ fn expected_by<T: DeserializeOwned>(value: toml::Value) -> Vec<String> {
     names
 }
 
-/// Whether a reference config sets or documents `key`: `key = ...` (possibly behind `#`)
-/// or `{ key = ... }` inline.
-pub fn documented(reference: &str, key: &str) -> bool {
-    reference.lines().any(|line| {
-        let line = line.trim_start_matches(['#', ' ']);
-        line.starts_with(&format!("{key} ="))
-            || line.contains(&format!("{{ {key} ="))
-            || line.contains(&format!(", {key} ="))
-    })
+/// What a reference config (an example file meant to document every key) leaves out.
+pub struct Reference<'a> {
+    text: &'a str,
+    missing: Vec<String>,
+}
+
+impl<'a> Reference<'a> {
+    pub fn new(text: &'a str) -> Reference<'a> {
+        Reference { text, missing: Vec::new() }
+    }
+
+    /// Requires every one of `keys` of `section` to be set or documented: `key = ...`
+    /// (possibly behind `#`), `{ key = ... }` inline, or for a table its header (`[key]`,
+    /// `[[key]]`). Panics when `keys` is empty: the type was not read.
+    pub fn require(&mut self, section: &str, keys: Vec<String>) -> &mut Self {
+        assert!(!keys.is_empty(), "no keys found for {section}");
+        let missing: Vec<String> =
+            keys.into_iter().filter(|k| !self.documents(k)).map(|k| format!("{section}.{k}")).collect();
+        self.missing.extend(missing);
+        self
+    }
+
+    /// Requires `text` to appear somewhere (a kind's name, a fault's name).
+    pub fn mention(&mut self, what: &str, text: &str) -> &mut Self {
+        if !self.text.contains(text) {
+            self.missing.push(format!("{what} {text}"));
+        }
+        self
+    }
+
+    fn documents(&self, key: &str) -> bool {
+        self.text.contains(&format!("[{key}]"))
+            || self.text.lines().any(|line| {
+                let line = line.trim_start_matches(['#', ' ']);
+                line.starts_with(&format!("{key} ="))
+                    || line.contains(&format!("{{ {key} ="))
+                    || line.contains(&format!(", {key} ="))
+            })
+    }
+
+    /// Everything required and not there, as `section.key` (or `what text`).
+    pub fn missing(&self) -> &[String] {
+        &self.missing
+    }
 }

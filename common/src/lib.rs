@@ -6,6 +6,7 @@
 //! config file, and which keys a config table accepts.
 
 pub mod backoff;
+pub mod default;
 pub mod duration;
 pub mod keys;
 pub mod mongodb;

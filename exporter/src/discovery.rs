@@ -1,20 +1,16 @@
 //! Discovery results kept between scrapes: finding keys is far more expensive than
 //! reading them, so it runs at most once per interval, not on every scrape.
 
-use crate::exposition::{Family, Samples};
+use crate::exposition::{Samples, families};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
 
-static DISCOVERED: Family = Family::gauge(
-    "tickwatch_discovered_keys",
-    "Keys found by the last discovery, by kind, target and what was looked for.",
-);
-static TRUNCATED: Family = Family::gauge(
-    "tickwatch_discovery_truncated",
-    "1 when the last discovery found more keys than max_keys allows and reported only the first max_keys.",
-);
+families! {
+    DISCOVERED: gauge "tickwatch_discovered_keys", "Keys found by the last discovery, by kind, target and what was looked for.";
+    TRUNCATED: gauge "tickwatch_discovery_truncated", "1 when the last discovery found more keys than max_keys allows and reported only the first max_keys.";
+}
 
 /// What one discovery found.
 #[derive(Debug, Default)]

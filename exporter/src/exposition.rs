@@ -9,6 +9,15 @@ use prometheus::Registry;
 use std::borrow::Cow;
 use std::fmt::Write;
 
+/// Declares metric families as statics, one line each, so a module's families read as a
+/// table: `families! { UP: gauge "redis_up", "Whether the server answered."; }`.
+macro_rules! families {
+    ($($vis:vis $ident:ident: $kind:ident $name:literal, $help:literal;)*) => {
+        $($vis static $ident: $crate::exposition::Family = $crate::exposition::Family::$kind($name, $help);)*
+    };
+}
+pub(crate) use families;
+
 /// Whether a family's value only goes up (a counter read from the target) or moves
 /// freely.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,8 +158,10 @@ fn escape(text: &str, quote: bool) -> Cow<'_, str> {
 mod tests {
     use super::*;
 
-    static UP: Family = Family::gauge("demo_up", "Whether the demo target answered.");
-    static HITS: Family = Family::counter("demo_hits_total", "Hits.");
+    families! {
+        UP: gauge "demo_up", "Whether the demo target answered.";
+        HITS: counter "demo_hits_total", "Hits.";
+    }
 
     #[test]
     fn families_from_several_targets_are_encoded_once() {

@@ -1,16 +1,16 @@
 //! One scrape: every probe concurrently, each under the budget, then one exposition.
 
-use crate::exposition::{Family, Samples, encode};
+use crate::exposition::{Samples, encode, families};
 use crate::probe::{ProbeError, TargetProbe};
 use crate::reason::Reason;
 use crate::shared::Shared;
 use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
 
-static PROBE_SUCCESS: Family =
-    Family::gauge("tickwatch_probe_success", "Whether the last probe of the target succeeded (1) or not (0).");
-static PROBE_DURATION: Family =
-    Family::gauge("tickwatch_probe_duration_seconds", "How long the last probe of the target took.");
+families! {
+    PROBE_SUCCESS: gauge "tickwatch_probe_success", "Whether the last probe of the target succeeded (1) or not (0).";
+    PROBE_DURATION: gauge "tickwatch_probe_duration_seconds", "How long the last probe of the target took.";
+}
 
 /// How much of Prometheus's scrape timeout is kept back for encoding and the network
 /// (blackbox_exporter keeps the same).

@@ -5,14 +5,14 @@
 
 mod common;
 
-use common::{Exporter, firing_alerts, wait_for};
+use common::{firing_alerts, start_exporter, wait_for};
 use std::time::{Duration, Instant};
-use tickwatch_tests::{Prometheus, RedisServer};
+use tickwatch_tests::{Prometheus, RedisServer, Server};
 
 #[test]
 fn redis_down_fires_through_prometheus_and_stays_silent_before() {
     let mut redis = RedisServer::start().unwrap();
-    let exporter = Exporter::start(&format!("[[redis]]\nname = \"cache\"\nurl = \"{}\"\n", redis.url()));
+    let exporter = start_exporter(&format!("[[redis]]\nname = \"cache\"\nurl = \"{}\"\n", redis.url()));
     let target = exporter.url("").trim_start_matches("http://").to_owned();
     let config = format!(
         "global: {{scrape_interval: 1s, evaluation_interval: 1s}}\nrule_files: [alerts.yml]\n\

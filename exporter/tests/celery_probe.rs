@@ -3,9 +3,9 @@
 
 mod common;
 
-use common::{Exporter, value, wait_for};
+use common::{start_exporter, wait_for};
 use std::time::Duration;
-use tickwatch_tests::{CeleryClient, CeleryWorker, RabbitMq, RedisServer};
+use tickwatch_tests::{CeleryClient, CeleryWorker, RabbitMq, RedisServer, Server, value};
 
 /// Sum of LLEN over a queue's list and every priority sub-queue, read straight from Redis.
 fn lists_total(redis: &RedisServer, queue: &str) -> (i64, usize) {
@@ -24,7 +24,7 @@ fn lists_total(redis: &RedisServer, queue: &str) -> (i64, usize) {
 #[test]
 fn queue_length_counts_priority_sub_queues_then_drains_to_zero() {
     let redis = RedisServer::start().unwrap();
-    let exporter = Exporter::start(&format!(
+    let exporter = start_exporter(&format!(
         "[defaults]\ndiscovery_interval = \"1s\"\n\
          [[celery]]\nname = \"listed\"\nbroker = \"{url}\"\nqueues = [\"ticks\"]\n\
          [[celery]]\nname = \"found\"\nbroker = \"{url}\"\ndiscover = true\n",
@@ -58,7 +58,7 @@ fn queue_length_counts_priority_sub_queues_then_drains_to_zero() {
 #[test]
 fn task_events_count_what_the_worker_did_and_worker_up_drops_when_it_dies() {
     let redis = RedisServer::start().unwrap();
-    let exporter = Exporter::start(&format!(
+    let exporter = start_exporter(&format!(
         "[[celery]]\nname = \"broker\"\nbroker = \"{}\"\nqueues = [\"kit\"]\nevents = true\nworker_timeout = \"4s\"\n",
         redis.url()
     ));
@@ -138,7 +138,7 @@ fn rabbitmq_queues_report_messages_and_consumers() {
             .unwrap();
         (connection, consumer)
     });
-    let exporter = Exporter::start(&format!(
+    let exporter = start_exporter(&format!(
         "[[celery]]\nname = \"mq\"\nbroker = \"{}\"\nqueues = [\"orders\", \"missing\", \"idle\"]\n",
         rabbit.url()
     ));

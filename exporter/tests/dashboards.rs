@@ -166,9 +166,9 @@ fn metric_names_are_read_from_promql() {
 #[test]
 fn every_panel_has_data_while_the_demo_scenario_runs() {
     use std::time::{Duration, Instant};
-    use tickwatch_loadgen::run::source::Shard;
     use tickwatch_loadgen::run::{RunOptions, run};
-    let chain = tickwatch_tests::DemoChain::start(Path::new(env!("CARGO_BIN_EXE_tickwatch-exporter"))).unwrap();
+    let exporter = Path::new(env!("CARGO_BIN_EXE_tickwatch-exporter"));
+    let chain = tickwatch_tests::Chain::start(exporter, tickwatch_tests::ChainOptions::DEMO).unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     // The time field of the chain store is indexed, as a platform's would be.
     runtime.block_on(async {
@@ -176,14 +176,11 @@ fn every_panel_has_data_while_the_demo_scenario_runs() {
         let index = mongodb::IndexModel::builder().keys(mongodb::bson::doc! { "ts_ns": 1 }).build();
         client.database("chains").collection::<mongodb::bson::Document>("snapshots").create_index(index).await.unwrap();
     });
-    let scenario = tickwatch_loadgen::scenario::parse(&chain.scenario().unwrap(), "demo.toml").unwrap();
+    let demo = Path::new(ROOT).join("scenarios/demo/demo.toml");
+    let scenario = tickwatch_loadgen::scenario::parse(&chain.scenario(&demo).unwrap(), "demo.toml").unwrap();
     let options = RunOptions {
-        report_dir: None,
-        seed: None,
-        duration_scale: 1.0,
-        shard: Shard::ALL,
         metrics_address: Some(format!("127.0.0.1:{}", chain.loadgen_metrics_port)),
-        start_ns: None,
+        ..RunOptions::default()
     };
     let load = std::thread::spawn(move || runtime.block_on(run(scenario, options)).unwrap());
     // Well into the faults phase (20 s clean, 40 s faults), while the load still runs.

@@ -4,14 +4,14 @@
 
 mod common;
 
-use common::{Exporter, value, wait_for};
+use common::{start_exporter, wait_for};
 use std::collections::HashMap;
 use std::time::Duration;
 use tickwatch_feed::Trade;
 use tickwatch_feed::codec::encode;
 use tickwatch_feed::faults::{FaultKind, FaultMix, TradeFault, TradeFaultParams, TradeFaults};
 use tickwatch_feed::synth::{SymbolSpec, TradeSynth};
-use tickwatch_tests::{RedisServer, WebSocketServer, free_port};
+use tickwatch_tests::{RedisServer, Server, WebSocketServer, free_port, value};
 
 const SYMBOLS: [&str; 3] = ["BTCUSDT", "ETHUSDT", "SOLUSDT"];
 
@@ -53,7 +53,7 @@ const DETERMINISTIC: &str = "gap=0.01,duplicate=0.01,reorder=0.01,spike=0.01,non
 #[test]
 fn pubsub_feed_anomalies_equal_what_was_planted_and_scores_recover() {
     let redis = RedisServer::start().unwrap();
-    let exporter = Exporter::start(&format!(
+    let exporter = start_exporter(&format!(
         "[[feed]]\nname = \"synth\"\nkind = \"trade\"\nsource = {{ type = \"redis-pubsub\", url = \"{}\", channel = \"trades.*\" }}\n\
          max_clock_drift = \"1h\"\nscore_window = 200\n",
         redis.url()
@@ -118,7 +118,7 @@ fn pubsub_feed_anomalies_equal_what_was_planted_and_scores_recover() {
 #[test]
 fn stream_feed_with_a_foreign_format_counts_gaps_and_survives_a_restart() {
     let mut redis = RedisServer::start().unwrap();
-    let exporter = Exporter::start(&format!(
+    let exporter = start_exporter(&format!(
         "[[feed]]\nname = \"binance\"\nkind = \"trade\"\nformat = \"mapped\"\n\
          source = {{ type = \"redis-stream\", url = \"{}\", stream = \"ticks\", group = \"tickwatch\" }}\n\
          fields = {{ symbol = \"/s\", seq = \"/t\", price = \"/p\", qty = \"/q\", ts = \"/T\", ts_unit = \"ms\" }}\n",
@@ -167,7 +167,7 @@ fn websocket_feed_of_clean_ticks_scores_one() {
     let port = free_port();
     let _gateway =
         WebSocketServer::start_on(port, &["--count", "300", "--interval-ms", "1", "--no-subscribe"]).unwrap();
-    let exporter = Exporter::start(&format!(
+    let exporter = start_exporter(&format!(
         "[[websocket]]\nname = \"gw\"\nurl = \"ws://127.0.0.1:{port}/\"\nmode = \"monitor\"\ntimestamp_pointer = \"/T\"\n\
          [[feed]]\nname = \"gwfeed\"\nkind = \"trade\"\nformat = \"mapped\"\nsource = {{ type = \"websocket\", target = \"gw\" }}\n\
          fields = {{ symbol = \"/s\", seq = \"/t\", price = \"/p\", qty = \"/q\", ts = \"/T\" }}\n"
@@ -193,7 +193,7 @@ fn mongodb_chain_feed_finds_planted_arbitrage_and_reports_pcr() {
     use tickwatch_feed::faults::{ChainFault, ChainFaults};
     use tickwatch_feed::synth::{ChainSpec, ChainSynth};
     let mongo = tickwatch_tests::MongoServer::start().unwrap();
-    let exporter = Exporter::start(&format!(
+    let exporter = start_exporter(&format!(
         "[[mongodb]]\nname = \"store\"\nuri = \"{}\"\n\
          [[feed]]\nname = \"chains\"\nkind = \"option_chain\"\n\
          source = {{ type = \"mongodb\", target = \"store\", db = \"md\", collection = \"chains\", time_field = \"ts_ns\", poll_interval = \"200ms\" }}\n",

@@ -2,10 +2,10 @@
 
 mod common;
 
-use common::{Exporter, value, wait_for};
+use common::{start_exporter, wait_for};
 use mongodb::bson::{DateTime, Document, doc};
 use std::time::Duration;
-use tickwatch_tests::MongoServer;
+use tickwatch_tests::{MongoServer, Server, value};
 
 fn insert_chains(uri: &str, count: i64, newest_age_ms: i64) -> i64 {
     let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -27,7 +27,7 @@ fn insert_chains(uri: &str, count: i64, newest_age_ms: i64) -> i64 {
 fn reports_counts_sizes_freshness_and_recovers_after_a_restart() {
     let mut mongo = MongoServer::start().unwrap();
     let size = insert_chains(&mongo.uri(), 20, 30_000);
-    let exporter = Exporter::start(&format!(
+    let exporter = start_exporter(&format!(
         "[[mongodb]]\nname = \"store\"\nuri = \"{}\"\ndatabases = [\"chains\"]\n\
          collections = [{{ db = \"chains\", name = \"nifty\", time_field = \"ts\" }}]\n",
         mongo.uri()
@@ -69,7 +69,7 @@ fn reports_counts_sizes_freshness_and_recovers_after_a_restart() {
 #[test]
 fn a_standalone_server_reports_no_replica_set_and_no_error() {
     let mongo = MongoServer::start_standalone().unwrap();
-    let exporter = Exporter::start(&format!("[[mongodb]]\nname = \"solo\"\nuri = \"{}\"\n", mongo.uri()));
+    let exporter = start_exporter(&format!("[[mongodb]]\nname = \"solo\"\nuri = \"{}\"\n", mongo.uri()));
     let text = exporter.metrics();
     assert_eq!(value(&text, "tickwatch_probe_success", &[("target", "solo")]), Some(1.0), "{text}");
     assert_eq!(value(&text, "mongodb_rs_member_health", &[("target", "solo")]), None);

@@ -3,9 +3,9 @@
 
 mod common;
 
-use common::{Exporter, promtool_check, value, wait_for};
+use common::{promtool_check, start_exporter, wait_for};
 use std::time::Duration;
-use tickwatch_tests::RedisServer;
+use tickwatch_tests::{RedisServer, Server, value};
 
 #[test]
 fn reports_what_redis_holds() {
@@ -22,7 +22,7 @@ fn reports_what_redis_holds() {
     let _: () = redis::cmd("SUBSCRIBE").arg("trades.BTC").exec(&mut sub1).unwrap();
     let _: () = redis::cmd("SUBSCRIBE").arg("trades.BTC").arg("trades.ETH").exec(&mut sub2).unwrap();
 
-    let exporter = Exporter::start(&format!(
+    let exporter = start_exporter(&format!(
         "[[redis]]\nname = \"cache\"\nurl = \"{}\"\nstreams = [\"ticks:*\"]\nchannels = [\"trades.*\"]\n",
         redis.url()
     ));
@@ -55,7 +55,7 @@ fn reports_what_redis_holds() {
 #[test]
 fn promtool_finds_nothing_to_complain_about() {
     let redis = RedisServer::start().unwrap();
-    let exporter = Exporter::start(&format!(
+    let exporter = start_exporter(&format!(
         "[[redis]]\nname = \"cache\"\nurl = \"{}\"\nstreams = [\"s*\"]\nchannels = [\"c*\"]\n\
          [[redis]]\nname = \"down\"\nurl = \"redis://127.0.0.1:1/0\"\n\
          [[celery]]\nname = \"broker\"\nbroker = \"{}\"\nqueues = [\"celery\"]\ndiscover = true\nevents = true\n",
@@ -71,7 +71,7 @@ fn promtool_finds_nothing_to_complain_about() {
 fn a_killed_redis_fails_alone_and_comes_back_without_a_restart() {
     let mut flaky = RedisServer::start().unwrap();
     let steady = RedisServer::start().unwrap();
-    let exporter = Exporter::start(&format!(
+    let exporter = start_exporter(&format!(
         "[[redis]]\nname = \"flaky\"\nurl = \"{}\"\n[[redis]]\nname = \"steady\"\nurl = \"{}\"\n",
         flaky.url(),
         steady.url()
@@ -110,7 +110,7 @@ fn a_target_that_never_answers_times_out_alone() {
         }
     });
     let steady = RedisServer::start().unwrap();
-    let exporter = Exporter::start(&format!(
+    let exporter = start_exporter(&format!(
         "[[redis]]\nname = \"silent\"\nurl = \"redis://127.0.0.1:{silent_port}/0\"\n[[redis]]\nname = \"steady\"\nurl = \"{}\"\n",
         steady.url()
     ));
@@ -131,7 +131,7 @@ fn a_target_that_never_answers_times_out_alone() {
 #[test]
 fn probe_endpoint_takes_configured_names_only() {
     let redis = RedisServer::start().unwrap();
-    let exporter = Exporter::start(&format!("[[redis]]\nname = \"cache\"\nurl = \"{}\"\n", redis.url()));
+    let exporter = start_exporter(&format!("[[redis]]\nname = \"cache\"\nurl = \"{}\"\n", redis.url()));
     let (status, text, _) = exporter.scrape("/probe?target=cache", 5.0);
     assert_eq!(status, 200);
     assert_eq!(value(&text, "redis_up", &[("target", "cache")]), Some(1.0));

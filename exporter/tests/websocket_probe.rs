@@ -4,16 +4,16 @@
 
 mod common;
 
-use common::{Exporter, value, wait_for};
+use common::{start_exporter, wait_for};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::Duration;
-use tickwatch_tests::{WebSocketServer, free_port};
+use tickwatch_tests::{WebSocketServer, free_port, value};
 
 #[test]
 fn probe_mode_connects_subscribes_and_times_the_first_message() {
     let gateway = WebSocketServer::start(&["--count", "5"]).unwrap();
-    let exporter = Exporter::start(&format!(
+    let exporter = start_exporter(&format!(
         "[[websocket]]\nname = \"gw\"\nurl = \"ws://127.0.0.1:{}/\"\nsubscribe = '{{\"op\":\"subscribe\"}}'\n",
         gateway.port()
     ));
@@ -28,7 +28,7 @@ fn probe_mode_connects_subscribes_and_times_the_first_message() {
 #[test]
 fn monitor_mode_counts_messages_measures_lag_and_reconnects() {
     let port = free_port();
-    let exporter = Exporter::start(&format!(
+    let exporter = start_exporter(&format!(
         "[[websocket]]\nname = \"gw\"\nurl = \"ws://127.0.0.1:{port}/\"\nmode = \"monitor\"\nsubscribe = \"hi\"\n\
          timestamp_pointer = \"/T\"\nping_interval = \"1s\"\n"
     ));
@@ -144,7 +144,7 @@ fn hostile_servers_fail_alone_quickly_and_cheaply() {
         .map(|(name, port)| format!("[[websocket]]\nname = \"{name}\"\nurl = \"ws://127.0.0.1:{port}/\"\n"))
         .collect();
     config.push_str(&format!("[[websocket]]\nname = \"good\"\nurl = \"ws://127.0.0.1:{}/\"\n", gateway.port()));
-    let exporter = Exporter::start(&config);
+    let exporter = start_exporter(&config);
 
     let rss = |text: &str| value(text, "process_resident_memory_bytes", &[]).unwrap();
     let before = rss(&exporter.metrics());
@@ -203,7 +203,7 @@ fn wss_works_with_a_test_ca_and_fails_without_it() {
     ])
     .unwrap();
     let url = format!("wss://localhost:{}/", gateway.port());
-    let exporter = Exporter::start(&format!(
+    let exporter = start_exporter(&format!(
         "[[websocket]]\nname = \"trusted\"\nurl = \"{url}\"\nca_file = \"{}\"\n\
          [[websocket]]\nname = \"untrusted\"\nurl = \"{url}\"\n\
          [[websocket]]\nname = \"insecure\"\nurl = \"{url}\"\ninsecure = true\n",

@@ -6,6 +6,7 @@ use serde::Deserialize;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+use tickwatch_common::{default, duration};
 use tickwatch_feed::codec::field_named_in;
 use tickwatch_feed::faults::{ChainFault, FaultMix, TradeFault};
 use tickwatch_feed::synth::{ChainSpec, SymbolSpec};
@@ -18,7 +19,7 @@ pub use crate::run::sinks::SinkKind;
 pub struct Scenario {
     pub name: String,
     /// Seed of every generator: the same scenario and seed make the same feed, byte for byte.
-    #[serde(default = "default_seed")]
+    #[serde(default = "default::u64::<1>")]
     pub seed: u64,
     pub source: Vec<SourceConfig>,
     pub sink: Vec<SinkConfig>,
@@ -26,10 +27,6 @@ pub struct Scenario {
     /// The alerts this scenario must fire and keep silent (checked by the alert verifier).
     #[serde(default)]
     pub expect: Expect,
-}
-
-fn default_seed() -> u64 {
-    1
 }
 
 /// What a source makes.
@@ -82,21 +79,13 @@ pub struct SinkConfig {
     pub source: String,
     /// Messages sent in one round trip at the most: the pipeline depth of Redis and Celery
     /// sinks, the frames per flush of WebSocket clients. Default 1024.
-    #[serde(default = "default_max_batch")]
+    #[serde(default = "default::usize::<1024>")]
     pub max_batch: usize,
     /// Longest one send may take before its messages count as failed. Default `2s`.
-    #[serde(default = "default_timeout", deserialize_with = "tickwatch_common::duration::deserialize")]
+    #[serde(default = "default::secs::<2>", deserialize_with = "duration::deserialize")]
     pub timeout: Duration,
     #[serde(flatten)]
     pub kind: SinkKind,
-}
-
-fn default_max_batch() -> usize {
-    1024
-}
-
-fn default_timeout() -> Duration {
-    Duration::from_secs(2)
 }
 
 /// `[[phase]]`
@@ -104,7 +93,7 @@ fn default_timeout() -> Duration {
 #[serde(deny_unknown_fields)]
 pub struct Phase {
     pub name: String,
-    #[serde(deserialize_with = "tickwatch_common::duration::deserialize")]
+    #[serde(deserialize_with = "duration::deserialize")]
     pub duration: Duration,
     /// Messages per second to each sink.
     pub rate: Option<f64>,

@@ -5,7 +5,7 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
-use tickwatch_tests::{CeleryWorker, MongoServer, RedisServer, free_port};
+use tickwatch_tests::{CeleryWorker, MongoServer, RedisServer, Server, free_port};
 
 struct Run {
     summary: Value,

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 use std::process::Command;
-use tickwatch_common::keys::{documented, keys_of, variants_of};
+use tickwatch_common::keys::{Reference, keys_of, variants_of};
 use tickwatch_feed::faults::{ChainFault, FaultKind, TradeFault};
 use tickwatch_loadgen::scenario::{Expect, Phase, Scenario, SinkKind, SourceConfig, SourceKind};
 
@@ -17,12 +17,6 @@ const PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/scenario.to
 /// names them), hence this list; a scenario that sets them all loads below.
 const SHARED_SINK_KEYS: &[&str] = &["name", "source", "kind", "max_batch", "timeout"];
 
-fn kind(name: &str) -> toml::Table {
-    let mut t = toml::Table::new();
-    t.insert("kind".into(), toml::Value::String(name.into()));
-    t
-}
-
 #[test]
 fn the_reference_scenario_passes_check() {
     let out = Command::new(env!("CARGO_BIN_EXE_tickwatch-loadgen")).args(["check", PATH]).output().unwrap();
@@ -33,33 +27,31 @@ fn the_reference_scenario_passes_check() {
 
 #[test]
 fn the_reference_scenario_documents_every_key() {
-    let mut sections: Vec<(String, Vec<String>)> = vec![
-        ("scenario".into(), keys_of::<Scenario>(toml::Table::new())),
-        ("source".into(), keys_of::<SourceConfig>(toml::Table::new())),
-        ("phase".into(), keys_of::<Phase>(toml::Table::new())),
-        ("expect".into(), keys_of::<Expect>(toml::Table::new())),
-        ("sink".into(), SHARED_SINK_KEYS.iter().map(|k| k.to_string()).collect()),
-    ];
-    let sink_kinds = keys_of::<SinkKind>(kind("no-such-kind"));
+    let mut reference = Reference::new(REFERENCE);
+    reference
+        .require("scenario", keys_of::<Scenario>(&[]))
+        .require("source", keys_of::<SourceConfig>(&[]))
+        .require("phase", keys_of::<Phase>(&[]))
+        .require("expect", keys_of::<Expect>(&[]))
+        .require("sink", SHARED_SINK_KEYS.iter().map(|k| k.to_string()).collect());
+    let sink_kinds = keys_of::<SinkKind>(&[("kind", "no-such-kind")]);
     assert!(sink_kinds.len() >= 6, "{sink_kinds:?}");
     for sink_kind in &sink_kinds {
-        assert!(REFERENCE.contains(&format!("kind = \"{sink_kind}\"")), "no sink of kind {sink_kind}");
-        sections.push((format!("sink({sink_kind})"), keys_of::<SinkKind>(kind(sink_kind))));
+        reference
+            .mention("sink kind", &format!("kind = \"{sink_kind}\""))
+            .require(&format!("sink({sink_kind})"), keys_of::<SinkKind>(&[("kind", sink_kind)]));
     }
     let source_kinds = variants_of::<SourceKind>();
     assert!(source_kinds.len() >= 3, "{source_kinds:?}");
     for source_kind in &source_kinds {
-        assert!(REFERENCE.contains(&format!("kind = \"{source_kind}\"")), "no source of kind {source_kind}");
+        reference.mention("source kind", &format!("kind = \"{source_kind}\""));
     }
-    let mut missing = Vec::new();
-    for (section, keys) in &sections {
-        assert!(!keys.is_empty(), "no keys found for {section}");
-        // A table is documented by its header (`[expect]`, `[[sink]]`).
-        let written = |k: &String| documented(REFERENCE, k) || REFERENCE.contains(&format!("[{k}]"));
-        missing.extend(keys.iter().filter(|k| !written(k)).map(|k| format!("{section}.{k}")));
+    for (_, fault, _) in TradeFault::ALL {
+        reference.mention("trade fault", fault);
     }
-    let faults =
-        TradeFault::ALL.iter().map(|(_, name, _)| *name).chain(ChainFault::ALL.iter().map(|(_, name, _)| *name));
-    missing.extend(faults.filter(|name| !REFERENCE.contains(name)).map(|name| format!("fault {name}")));
+    for (_, fault, _) in ChainFault::ALL {
+        reference.mention("chain fault", fault);
+    }
+    let missing = reference.missing();
     assert!(missing.is_empty(), "examples/scenario.toml does not document: {}", missing.join(", "));
 }

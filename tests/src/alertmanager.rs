@@ -1,12 +1,10 @@
-use crate::ports::free_port;
-use crate::{Result, ServerProcess, binary, http_ok};
-use std::process::Command;
-use std::time::Duration;
+use crate::prometheus::start_project_server;
+use crate::{Result, Server, ServerProcess};
 use tempfile::TempDir;
 
 /// A real Alertmanager on a free loopback port, clustering off (no gossip port).
 pub struct Alertmanager {
-    _process: ServerProcess,
+    process: ServerProcess,
     port: u16,
     _dir: TempDir,
 }
@@ -14,24 +12,21 @@ pub struct Alertmanager {
 impl Alertmanager {
     /// Writes `config` as `alertmanager.yml`, starts Alertmanager, waits for `/-/ready`.
     pub fn start(config: &str) -> Result<Alertmanager> {
-        let dir = tempfile::Builder::new().prefix("tickwatch-alertmanager-").tempdir()?;
-        let d = dir.path();
-        std::fs::write(d.join("alertmanager.yml"), config)?;
-        let port = free_port();
-        let mut command = Command::new(binary("prometheus-alertmanager")?);
-        command
-            .arg(format!("--config.file={}", d.join("alertmanager.yml").display()))
-            .arg(format!("--storage.path={}", d.join("data").display()))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .arg("--cluster.listen-address=");
-        let mut process = ServerProcess::spawn("alertmanager", command, &d.join("alertmanager.log"))?;
-        let ready = format!("http://127.0.0.1:{port}/-/ready");
-        process.wait_until(Duration::from_secs(30), || http_ok(&ready))?;
-        Ok(Alertmanager { _process: process, port, _dir: dir })
+        let files = [("alertmanager.yml", config)];
+        let (process, port, dir) = start_project_server("alertmanager", "prometheus-alertmanager", &files, |d| {
+            vec![format!("--storage.path={}", d.join("data").display()), "--cluster.listen-address=".to_owned()]
+        })?;
+        Ok(Alertmanager { process, port, _dir: dir })
     }
 
     /// `http://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Server for Alertmanager {
+    fn process(&mut self) -> &mut ServerProcess {
+        &mut self.process
     }
 }

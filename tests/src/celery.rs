@@ -1,13 +1,14 @@
-use crate::{KitError, Result, ServerProcess, repo_root, venv_binary};
+use crate::{KitError, Result, Server, ServerProcess, repo_root, venv_binary};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tempfile::TempDir;
 
 /// A real Celery worker (prefork pool, task events on) running the kit's app
-/// (`tests/python/celery_app.py`) against a Redis broker.
+/// (`tests/python/celery_app.py`) against a Redis broker. [`Server::stop`] is Celery's
+/// warm shutdown (finish running tasks, then exit); [`Server::kill`] takes the pool too.
 pub struct CeleryWorker {
-    process: Option<ServerProcess>,
+    process: ServerProcess,
     hostname: String,
     _dir: TempDir,
 }
@@ -21,17 +22,21 @@ impl CeleryWorker {
         let dir = tempfile::Builder::new().prefix("tickwatch-celery-").tempdir()?;
         let n = WORKERS.fetch_add(1, Ordering::Relaxed);
         let hostname = format!("kit{}-{n}@localhost", std::process::id());
-        let mut command = Command::new(venv_binary("celery")?);
-        command.args(["-A", "celery_app", "worker", "--loglevel=INFO", "--concurrency=2", "--events"]);
-        command.args(["--without-mingle", "--without-gossip", "--hostname", &hostname]);
-        command.args(["--queues", &queues.join(",")]);
-        command.current_dir(repo_root().join("tests/python")).env("TICKWATCH_BROKER_URL", broker_url);
-        let mut process = ServerProcess::spawn("celery worker", command, &dir.path().join("worker.log"))?;
+        let (celery, app_dir, broker_url) =
+            (venv_binary("celery")?, repo_root().join("tests/python"), broker_url.to_owned());
+        let (queues, node) = (queues.join(","), hostname.clone());
+        let command = move || {
+            let mut command = Command::new(&celery);
+            command.args(["-A", "celery_app", "worker", "--loglevel=INFO", "--concurrency=2", "--events"]);
+            command.args(["--without-mingle", "--without-gossip", "--hostname", &node, "--queues", &queues]);
+            command.current_dir(&app_dir).env("TICKWATCH_BROKER_URL", &broker_url);
+            command
+        };
         let log = dir.path().join("worker.log");
-        process.wait_until(Duration::from_secs(60), || {
-            std::fs::read_to_string(&log).is_ok_and(|text| text.contains(&format!("{hostname} ready.")))
-        })?;
-        Ok(CeleryWorker { process: Some(process), hostname, _dir: dir })
+        let (ready_log, ready_line) = (log.clone(), format!("{hostname} ready."));
+        let ready = move || std::fs::read_to_string(&ready_log).is_ok_and(|text| text.contains(&ready_line));
+        let process = ServerProcess::start("celery worker", &log, Duration::from_secs(60), command, ready)?;
+        Ok(CeleryWorker { process, hostname, _dir: dir })
     }
 
     /// The worker's node name as Celery reports it in events (`name@host`).
@@ -41,21 +46,13 @@ impl CeleryWorker {
 
     /// The worker's log so far.
     pub fn log_text(&self) -> String {
-        self.process.as_ref().map(ServerProcess::log_text).unwrap_or_default()
+        self.process.log_text()
     }
+}
 
-    /// Warm shutdown (SIGTERM: finish running tasks, then exit).
-    pub fn stop(&mut self) {
-        if let Some(mut p) = self.process.take() {
-            p.stop();
-        }
-    }
-
-    /// Kills the worker and its pool at once, as in a crash.
-    pub fn kill(&mut self) {
-        if let Some(mut p) = self.process.take() {
-            p.kill();
-        }
+impl Server for CeleryWorker {
+    fn process(&mut self) -> &mut ServerProcess {
+        &mut self.process
     }
 }
 

@@ -13,8 +13,10 @@
 mod alertmanager;
 mod binaries;
 mod celery;
-mod demo;
+mod chain;
 mod error;
+mod exporter;
+mod exposition;
 mod mongodb;
 mod ports;
 mod process;
@@ -22,20 +24,24 @@ mod prometheus;
 mod rabbitmq;
 mod redis;
 mod rules;
+mod webhook;
 mod websocket;
 
 pub use alertmanager::Alertmanager;
 pub use binaries::{binary, repo_root, venv_binary};
 pub use celery::{CeleryClient, CeleryWorker};
-pub use demo::{DEMO_SCALE, DemoChain};
+pub use chain::{Chain, ChainOptions};
 pub use error::{KitError, Result};
+pub use exporter::Exporter;
+pub use exposition::value;
 pub use mongodb::MongoServer;
 pub use ports::free_port;
-pub use process::ServerProcess;
+pub use process::{Server, ServerProcess};
 pub use prometheus::Prometheus;
 pub use rabbitmq::RabbitMq;
 pub use redis::RedisServer;
 pub use rules::scaled_alert_rules;
+pub use webhook::{AlertWebhook, Notifications};
 pub use websocket::WebSocketServer;
 
 /// Asks `url` over HTTP and tells whether it answered 200; used for readiness checks.

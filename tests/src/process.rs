@@ -10,36 +10,82 @@ use std::time::{Duration, Instant};
 /// How long a stopped server gets to exit after SIGTERM before it is killed.
 const GRACE: Duration = Duration::from_secs(5);
 
-/// A server process in its own process group, with its output in a log file. Dropping it
-/// stops the whole group (a Celery worker's pool, RabbitMQ's helpers go with it).
+/// Builds a server's command line (again, for a restart).
+type CommandLine = Box<dyn Fn() -> Command + Send + Sync>;
+/// Tells whether a started server answers.
+type Readiness = Box<dyn Fn() -> bool + Send + Sync>;
+
+/// A server process in its own process group, with its output in a log file, that can be
+/// killed as in a crash and started again the same way (same port, same directory).
+/// Dropping it stops the whole group (a Celery worker's pool, RabbitMQ's helpers go with it).
 pub struct ServerProcess {
     name: String,
-    child: Child,
+    child: Option<Child>,
     log: PathBuf,
+    command: CommandLine,
+    ready: Readiness,
+    deadline: Duration,
 }
 
 impl ServerProcess {
-    /// Starts `command` with stdin closed and stdout and stderr going to `log`.
-    pub fn spawn(name: &str, mut command: Command, log: &Path) -> Result<ServerProcess> {
-        let out = File::create(log)?;
-        command.stdin(Stdio::null()).stdout(out.try_clone()?).stderr(out).process_group(0);
-        let child = command.spawn().map_err(|e| KitError(format!("cannot start {name} ({command:?}): {e}")))?;
-        Ok(ServerProcess { name: name.to_owned(), child, log: log.to_owned() })
+    /// Starts `command` with stdin closed and stdout and stderr going to `log`, then
+    /// polls `ready` every 50 ms until it says yes; fails with the log's tail if the
+    /// process exits or `deadline` passes first.
+    pub fn start(
+        name: &str,
+        log: &Path,
+        deadline: Duration,
+        command: impl Fn() -> Command + Send + Sync + 'static,
+        ready: impl Fn() -> bool + Send + Sync + 'static,
+    ) -> Result<ServerProcess> {
+        let mut process = ServerProcess {
+            name: name.to_owned(),
+            child: None,
+            log: log.to_owned(),
+            command: Box::new(command),
+            ready: Box::new(ready),
+            deadline,
+        };
+        process.restart()?;
+        Ok(process)
     }
 
-    /// Polls `ready` every 50 ms until it says yes; fails with the log's tail if the
-    /// process exits or `deadline` passes first.
-    pub fn wait_until(&mut self, deadline: Duration, mut ready: impl FnMut() -> bool) -> Result<()> {
+    /// Starts `program args` in `dir` (its log there too) and waits up to 30 s until
+    /// `http://127.0.0.1:PORT/-/ready` answers 200, as Prometheus, Alertmanager and the
+    /// exporter do.
+    pub fn start_http(name: &str, program: PathBuf, args: Vec<String>, dir: &Path, port: u16) -> Result<ServerProcess> {
+        let (cwd, ready) = (dir.to_owned(), format!("http://127.0.0.1:{port}/-/ready"));
+        let command = move || {
+            let mut command = Command::new(&program);
+            command.args(&args).current_dir(&cwd);
+            command
+        };
+        let log = dir.join(format!("{name}.log"));
+        ServerProcess::start(name, &log, Duration::from_secs(30), command, move || crate::http_ok(&ready))
+    }
+
+    /// Starts the server again as it was first started (killing it first if it runs).
+    pub fn restart(&mut self) -> Result<()> {
+        self.kill();
+        let out = File::create(&self.log)?;
+        let mut command = (self.command)();
+        command.stdin(Stdio::null()).stdout(out.try_clone()?).stderr(out).process_group(0);
+        let child = command.spawn().map_err(|e| KitError(format!("cannot start {} ({command:?}): {e}", self.name)))?;
+        self.child = Some(child);
+        self.wait_until_ready()
+    }
+
+    fn wait_until_ready(&mut self) -> Result<()> {
         let start = Instant::now();
         loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
+            if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
                 return Err(self.failure(&format!("exited with {status} before it was ready")));
             }
-            if ready() {
+            if (self.ready)() {
                 return Ok(());
             }
-            if start.elapsed() > deadline {
-                return Err(self.failure(&format!("was not ready within {deadline:?}")));
+            if start.elapsed() > self.deadline {
+                return Err(self.failure(&format!("was not ready within {:?}", self.deadline)));
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -62,35 +108,55 @@ impl ServerProcess {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    /// Process id (also the process group id).
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
     /// SIGTERM to the group, then SIGKILL after the grace period; reaps the child.
     pub fn stop(&mut self) {
-        self.signal_group_and_wait(Signal::SIGTERM, GRACE);
-        self.signal_group_and_wait(Signal::SIGKILL, GRACE);
+        if let Some(mut child) = self.child.take() {
+            signal_group_and_wait(&mut child, Signal::SIGTERM, GRACE);
+            signal_group_and_wait(&mut child, Signal::SIGKILL, GRACE);
+        }
     }
 
     /// SIGKILL to the whole group at once: the server dies as in a crash.
     pub fn kill(&mut self) {
-        self.signal_group_and_wait(Signal::SIGKILL, GRACE);
+        if let Some(mut child) = self.child.take() {
+            signal_group_and_wait(&mut child, Signal::SIGKILL, GRACE);
+        }
+    }
+}
+
+fn signal_group_and_wait(child: &mut Child, signal: Signal, wait: Duration) {
+    let group = Pid::from_raw(child.id() as i32);
+    // The group may be gone already; that is the goal, not an error.
+    let _ = killpg(group, signal);
+    let start = Instant::now();
+    while start.elapsed() < wait {
+        if !matches!(child.try_wait(), Ok(None)) {
+            // The leader is gone; give the rest of the group the same signal.
+            let _ = killpg(group, signal);
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A kit server that can crash and come back: every kind has kill, stop and restart.
+pub trait Server {
+    /// The server's (main) process.
+    fn process(&mut self) -> &mut ServerProcess;
+
+    /// SIGKILL, as in a crash.
+    fn kill(&mut self) {
+        self.process().kill();
     }
 
-    fn signal_group_and_wait(&mut self, signal: Signal, wait: Duration) {
-        let group = Pid::from_raw(self.child.id() as i32);
-        // The group may be gone already; that is the goal, not an error.
-        let _ = killpg(group, signal);
-        let start = Instant::now();
-        while start.elapsed() < wait {
-            if !matches!(self.child.try_wait(), Ok(None)) {
-                // The leader is gone; give the rest of the group the same signal.
-                let _ = killpg(group, signal);
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+    /// SIGTERM (a graceful shutdown), SIGKILL after a grace period.
+    fn stop(&mut self) {
+        self.process().stop();
+    }
+
+    /// Starts it again as it was first started: same port, same directory.
+    fn restart(&mut self) -> Result<()> {
+        self.process().restart()
     }
 }
 

@@ -1,14 +1,14 @@
 use crate::ports::free_port;
-use crate::{Result, ServerProcess, binary};
+use crate::{Result, Server, ServerProcess, binary};
 use std::process::Command;
 use std::time::Duration;
 use tempfile::TempDir;
 
 /// A real `redis-server` on a free loopback port, without persistence.
 pub struct RedisServer {
-    process: Option<ServerProcess>,
+    process: ServerProcess,
     port: u16,
-    dir: TempDir,
+    _dir: TempDir,
 }
 
 impl RedisServer {
@@ -16,8 +16,17 @@ impl RedisServer {
     pub fn start() -> Result<RedisServer> {
         let dir = tempfile::Builder::new().prefix("tickwatch-redis-").tempdir()?;
         let port = free_port();
-        let process = Some(launch(port, &dir)?);
-        Ok(RedisServer { process, port, dir })
+        let (redis_server, d) = (binary("redis-server")?, dir.path().to_owned());
+        let command = move || {
+            let mut command = Command::new(&redis_server);
+            command.args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]);
+            command.args(["--daemonize", "no", "--logfile", ""]).arg("--dir").arg(&d);
+            command
+        };
+        let url = format!("redis://127.0.0.1:{port}/0");
+        let log = dir.path().join("redis.log");
+        let process = ServerProcess::start("redis-server", &log, Duration::from_secs(10), command, move || ping(&url))?;
+        Ok(RedisServer { process, port, _dir: dir })
     }
 
     /// `redis://127.0.0.1:PORT/0`.
@@ -35,30 +44,13 @@ impl RedisServer {
             .get_connection_with_timeout(Duration::from_secs(5))
             .map_err(|e| crate::KitError(format!("cannot connect to redis at {}: {e}", self.url())))
     }
-
-    /// Kills the server as in a crash (its data is gone: there is no persistence).
-    pub fn kill(&mut self) {
-        if let Some(mut p) = self.process.take() {
-            p.kill();
-        }
-    }
-
-    /// Starts the server again on the same port, after [`kill`](Self::kill).
-    pub fn restart(&mut self) -> Result<()> {
-        self.kill();
-        self.process = Some(launch(self.port, &self.dir)?);
-        Ok(())
-    }
 }
 
-fn launch(port: u16, dir: &TempDir) -> Result<ServerProcess> {
-    let mut command = Command::new(binary("redis-server")?);
-    command.args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]);
-    command.args(["--daemonize", "no", "--logfile", ""]).arg("--dir").arg(dir.path());
-    let mut process = ServerProcess::spawn("redis-server", command, &dir.path().join("redis.log"))?;
-    let url = format!("redis://127.0.0.1:{port}/0");
-    process.wait_until(Duration::from_secs(10), || ping(&url))?;
-    Ok(process)
+/// Killed, it loses its data: there is no persistence.
+impl Server for RedisServer {
+    fn process(&mut self) -> &mut ServerProcess {
+        &mut self.process
+    }
 }
 
 /// The kit's own connections skip `CLIENT SETINFO` like the programs' (one builder for

@@ -2,7 +2,8 @@
 
 use std::time::{Duration, Instant};
 use tickwatch_tests::{
-    Alertmanager, CeleryClient, CeleryWorker, MongoServer, Prometheus, RabbitMq, RedisServer, binary,
+    AlertWebhook, Alertmanager, CeleryClient, CeleryWorker, MongoServer, Prometheus, RabbitMq, RedisServer, Server,
+    WebSocketServer, binary, free_port,
 };
 
 #[test]
@@ -83,12 +84,49 @@ fn prometheus_is_ready_and_scrapes() {
 }
 
 #[test]
-fn alertmanager_is_ready() {
-    let config = "route: {receiver: none}\nreceivers: [{name: none}]\n";
-    let alertmanager = Alertmanager::start(config).unwrap();
+fn alertmanager_is_ready_and_delivers_to_the_webhook() {
+    let webhook = AlertWebhook::start().unwrap();
+    let config = format!(
+        "route: {{receiver: hook, group_wait: 0s}}\nreceivers: [{{name: hook, webhook_configs: [{{url: '{}'}}]}}]\n",
+        webhook.url()
+    );
+    let alertmanager = Alertmanager::start(&config).unwrap();
     let status: serde_json::Value =
         reqwest::blocking::get(format!("{}/api/v2/status", alertmanager.url())).unwrap().json().unwrap();
     assert_eq!(status["cluster"]["status"], "disabled", "{status}");
+    let alert = serde_json::json!([{"labels": {"alertname": "KitTest"}}]);
+    let posted = reqwest::blocking::Client::new()
+        .post(format!("{}/api/v2/alerts", alertmanager.url()))
+        .json(&alert)
+        .send()
+        .unwrap();
+    assert!(posted.status().is_success(), "{posted:?}");
+    let start = Instant::now();
+    while !webhook.heard().contains_key("KitTest") {
+        assert!(start.elapsed() < Duration::from_secs(15), "no notification in 15 s");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Every kind of server can crash and come back where it was; here the quick ones.
+#[test]
+fn servers_come_back_on_their_port_after_a_kill() {
+    let accepts = |port: u16| std::net::TcpStream::connect(("127.0.0.1", port)).is_ok();
+    let mut gateway = WebSocketServer::start(&["--count", "1"]).unwrap();
+    gateway.kill();
+    assert!(!accepts(gateway.port()), "a killed gateway refuses connections");
+    gateway.restart().unwrap();
+    assert!(accepts(gateway.port()));
+
+    let port = free_port();
+    let config =
+        format!("scrape_configs:\n  - job_name: nothing\n    static_configs: [{{targets: ['127.0.0.1:{port}']}}]\n");
+    let mut prometheus = Prometheus::start(&config, &[]).unwrap();
+    let ready = format!("{}/-/ready", prometheus.url());
+    prometheus.kill();
+    assert!(reqwest::blocking::get(&ready).is_err(), "a killed Prometheus does not answer");
+    prometheus.restart().unwrap();
+    assert!(reqwest::blocking::get(&ready).unwrap().status().is_success());
 }
 
 #[test]

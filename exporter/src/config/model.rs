@@ -9,6 +9,7 @@ use std::any::Any;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
+use tickwatch_common::{default, duration};
 
 /// The whole file: `[web]`, `[defaults]`, and one list of targets per probe kind
 /// (`[[redis]]`, ...), each read as its kind's own type (see `probe::KINDS`).
@@ -106,36 +107,21 @@ impl Default for WebConfig {
 pub struct Defaults {
     /// Probe timeout when the scrape carries no `X-Prometheus-Scrape-Timeout-Seconds`
     /// header (with the header, the header less half a second wins). Default `5s`.
-    #[serde(default = "default_timeout", deserialize_with = "tickwatch_common::duration::deserialize")]
+    #[serde(default = "default::secs::<5>", deserialize_with = "duration::deserialize")]
     pub timeout: Duration,
     /// How often keys are rediscovered (stream patterns, Kombu bindings); between
     /// discoveries the list is cached, so scrapes stay cheap. Default `30s`.
-    #[serde(default = "default_discovery_interval", deserialize_with = "tickwatch_common::duration::deserialize")]
+    #[serde(default = "default::secs::<30>", deserialize_with = "duration::deserialize")]
     pub discovery_interval: Duration,
     /// Most keys one discovery may return (streams, channels, queues); more is reported
     /// by `tickwatch_discovery_truncated`. Default 10000.
-    #[serde(default = "default_max_keys")]
+    #[serde(default = "default::usize::<10_000>")]
     pub max_keys: usize,
 }
 
-fn default_timeout() -> Duration {
-    Duration::from_secs(5)
-}
-
-fn default_discovery_interval() -> Duration {
-    Duration::from_secs(30)
-}
-
-fn default_max_keys() -> usize {
-    10_000
-}
-
 impl Default for Defaults {
+    /// The defaults of a config without `[defaults]`: each key's own.
     fn default() -> Self {
-        Defaults {
-            timeout: default_timeout(),
-            discovery_interval: default_discovery_interval(),
-            max_keys: default_max_keys(),
-        }
+        toml::Table::new().try_into().expect("every key of [defaults] has a default")
     }
 }

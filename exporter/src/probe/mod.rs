@@ -127,7 +127,7 @@ impl<T: Target> AnyKind for Kind<T> {
     }
 
     fn keys(&self) -> Vec<String> {
-        tickwatch_common::keys::keys_of::<T>(toml::Table::new())
+        tickwatch_common::keys::keys_of::<T>(&[])
     }
 }
 

@@ -1,71 +1,15 @@
 //! Runs the real exporter binary against kit servers and reads what it serves.
 #![allow(dead_code)] // each test file uses its own share of these helpers
 
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
-use tickwatch_tests::{ServerProcess, free_port};
 
-/// The exporter binary running with a config written for the test.
-pub struct Exporter {
-    _process: ServerProcess,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
+pub use tickwatch_tests::Exporter;
 
-impl Exporter {
-    /// Starts the exporter with `config` (its [web] section is added here) and waits
-    /// until it answers `/-/ready`.
-    pub fn start(config: &str) -> Exporter {
-        let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let path = dir.path().join("exporter.toml");
-        std::fs::write(&path, format!("[web]\nlisten_address = \"127.0.0.1:{port}\"\n{config}")).unwrap();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_tickwatch-exporter"));
-        command.arg("--config").arg(&path).arg("--log.level").arg("debug");
-        let mut process =
-            ServerProcess::spawn("tickwatch-exporter", command, &dir.path().join("exporter.log")).unwrap();
-        let ready = format!("http://127.0.0.1:{port}/-/ready");
-        process
-            .wait_until(Duration::from_secs(20), || {
-                reqwest::blocking::get(&ready).is_ok_and(|r| r.status().is_success())
-            })
-            .unwrap();
-        Exporter { _process: process, port, _dir: dir }
-    }
-
-    pub fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
-    }
-
-    /// GET `path` with Prometheus's timeout header; returns status, body and how long it took.
-    pub fn scrape(&self, path: &str, timeout_seconds: f64) -> (u16, String, Duration) {
-        let start = Instant::now();
-        let response = reqwest::blocking::Client::new()
-            .get(self.url(path))
-            .header("X-Prometheus-Scrape-Timeout-Seconds", timeout_seconds.to_string())
-            .timeout(Duration::from_secs(60))
-            .send()
-            .unwrap();
-        let status = response.status().as_u16();
-        (status, response.text().unwrap(), start.elapsed())
-    }
-
-    /// `/metrics` with a 10 s scrape timeout.
-    pub fn metrics(&self) -> String {
-        let (status, body, _) = self.scrape("/metrics", 10.0);
-        assert_eq!(status, 200, "{body}");
-        body
-    }
-}
-
-/// The value of the first series of `name` carrying every label of `labels`.
-pub fn value(exposition: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
-    exposition.lines().filter(|l| !l.starts_with('#')).find_map(|line| {
-        let (series, v) = line.rsplit_once(' ')?;
-        let (metric, rest) = series.split_once('{').unwrap_or((series, ""));
-        (metric == name && labels.iter().all(|(k, val)| rest.contains(&format!("{k}=\"{val}\""))))
-            .then(|| v.parse().ok())?
-    })
+/// This package's exporter binary with `config` (its [web] section is added), debug logs.
+pub fn start_exporter(config: &str) -> Exporter {
+    Exporter::start(Path::new(env!("CARGO_BIN_EXE_tickwatch-exporter")), config, "debug").unwrap()
 }
 
 /// Polls `check` every 200 ms until it holds; panics with `what` after `limit`.

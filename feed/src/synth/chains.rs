@@ -7,7 +7,7 @@
 //! non-increasing and convex in strike for calls and satisfy put-call parity exactly. So
 //! no trade at the quoted prices captures an arbitrage (the rules in `arbitrage`).
 
-use super::merge::{Merged, Scheduled};
+use super::merge::{Merged, Scheduled, checked};
 use super::{SECONDS_PER_YEAR, TickGrid, call_price, put_price, stream_for};
 use crate::model::{OptionChain, Quote, StrikeRow};
 use rand::RngExt;
@@ -116,19 +116,10 @@ pub struct ChainSynth {
 impl ChainSynth {
     /// A generator starting at `start_ns`. Errors list every problem of every spec.
     pub fn new(specs: Vec<ChainSpec>, start_ns: i64, seed: u64) -> Result<ChainSynth, Vec<String>> {
-        let mut problems: Vec<String> = specs
-            .iter()
-            .flat_map(|s| s.problems().into_iter().map(move |p| format!("underlying {}: {p}", s.underlying)))
+        let streams = checked(specs, "underlying", |s| &s.underlying, ChainSpec::problems)?
+            .into_iter()
+            .map(|spec| UnderlyingStream::new(spec, start_ns, seed))
             .collect();
-        if specs.is_empty() {
-            problems.push("underlyings: at least one underlying is needed".to_owned());
-        }
-        if !problems.is_empty() {
-            return Err(problems);
-        }
-        let mut specs = specs;
-        specs.sort_by(|a, b| a.underlying.cmp(&b.underlying));
-        let streams = specs.into_iter().map(|spec| UnderlyingStream::new(spec, start_ns, seed)).collect();
         Ok(ChainSynth { merged: Merged::new(streams) })
     }
 }

@@ -10,6 +10,29 @@ pub(super) trait Scheduled {
     fn emit(&mut self) -> Self::Record;
 }
 
+/// The specs of the streams to merge (symbols, underlyings) sorted by `name`, so the merge
+/// order depends only on names and times; or every problem of every spec, each prefixed
+/// with `what` and the spec's name.
+pub(super) fn checked<T>(
+    mut specs: Vec<T>,
+    what: &str,
+    name: impl Fn(&T) -> &str,
+    problems: impl Fn(&T) -> Vec<String>,
+) -> Result<Vec<T>, Vec<String>> {
+    let mut found = Vec::new();
+    for spec in &specs {
+        found.extend(problems(spec).into_iter().map(|p| format!("{what} {}: {p}", name(spec))));
+    }
+    if specs.is_empty() {
+        found.push(format!("{what}s: at least one {what} is needed"));
+    }
+    if !found.is_empty() {
+        return Err(found);
+    }
+    specs.sort_by(|a, b| name(a).cmp(name(b)));
+    Ok(specs)
+}
+
 /// Merges per-symbol generators by time; ties go to the generator listed first, and the
 /// callers list them sorted by name, so the merge order depends only on names and times.
 pub(super) struct Merged<S> {

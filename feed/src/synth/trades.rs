@@ -1,7 +1,7 @@
 //! Trades per symbol: prices follow geometric Brownian motion, arrivals are a Poisson
 //! process, prices sit on the symbol's tick grid and sizes on its lot grid.
 
-use super::merge::{Merged, Scheduled};
+use super::merge::{Merged, Scheduled, checked};
 use super::{SECONDS_PER_YEAR, TickGrid, stream_for};
 use crate::model::{Side, Trade};
 use rand::RngExt;
@@ -79,19 +79,10 @@ impl TradeSynth {
     /// A generator for `symbols` on `venue`, starting at `start_ns`. Symbols are sorted
     /// by name (see the module docs for why). Errors list every problem of every spec.
     pub fn new(venue: &str, symbols: Vec<SymbolSpec>, start_ns: i64, seed: u64) -> Result<TradeSynth, Vec<String>> {
-        let mut problems: Vec<String> = symbols
-            .iter()
-            .flat_map(|s| s.problems().into_iter().map(move |p| format!("symbol {}: {p}", s.symbol)))
+        let streams = checked(symbols, "symbol", |s| &s.symbol, SymbolSpec::problems)?
+            .into_iter()
+            .map(|spec| SymbolStream::new(venue, spec, start_ns, seed))
             .collect();
-        if symbols.is_empty() {
-            problems.push("symbols: at least one symbol is needed".to_owned());
-        }
-        if !problems.is_empty() {
-            return Err(problems);
-        }
-        let mut symbols = symbols;
-        symbols.sort_by(|a, b| a.symbol.cmp(&b.symbol));
-        let streams = symbols.into_iter().map(|spec| SymbolStream::new(venue, spec, start_ns, seed)).collect();
         Ok(TradeSynth { merged: Merged::new(streams) })
     }
 

@@ -29,6 +29,21 @@ pub struct RunOptions {
     pub start_ns: Option<i64>,
 }
 
+impl Default for RunOptions {
+    /// The scenario as written: its seed and durations, every symbol, no report, no
+    /// metrics endpoint, starting now.
+    fn default() -> Self {
+        RunOptions {
+            report_dir: None,
+            seed: None,
+            duration_scale: 1.0,
+            shard: Shard::ALL,
+            metrics_address: None,
+            start_ns: None,
+        }
+    }
+}
+
 /// What a run ended with, per sink: (name, attempted, sent, failed).
 pub type Outcome = Vec<(String, u64, u64, u64)>;
 

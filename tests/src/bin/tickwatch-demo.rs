@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
-use tickwatch_tests::{Alertmanager, DEMO_SCALE, DemoChain, KitError, Prometheus, repo_root};
+use tickwatch_tests::{Alertmanager, Chain, ChainOptions, KitError, Prometheus, repo_root};
 
 fn sibling(name: &str) -> Result<PathBuf, KitError> {
     let exe = std::env::current_exe()?;
@@ -34,9 +34,9 @@ fn main() -> Result<(), KitError> {
     signals.thread_block().map_err(|e| KitError(format!("cannot block signals: {e}")))?;
 
     println!("starting Redis, secantusd (MongoDB wire), a Celery worker, the exporter, Prometheus, Alertmanager ...");
-    let chain = DemoChain::start(&sibling("tickwatch-exporter")?)?;
-    println!("alert rules loaded with `for:` durations divided by {DEMO_SCALE}");
-    let scenario = chain.scenario()?;
+    let chain = Chain::start(&sibling("tickwatch-exporter")?, ChainOptions::DEMO)?;
+    println!("alert rules loaded with `for:` durations divided by {}", ChainOptions::DEMO.alert_scale);
+    let scenario = chain.scenario(&repo_root().join("scenarios/demo/demo.toml"))?;
     let expected: Vec<String> = scenario
         .parse::<toml::Table>()
         .ok()
@@ -91,7 +91,7 @@ fn main() -> Result<(), KitError> {
         "  (expected: {}; the gateway was the load generator's, so it is down once the load ends)",
         expected.join(", ")
     );
-    print_where_to_look(chain.exporter_port, &chain.prometheus, &chain.alertmanager, &report);
+    print_where_to_look(chain.exporter.port(), &chain.prometheus, &chain.alertmanager, &report);
     println!("\nrunning until Ctrl-C");
     let _ = signals.wait();
     println!("stopping");

@@ -1,6 +1,6 @@
 use super::CeleryTarget;
 use super::QUEUE_LENGTH;
-use crate::exposition::{Family, Samples};
+use crate::exposition::{Samples, families};
 use crate::probe::{Probe, ProbeError, ProbeFuture, ProbeResult};
 use crate::reason::Reason;
 use lapin::options::QueueDeclareOptions;
@@ -8,7 +8,9 @@ use lapin::types::FieldTable;
 use lapin::{Channel, Connection, ConnectionProperties};
 use tokio::sync::Mutex;
 
-static CONSUMERS: Family = Family::gauge("celery_active_consumer_count", "Consumers attached to the queue (RabbitMQ).");
+families! {
+    CONSUMERS: gauge "celery_active_consumer_count", "Consumers attached to the queue (RabbitMQ).";
+}
 
 /// Queue message and consumer counts on a RabbitMQ broker, read with passive declares
 /// over one connection kept between scrapes.

@@ -3,6 +3,7 @@
 use crate::config::{Config, Target, TargetProblems, check_url};
 use serde::Deserialize;
 use std::time::Duration;
+use tickwatch_common::{default, duration};
 
 /// `[[celery]]`: one Celery broker.
 #[derive(Debug, Clone, Deserialize)]
@@ -28,38 +29,22 @@ pub struct CeleryTarget {
     #[serde(default = "all_priority_steps")]
     pub priority_steps: Vec<u8>,
     /// Most distinct task names tracked; later names are counted as `other`. Default 500.
-    #[serde(default = "default_max_task_names")]
+    #[serde(default = "default::usize::<500>")]
     pub max_task_names: usize,
     /// Most workers tracked. Default 500.
-    #[serde(default = "default_max_workers")]
+    #[serde(default = "default::usize::<500>")]
     pub max_workers: usize,
     /// A worker with no heartbeat for this long is down (`celery_worker_up 0`).
     /// Default `10s` (workers beat every 2 s).
-    #[serde(default = "default_worker_timeout", deserialize_with = "tickwatch_common::duration::deserialize")]
+    #[serde(default = "default::secs::<10>", deserialize_with = "duration::deserialize")]
     pub worker_timeout: Duration,
     /// A worker down for this long is forgotten: its series go away. Default `10m`.
-    #[serde(default = "default_worker_forget_after", deserialize_with = "tickwatch_common::duration::deserialize")]
+    #[serde(default = "default::secs::<600>", deserialize_with = "duration::deserialize")]
     pub worker_forget_after: Duration,
 }
 
 fn all_priority_steps() -> Vec<u8> {
     (0..=9).collect()
-}
-
-fn default_max_task_names() -> usize {
-    500
-}
-
-fn default_max_workers() -> usize {
-    500
-}
-
-fn default_worker_timeout() -> Duration {
-    Duration::from_secs(10)
-}
-
-fn default_worker_forget_after() -> Duration {
-    Duration::from_secs(600)
 }
 
 impl Target for CeleryTarget {

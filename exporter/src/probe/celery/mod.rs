@@ -12,13 +12,14 @@ pub use config::CeleryTarget;
 pub use events::{EventMetrics, EventSettings, TaskState};
 
 use crate::config::Config;
-use crate::exposition::Family;
+use crate::exposition::families;
 use crate::probe::Probe;
 use crate::shared::Shared;
 use std::sync::Arc;
 
-static QUEUE_LENGTH: Family =
-    Family::gauge("celery_queue_length", "Tasks waiting in the queue, every priority sub-queue included.");
+families! {
+    QUEUE_LENGTH: gauge "celery_queue_length", "Tasks waiting in the queue, every priority sub-queue included.";
+}
 
 /// Builds one queue probe per `[[celery]]` target and starts the event consumers.
 pub fn build(targets: &[CeleryTarget], config: &Config, shared: &Arc<Shared>) -> Vec<Result<Arc<dyn Probe>, String>> {

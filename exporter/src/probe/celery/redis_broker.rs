@@ -2,16 +2,15 @@ use super::CeleryTarget;
 use super::QUEUE_LENGTH;
 use crate::config::Config;
 use crate::discovery::{Cached, Discovered};
-use crate::exposition::{Family, Samples};
+use crate::exposition::{Samples, families};
 use crate::probe::{Probe, ProbeError, ProbeFuture, ProbeResult};
 use crate::redis_conn::{self, pipelined};
 use redis::Value;
 use redis::aio::ConnectionManager;
 
-static UNACKED: Family = Family::gauge(
-    "celery_unacked_tasks",
-    "Tasks a worker has prefetched but not acknowledged (the Redis transport's `unacked` hash).",
-);
+families! {
+    UNACKED: gauge "celery_unacked_tasks", "Tasks a worker has prefetched but not acknowledged (the Redis transport's `unacked` hash).";
+}
 
 /// Kombu's separator inside binding members and priority queue names.
 const SEP: &str = "\x06\x16";

@@ -5,6 +5,7 @@ use crate::probe::mongodb::MongoTarget;
 use crate::probe::websocket::{WebSocketMode, WebSocketTarget};
 use serde::Deserialize;
 use std::time::Duration;
+use tickwatch_common::{default, duration};
 use tickwatch_feed::quality::{ChainCheck, Check, TradeCheck};
 
 /// What a feed carries.
@@ -59,17 +60,13 @@ pub enum FeedSource {
         db: String,
         collection: String,
         time_field: String,
-        #[serde(default = "default_poll_interval", deserialize_with = "tickwatch_common::duration::deserialize")]
+        #[serde(default = "default::secs::<1>", deserialize_with = "duration::deserialize")]
         poll_interval: Duration,
     },
 }
 
 fn default_stream_field() -> String {
     "data".to_owned()
-}
-
-fn default_poll_interval() -> Duration {
-    Duration::from_secs(1)
 }
 
 /// Where each trade field is in a `mapped` message (JSON pointers).
@@ -122,17 +119,17 @@ pub struct FeedTarget {
     /// Required with `format = "mapped"`.
     pub fields: Option<FieldMap>,
     /// A symbol with no message for this long is `stale`. Default `10s`.
-    #[serde(default = "default_stale_after", deserialize_with = "tickwatch_common::duration::deserialize")]
+    #[serde(default = "default::secs::<10>", deserialize_with = "duration::deserialize")]
     pub stale_after: Duration,
     /// Messages per symbol the score looks back over. Default 1000.
-    #[serde(default = "default_score_window")]
+    #[serde(default = "default::usize::<1000>")]
     pub score_window: usize,
     /// Weight of each check in the score (check name to weight); unnamed checks weigh 1.
     #[serde(default)]
     pub weights: std::collections::BTreeMap<String, f64>,
     /// Most symbols (or underlyings) tracked; messages of further symbols are rejected
     /// with reason `symbol_cap`. Default 1000.
-    #[serde(default = "default_max_symbols")]
+    #[serde(default = "default::usize::<1000>")]
     pub max_symbols: usize,
     /// Trades: median absolute deviations from the rolling median that make a spike.
     /// Default 10.
@@ -142,23 +139,11 @@ pub struct FeedTarget {
     #[serde(default = "default_spike_min_fraction")]
     pub spike_min_fraction: f64,
     /// Trades: largest tolerated gap between exchange and arrival time. Default `5s`.
-    #[serde(default = "default_max_clock_drift", deserialize_with = "tickwatch_common::duration::deserialize")]
+    #[serde(default = "default::secs::<5>", deserialize_with = "duration::deserialize")]
     pub max_clock_drift: Duration,
     /// Chains: implied volatility above this fails `iv_bounds`. Default 5.0.
     #[serde(default = "default_iv_max")]
     pub iv_max: f64,
-}
-
-fn default_stale_after() -> Duration {
-    Duration::from_secs(10)
-}
-
-fn default_score_window() -> usize {
-    1000
-}
-
-fn default_max_symbols() -> usize {
-    1000
 }
 
 fn default_spike_mads() -> f64 {
@@ -167,10 +152,6 @@ fn default_spike_mads() -> f64 {
 
 fn default_spike_min_fraction() -> f64 {
     0.02
-}
-
-fn default_max_clock_drift() -> Duration {
-    Duration::from_secs(5)
 }
 
 fn default_iv_max() -> f64 {

@@ -13,7 +13,7 @@ mod sources;
 pub use config::{FeedFormat, FeedKind, FeedSource, FeedTarget, FieldMap, TsUnit};
 
 use crate::config::Config;
-use crate::exposition::{Family, Samples};
+use crate::exposition::{Samples, families};
 use crate::probe::{Probe, ProbeError, ProbeFuture};
 use crate::reason::Reason;
 use crate::shared::Shared;
@@ -22,8 +22,9 @@ use prometheus::IntGauge;
 use sources::SourceContext;
 use std::sync::Arc;
 
-static LAST_MESSAGE_AGE: Family =
-    Family::gauge("data_last_message_age_seconds", "Seconds since the symbol's last message arrived.");
+families! {
+    LAST_MESSAGE_AGE: gauge "data_last_message_age_seconds", "Seconds since the symbol's last message arrived.";
+}
 
 /// Builds one probe per `[[feed]]` and starts its consumer.
 pub fn build(targets: &[FeedTarget], config: &Config, shared: &Arc<Shared>) -> Vec<Result<Arc<dyn Probe>, String>> {

@@ -11,7 +11,7 @@ pub use config::{CollectionRef, MongoTarget};
 
 use crate::config::Config;
 use crate::epoch::epoch_to_ms;
-use crate::exposition::{Family, Samples};
+use crate::exposition::{Samples, families};
 use crate::probe::{Probe, ProbeError, ProbeFuture, ProbeResult};
 use crate::reason::Reason;
 use crate::shared::Shared;
@@ -20,40 +20,29 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::OnceCell;
 
-pub static UP: Family = Family::gauge("mongodb_up", "Whether the server answered the last probe.");
-static PING: Family = Family::gauge("mongodb_ping_duration_seconds", "Round trip of a ping during the last probe.");
-static UPTIME: Family = Family::gauge("mongodb_instance_uptime_seconds", "Seconds since the server started.");
-static CONNECTIONS: Family = Family::gauge("mongodb_connections", "Connections by state (current, available, active).");
-static CONNECTIONS_CREATED: Family =
-    Family::counter("mongodb_connections_created_total", "Connections the server has accepted.");
-static OPS: Family = Family::counter("mongodb_op_counters_total", "Operations by type since the server started.");
-static MEMORY: Family = Family::gauge("mongodb_memory_bytes", "Server memory by type (resident, virtual).");
-static NETWORK: Family = Family::counter("mongodb_network_bytes_total", "Network bytes by direction (in, out).");
-static REQUESTS: Family = Family::counter("mongodb_network_requests_total", "Requests the server has received.");
-static DB_COLLECTIONS: Family = Family::gauge("mongodb_db_collections", "Collections in the database.");
-static DB_OBJECTS: Family = Family::gauge("mongodb_db_objects", "Documents in the database.");
-static DB_DATA: Family = Family::gauge("mongodb_db_data_size_bytes", "Uncompressed data size of the database.");
-static DB_STORAGE: Family = Family::gauge("mongodb_db_storage_size_bytes", "Storage allocated to the database.");
-static DB_INDEX: Family = Family::gauge("mongodb_db_index_size_bytes", "Size of the database's indexes.");
-static COLL_DOCS: Family = Family::gauge("mongodb_collection_documents", "Documents in the collection.");
-static COLL_SIZE: Family =
-    Family::gauge("mongodb_collection_size_bytes", "Uncompressed size of the collection's documents.");
-static COLL_AGE: Family = Family::gauge(
-    "mongodb_collection_newest_document_age_seconds",
-    "Seconds since the time_field of the newest document (absent for an empty collection).",
-);
-static COLL_RECENT: Family = Family::gauge(
-    "mongodb_collection_documents_last_minute",
-    "Documents whose time_field lies in the last 60 s (only when time_field is indexed).",
-);
-static RS_HEALTH: Family =
-    Family::gauge("mongodb_rs_member_health", "Replica-set member health as the server sees it.");
-static RS_STATE: Family =
-    Family::gauge("mongodb_rs_member_state", "Replica-set member state (1 primary, 2 secondary, ...).");
-static RS_LAG: Family = Family::gauge(
-    "mongodb_rs_member_replication_lag_seconds",
-    "How far the member's applied optime is behind the primary's (healthy members only).",
-);
+families! {
+    pub UP: gauge "mongodb_up", "Whether the server answered the last probe.";
+    PING: gauge "mongodb_ping_duration_seconds", "Round trip of a ping during the last probe.";
+    UPTIME: gauge "mongodb_instance_uptime_seconds", "Seconds since the server started.";
+    CONNECTIONS: gauge "mongodb_connections", "Connections by state (current, available, active).";
+    CONNECTIONS_CREATED: counter "mongodb_connections_created_total", "Connections the server has accepted.";
+    OPS: counter "mongodb_op_counters_total", "Operations by type since the server started.";
+    MEMORY: gauge "mongodb_memory_bytes", "Server memory by type (resident, virtual).";
+    NETWORK: counter "mongodb_network_bytes_total", "Network bytes by direction (in, out).";
+    REQUESTS: counter "mongodb_network_requests_total", "Requests the server has received.";
+    DB_COLLECTIONS: gauge "mongodb_db_collections", "Collections in the database.";
+    DB_OBJECTS: gauge "mongodb_db_objects", "Documents in the database.";
+    DB_DATA: gauge "mongodb_db_data_size_bytes", "Uncompressed data size of the database.";
+    DB_STORAGE: gauge "mongodb_db_storage_size_bytes", "Storage allocated to the database.";
+    DB_INDEX: gauge "mongodb_db_index_size_bytes", "Size of the database's indexes.";
+    COLL_DOCS: gauge "mongodb_collection_documents", "Documents in the collection.";
+    COLL_SIZE: gauge "mongodb_collection_size_bytes", "Uncompressed size of the collection's documents.";
+    COLL_AGE: gauge "mongodb_collection_newest_document_age_seconds", "Seconds since the time_field of the newest document (absent for an empty collection).";
+    COLL_RECENT: gauge "mongodb_collection_documents_last_minute", "Documents whose time_field lies in the last 60 s (only when time_field is indexed).";
+    RS_HEALTH: gauge "mongodb_rs_member_health", "Replica-set member health as the server sees it.";
+    RS_STATE: gauge "mongodb_rs_member_state", "Replica-set member state (1 primary, 2 secondary, ...).";
+    RS_LAG: gauge "mongodb_rs_member_replication_lag_seconds", "How far the member's applied optime is behind the primary's (healthy members only).";
+}
 
 /// The error code servers answer `replSetGetStatus` with when they are not a replica set.
 const NO_REPLICATION_ENABLED: i32 = 76;

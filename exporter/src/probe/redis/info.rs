@@ -1,7 +1,7 @@
 //! `INFO ALL` into redis_exporter-named families, so existing Redis dashboards and alerts
 //! work unchanged.
 
-use crate::exposition::{Family, Samples};
+use crate::exposition::{Family, Samples, families};
 
 /// INFO fields read as plain numbers: field, family.
 static NUMERIC: &[(&str, Family)] = &[
@@ -42,13 +42,13 @@ static NUMERIC: &[(&str, Family)] = &[
     ("used_cpu_user", Family::counter("redis_cpu_user_seconds_total", "User CPU consumed by the server.")),
 ];
 
-static INSTANCE_INFO: Family =
-    Family::gauge("redis_instance_info", "Always 1; the labels say which Redis this is (role, version, mode).");
-static MASTER_LINK_UP: Family =
-    Family::gauge("redis_master_link_up", "On a replica: whether the link to its master is up.");
-static DB_KEYS: Family = Family::gauge("redis_db_keys", "Keys in the database.");
-static DB_KEYS_EXPIRING: Family = Family::gauge("redis_db_keys_expiring", "Keys with an expiry in the database.");
-static ERRORS: Family = Family::counter("redis_errors_total", "Error replies by error prefix (ERR, WRONGTYPE, ...).");
+families! {
+    INSTANCE_INFO: gauge "redis_instance_info", "Always 1; the labels say which Redis this is (role, version, mode).";
+    MASTER_LINK_UP: gauge "redis_master_link_up", "On a replica: whether the link to its master is up.";
+    DB_KEYS: gauge "redis_db_keys", "Keys in the database.";
+    DB_KEYS_EXPIRING: gauge "redis_db_keys_expiring", "Keys with an expiry in the database.";
+    ERRORS: counter "redis_errors_total", "Error replies by error prefix (ERR, WRONGTYPE, ...).";
+}
 
 /// Adds the families of one `INFO ALL` reply for `target`, whose URL selects database
 /// `db` (reported with 0 keys when INFO omits it because it is empty).

@@ -9,7 +9,7 @@ pub use config::RedisTarget;
 
 use crate::config::Config;
 use crate::discovery::{Cached, Discovered};
-use crate::exposition::{Family, Samples};
+use crate::exposition::{Samples, families};
 use crate::probe::{Probe, ProbeError, ProbeFuture, ProbeResult};
 use crate::redis_conn::{self, pipelined};
 use crate::shared::Shared;
@@ -18,17 +18,13 @@ use redis::aio::ConnectionManager;
 use std::sync::Arc;
 use std::time::Instant;
 
-pub static UP: Family = Family::gauge("redis_up", "Whether the Redis server answered the last probe.");
-static PING: Family = Family::gauge("redis_ping_duration_seconds", "Round trip of a PING during the last probe.");
-static STREAM_LENGTH: Family = Family::gauge("redis_stream_length", "Entries in the stream.");
-static STREAM_AGE: Family = Family::gauge(
-    "redis_stream_last_entry_age_seconds",
-    "Seconds since the time in the ID of the stream's newest entry (absent for an empty stream).",
-);
-static CHANNEL_SUBSCRIBERS: Family = Family::gauge(
-    "redis_pubsub_channel_subscribers",
-    "Subscribers of the channel (pattern subscriptions not included).",
-);
+families! {
+    pub UP: gauge "redis_up", "Whether the Redis server answered the last probe.";
+    PING: gauge "redis_ping_duration_seconds", "Round trip of a PING during the last probe.";
+    STREAM_LENGTH: gauge "redis_stream_length", "Entries in the stream.";
+    STREAM_AGE: gauge "redis_stream_last_entry_age_seconds", "Seconds since the time in the ID of the stream's newest entry (absent for an empty stream).";
+    CHANNEL_SUBSCRIBERS: gauge "redis_pubsub_channel_subscribers", "Subscribers of the channel (pattern subscriptions not included).";
+}
 
 /// Builds one probe per `[[redis]]` target.
 pub fn build(targets: &[RedisTarget], config: &Config, _shared: &Arc<Shared>) -> Vec<Result<Arc<dyn Probe>, String>> {

@@ -3,6 +3,7 @@
 use crate::config::{Config, Target, TargetProblems, check_url};
 use serde::Deserialize;
 use std::time::Duration;
+use tickwatch_common::{default, duration};
 
 /// How a `[[websocket]]` target is watched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -32,7 +33,7 @@ pub struct WebSocketTarget {
     pub timestamp_pointer: Option<String>,
     /// A frame or message larger than this closes the connection and counts an error.
     /// Default 1 MiB.
-    #[serde(default = "default_max_message_bytes")]
+    #[serde(default = "default::usize::<1_048_576>")]
     pub max_message_bytes: usize,
     /// PEM file with the CA certificates to trust for `wss://` instead of the public web
     /// roots (which are trusted when this is not set).
@@ -43,16 +44,8 @@ pub struct WebSocketTarget {
     pub insecure: bool,
     /// Monitor mode: how often to send a ping; a ping unanswered by the next one counts
     /// as a missed pong. Default `10s`.
-    #[serde(default = "default_ping_interval", deserialize_with = "tickwatch_common::duration::deserialize")]
+    #[serde(default = "default::secs::<10>", deserialize_with = "duration::deserialize")]
     pub ping_interval: Duration,
-}
-
-fn default_max_message_bytes() -> usize {
-    1 << 20
-}
-
-fn default_ping_interval() -> Duration {
-    Duration::from_secs(10)
 }
 
 impl Target for WebSocketTarget {

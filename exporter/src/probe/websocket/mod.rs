@@ -17,7 +17,7 @@ pub mod pointer;
 pub use config::{WebSocketMode, WebSocketTarget};
 
 use crate::config::Config;
-use crate::exposition::{Family, Samples};
+use crate::exposition::{Samples, families};
 use crate::probe::{Probe, ProbeError, ProbeFuture, ProbeResult};
 use crate::reason::Reason;
 use crate::shared::Shared;
@@ -30,18 +30,11 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::Message;
 
-static CONNECT: Family = Family::gauge(
-    "websocket_connect_duration_seconds",
-    "Probe mode: time to open the connection (TCP, TLS and the upgrade).",
-);
-static FIRST_MESSAGE: Family = Family::gauge(
-    "websocket_first_message_duration_seconds",
-    "Probe mode: time from sending the subscribe message (or connecting) to the first data message.",
-);
-static LAST_MESSAGE_AGE: Family = Family::gauge(
-    "websocket_last_message_age_seconds",
-    "Monitor mode: seconds since the last data message (absent before the first).",
-);
+families! {
+    CONNECT: gauge "websocket_connect_duration_seconds", "Probe mode: time to open the connection (TCP, TLS and the upgrade).";
+    FIRST_MESSAGE: gauge "websocket_first_message_duration_seconds", "Probe mode: time from sending the subscribe message (or connecting) to the first data message.";
+    LAST_MESSAGE_AGE: gauge "websocket_last_message_age_seconds", "Monitor mode: seconds since the last data message (absent before the first).";
+}
 
 /// Messages a feed may fall behind a monitor before it loses the oldest.
 const TAP_CAPACITY: usize = 65_536;

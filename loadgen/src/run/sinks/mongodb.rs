@@ -4,6 +4,7 @@ use mongodb::bson::Document;
 use mongodb::options::{Acknowledgment, WriteConcern};
 use serde::Deserialize;
 use std::time::Duration;
+use tickwatch_common::default;
 
 /// `kind = "mongodb"`: documents inserted in batches.
 #[derive(Debug, Clone, Deserialize)]
@@ -15,7 +16,7 @@ pub struct MongoSinkConfig {
     pub db: Option<String>,
     pub collection: Option<String>,
     /// Documents per insert. Default 500.
-    #[serde(default = "default_batch_size")]
+    #[serde(default = "default::usize::<500>")]
     pub batch_size: usize,
     /// Write concern: `"1"` (the default), `"majority"` or `"0"`.
     #[serde(default)]
@@ -45,10 +46,6 @@ impl WriteConcernLevel {
             WriteConcernLevel::Majority => Acknowledgment::Majority,
         }
     }
-}
-
-fn default_batch_size() -> usize {
-    500
 }
 
 impl MongoSinkConfig {

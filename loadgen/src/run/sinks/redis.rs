@@ -2,6 +2,7 @@ use super::{SendFuture, Sink, check_scheme, redis_connection, require};
 use crate::run::source::Outgoing;
 use redis::aio::ConnectionManager;
 use serde::Deserialize;
+use tickwatch_common::default;
 
 /// `kind = "redis"`: PUBLISH to channels or XADD to streams.
 #[derive(Debug, Clone, Deserialize)]
@@ -15,7 +16,7 @@ pub struct RedisSinkConfig {
     /// Stream or channel name; `{symbol}` expands per message.
     pub key: Option<String>,
     /// xadd: approximate MAXLEN of the stream. Default 1,000,000.
-    #[serde(default = "default_maxlen")]
+    #[serde(default = "default::u64::<1_000_000>")]
     pub maxlen: u64,
 }
 
@@ -26,10 +27,6 @@ pub enum RedisMode {
     #[default]
     Xadd,
     Publish,
-}
-
-fn default_maxlen() -> u64 {
-    1_000_000
 }
 
 impl RedisSinkConfig {

@@ -1,0 +1,69 @@
+use crate::{Result, Server, ServerProcess, free_port};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use tempfile::TempDir;
+
+/// The tickwatch-exporter binary on a free loopback port, with a config written for it.
+pub struct Exporter {
+    process: ServerProcess,
+    port: u16,
+    dir: TempDir,
+}
+
+impl Exporter {
+    /// Starts `binary` with `config` (its `[web]` section is added here) at `log_level`
+    /// and waits until it answers `/-/ready`.
+    pub fn start(binary: &Path, config: &str, log_level: &str) -> Result<Exporter> {
+        let dir = tempfile::Builder::new().prefix("tickwatch-exporter-").tempdir()?;
+        let port = free_port();
+        let path = dir.path().join("exporter.toml");
+        std::fs::write(&path, format!("[web]\nlisten_address = \"127.0.0.1:{port}\"\n{config}"))?;
+        let args = vec!["--config".to_owned(), path.display().to_string(), "--log.level".to_owned(), log_level.into()];
+        let process = ServerProcess::start_http("tickwatch-exporter", binary.to_owned(), args, dir.path(), port)?;
+        Ok(Exporter { process, port, dir })
+    }
+
+    /// `http://127.0.0.1:PORT` followed by `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The config file it reads (to rewrite before a reload).
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("exporter.toml")
+    }
+
+    /// GET `path` with Prometheus's timeout header; returns status, body and how long it took.
+    pub fn scrape(&self, path: &str, timeout_seconds: f64) -> (u16, String, Duration) {
+        let start = Instant::now();
+        let response = reqwest::blocking::Client::new()
+            .get(self.url(path))
+            .header("X-Prometheus-Scrape-Timeout-Seconds", timeout_seconds.to_string())
+            .timeout(Duration::from_secs(60))
+            .send();
+        match response {
+            Ok(r) => {
+                let status = r.status().as_u16();
+                (status, r.text().unwrap_or_default(), start.elapsed())
+            }
+            Err(e) => (0, format!("no answer from {}: {e}", self.url(path)), start.elapsed()),
+        }
+    }
+
+    /// `/metrics` with a 10 s scrape timeout; panics unless it answers 200.
+    pub fn metrics(&self) -> String {
+        let (status, body, _) = self.scrape("/metrics", 10.0);
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+}
+
+impl Server for Exporter {
+    fn process(&mut self) -> &mut ServerProcess {
+        &mut self.process
+    }
+}
