@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use tickwatch_loadgen::generate::{FeedKind, GenRequest, generate};
 use tickwatch_loadgen::run::source::Shard;
 use tickwatch_loadgen::run::{RunOptions, run};
+use tickwatch_loadgen::verdict::FAILED_EXIT;
 use tickwatch_loadgen::{record, scenario};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -24,7 +25,9 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run a scenario: send its feeds to its sinks at the phases' rates, measure latency
-    /// from each message's intended send time, and write the report.
+    /// from each message's intended send time, judge its [thresholds], and write the
+    /// report. Exit codes: 0 passed, 99 a threshold failed (k6's code), 1 the scenario is
+    /// invalid, 2 the run could not be done. SIGTERM and SIGINT stop it with a full report.
     Run {
         /// The scenario file (see scenarios/).
         scenario: PathBuf,
@@ -48,6 +51,9 @@ enum Command {
         /// start, the same seed makes the same bytes.
         #[arg(long)]
         start: Option<String>,
+        /// Also write the verdict as a JUnit XML file (one test case per check), for CI.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
     },
     /// Check a scenario file and print every problem (file, key, why); exit 1 if any.
     Check { scenario: PathBuf },
@@ -150,7 +156,7 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
-        Command::Run { scenario: path, report_dir, seed, duration_scale, shard, metrics_address, start } => {
+        Command::Run { scenario: path, report_dir, seed, duration_scale, shard, metrics_address, start, junit } => {
             let scenario = match scenario::load(&path) {
                 Ok(s) => s,
                 Err(e) => {
@@ -170,10 +176,17 @@ fn main() -> ExitCode {
                 return fail("run", "--duration-scale must be more than zero");
             }
             let options = RunOptions { report_dir, seed, duration_scale, shard, metrics_address, start_ns };
-            match runtime().block_on(run(scenario, options)) {
-                Ok(_) => ExitCode::SUCCESS,
-                Err(e) => fail("run", &e),
+            let name = scenario.name.clone();
+            let outcome = match runtime().block_on(run(scenario, options)) {
+                Ok(outcome) => outcome,
+                Err(e) => return fail("run", &e),
+            };
+            if let Some(file) = junit
+                && let Err(e) = std::fs::write(&file, outcome.verdict.junit(&name))
+            {
+                return fail("run", &format!("--junit {}: {e}", file.display()));
             }
+            if outcome.verdict.passed { ExitCode::SUCCESS } else { ExitCode::from(FAILED_EXIT) }
         }
         Command::Record { url, subscribe, count, duration, out } => {
             let limit = match humantime::parse_duration(&duration) {

@@ -2,8 +2,9 @@
 //! faults, and which alerts must fire. `load` reports every problem it finds (file, key,
 //! why) so `tickwatch-loadgen check` shows a reviewer the whole list at once.
 
+use crate::thresholds::Threshold;
 use serde::Deserialize;
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tickwatch_common::{default, duration};
@@ -27,6 +28,13 @@ pub struct Scenario {
     /// The alerts this scenario must fire and keep silent (checked by the alert verifier).
     #[serde(default)]
     pub expect: Expect,
+    /// Pass/fail criteria in k6's grammar: `"latency{sink:gateway}" = ["p(99) < 5"]`
+    /// (see [`crate::thresholds`]). A crossed one makes the run exit 99.
+    #[serde(default)]
+    pub thresholds: BTreeMap<String, Vec<String>>,
+    /// `thresholds`, parsed once when the scenario is loaded.
+    #[serde(skip)]
+    pub threshold_rules: Vec<Threshold>,
 }
 
 /// What a source makes.
@@ -379,6 +387,16 @@ fn check(s: &mut Scenario) -> Vec<String> {
             Err(why) => why.into_iter().for_each(|why| p(format!("{key}.faults"), why)),
         }
     }
+    let sinks: Vec<&str> = s.sink.iter().map(|k| k.name.as_str()).collect();
+    let phases: Vec<&str> = s.phase.iter().map(|ph| ph.name.as_str()).collect();
+    let mut rules = Vec::new();
+    for (key, conditions) in &s.thresholds {
+        match Threshold::parse(key, conditions, &sinks, &phases) {
+            Ok(rule) => rules.push(rule),
+            Err(why) => why.into_iter().for_each(|why| p(format!("thresholds.\"{key}\""), why)),
+        }
+    }
+    s.threshold_rules = rules;
     for (i, sink) in s.sink.iter().enumerate() {
         sink.kind.validate(&format!("sink[{i}]"), &mut problems);
     }

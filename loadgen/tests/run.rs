@@ -428,27 +428,99 @@ fn record_captures_a_live_feed_that_replays() {
 }
 
 #[test]
-fn ctrl_c_stops_cleanly_and_still_writes_the_report() {
+fn sigint_and_sigterm_stop_cleanly_and_write_an_exact_report() {
+    for signal in [nix::sys::signal::Signal::SIGINT, nix::sys::signal::Signal::SIGTERM] {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("o.jsonl");
+        let scenario = trades_scenario(
+            &format!("[[sink]]\nname = \"out\"\nsource = \"trades\"\nkind = \"file\"\npath = \"{}\"\n", out.display()),
+            "60s",
+            1000,
+        );
+        let file = dir.path().join("long.toml");
+        std::fs::write(&file, scenario).unwrap();
+        let report = dir.path().join("report");
+        let mut child = spawn_run(&file, &report);
+        std::thread::sleep(Duration::from_secs(2));
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), signal).unwrap();
+        let start = Instant::now();
+        assert!(child.wait().unwrap().success(), "{signal}");
+        assert!(start.elapsed() < Duration::from_secs(10), "{signal}: stopped promptly");
+        let summary: Value =
+            serde_json::from_str(&std::fs::read_to_string(report.join("summary.json")).unwrap()).unwrap();
+        let (attempted, sent, failed) = counts(&summary["sinks"]["out"]);
+        assert!(attempted > 500 && attempted < 60_000, "{signal}: stopped part way: {attempted}");
+        assert_eq!(attempted, sent + failed, "{signal}");
+        let written = std::fs::read_to_string(&out).unwrap().lines().count() as u64;
+        assert_eq!(written, sent, "{signal}: the report counts exactly the messages written");
+        assert!(report.join("report.html").is_file() && report.join("out.hlog").is_file(), "{signal}");
+    }
+}
+
+/// Runs a 2 s file-sink scenario with `thresholds` and `--junit`; returns the exit code,
+/// stderr, summary.json and the JUnit file.
+fn run_with_thresholds(thresholds: &str) -> (i32, String, Value, String) {
     let dir = tempfile::tempdir().unwrap();
-    let scenario = trades_scenario(
-        &format!(
-            "[[sink]]\nname = \"out\"\nsource = \"trades\"\nkind = \"file\"\npath = \"{}\"\n",
-            dir.path().join("o.jsonl").display()
-        ),
-        "60s",
-        1000,
+    let sink = format!(
+        "[[sink]]\nname = \"out\"\nsource = \"trades\"\nkind = \"file\"\npath = \"{}\"\n",
+        dir.path().join("o.jsonl").display()
     );
-    let file = dir.path().join("long.toml");
-    std::fs::write(&file, scenario).unwrap();
-    let report = dir.path().join("report");
-    let mut child = spawn_run(&file, &report);
-    std::thread::sleep(Duration::from_secs(2));
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGINT).unwrap();
-    let start = Instant::now();
-    assert!(child.wait().unwrap().success());
-    assert!(start.elapsed() < Duration::from_secs(10), "stopped promptly");
-    let summary: Value = serde_json::from_str(&std::fs::read_to_string(report.join("summary.json")).unwrap()).unwrap();
-    let (attempted, sent, failed) = counts(&summary["sinks"]["out"]);
-    assert!(attempted > 500 && attempted < 60_000, "stopped part way: {attempted}");
-    assert_eq!(attempted, sent + failed);
+    let file = dir.path().join("scenario.toml");
+    std::fs::write(&file, format!("{}[thresholds]\n{thresholds}", trades_scenario(&sink, "2s", 200))).unwrap();
+    let (report, junit) = (dir.path().join("report"), dir.path().join("junit.xml"));
+    let out = Command::new(env!("CARGO_BIN_EXE_tickwatch-loadgen"))
+        .arg("run")
+        .arg(&file)
+        .arg("--report-dir")
+        .arg(&report)
+        .arg("--junit")
+        .arg(&junit)
+        .output()
+        .unwrap();
+    let summary = serde_json::from_str(&std::fs::read_to_string(report.join("summary.json")).unwrap()).unwrap();
+    let junit = std::fs::read_to_string(&junit).unwrap();
+    (out.status.code().unwrap(), String::from_utf8_lossy(&out.stderr).into_owned(), summary, junit)
+}
+
+#[test]
+fn thresholds_decide_the_exit_code_and_are_named_everywhere() {
+    let (code, stderr, summary, junit) = run_with_thresholds(
+        "\"latency\" = [\"p(99) < 1000\", \"max < 60000\"]\n\"failed\" = [\"rate < 0.01\", \"count == 0\"]\n\
+         \"achieved{phase:steady}\" = [\"ratio >= 0.5\"]\n",
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(summary["verdict"]["passed"], true, "{}", summary["verdict"]);
+    assert_eq!(summary["verdict"]["checks"].as_array().unwrap().len(), 5);
+    assert!(stderr.contains("verdict: passed (5 of 5 checks passed)"), "{stderr}");
+    assert!(junit.contains("tests=\"5\"") && junit.contains("failures=\"0\""), "{junit}");
+
+    // No latency is below zero: this one fails on every machine.
+    let (code, stderr, summary, junit) =
+        run_with_thresholds("\"latency{sink:out}\" = [\"max < 0\"]\n\"failed\" = [\"rate < 0.01\"]\n");
+    assert_eq!(code, 99, "{stderr}");
+    let name = "latency{sink:out} max < 0";
+    assert!(stderr.contains(name) && stderr.contains("FAILED"), "{stderr}");
+    let failed: Vec<&Value> =
+        summary["verdict"]["checks"].as_array().unwrap().iter().filter(|c| c["passed"] == false).collect();
+    assert_eq!(failed.len(), 1, "{}", summary["verdict"]);
+    assert_eq!(failed[0]["name"], name);
+    assert_eq!(summary["verdict"]["passed"], false);
+    assert!(
+        junit.contains("failures=\"1\"") && junit.contains(&format!("name=\"{}\"", name.replace('<', "&lt;"))),
+        "{junit}"
+    );
+}
+
+#[test]
+fn check_names_a_bad_threshold() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.toml");
+    let sink = "[[sink]]\nname = \"out\"\nsource = \"trades\"\nkind = \"file\"\npath = \"x\"\n";
+    let thresholds = "[thresholds]\n\"latency{sink:nope}\" = [\"p(99) < 5\"]\n\"failed\" = [\"p(99) < 5\"]\n";
+    std::fs::write(&file, format!("{}{thresholds}", trades_scenario(sink, "1s", 1))).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tickwatch-loadgen")).arg("check").arg(&file).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("thresholds.\"latency{sink:nope}\": `nope` is not a sink; sinks are out"), "{stderr}");
+    assert!(stderr.contains("thresholds.\"failed\": `p(99)` is not an aggregation of rate, count"), "{stderr}");
 }

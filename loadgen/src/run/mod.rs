@@ -9,13 +9,13 @@ pub mod sinks;
 pub mod source;
 
 use crate::scenario::{Phase, Scenario};
+use crate::thresholds::Observed;
+use crate::verdict::Verdict;
 use live::LiveMetrics;
 use source::{Feed, Shard};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
-
-pub use report::summary;
 
 /// How to run a scenario.
 pub struct RunOptions {
@@ -44,10 +44,16 @@ impl Default for RunOptions {
     }
 }
 
-/// What a run ended with, per sink: (name, attempted, sent, failed).
-pub type Outcome = Vec<(String, u64, u64, u64)>;
+/// What a run ended with: per sink (name, attempted, sent, failed), and the verdict of
+/// its thresholds.
+#[derive(Debug)]
+pub struct Outcome {
+    pub sinks: Vec<(String, u64, u64, u64)>,
+    pub verdict: Verdict,
+}
 
-/// Runs `scenario` to the end (or Ctrl-C) and writes the report.
+/// Runs `scenario` to the end (or until SIGINT or SIGTERM: Kubernetes stops pods with
+/// SIGTERM), judges its thresholds and writes the report.
 pub async fn run(mut scenario: Scenario, options: RunOptions) -> Result<Outcome, String> {
     if let Some(seed) = options.seed {
         scenario.seed = seed;
@@ -75,9 +81,15 @@ pub async fn run(mut scenario: Scenario, options: RunOptions) -> Result<Outcome,
         prepared.push((sink.clone(), feed, built, live_sink));
     }
     let (cancel_tx, cancel) = tokio::sync::watch::channel(false);
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| format!("cannot watch for SIGTERM: {e}"))?;
     tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("\nstopping: the report is still written");
+        let signal = tokio::select! {
+            r = tokio::signal::ctrl_c() => r.ok().map(|_| "SIGINT"),
+            r = terminate.recv() => r.map(|_| "SIGTERM"),
+        };
+        if let Some(signal) = signal {
+            eprintln!("\n{signal}: stopping; every message sent so far is in the report");
             let _ = cancel_tx.send(true);
         }
     });
@@ -110,10 +122,22 @@ pub async fn run(mut scenario: Scenario, options: RunOptions) -> Result<Outcome,
         .map(|(c, r)| report::SinkReport { name: &c.name, kind: c.kind.report_name().to_owned(), run: r })
         .collect();
     let shard = format!("{}/{}", options.shard.index, options.shard.count);
+    let observed: Vec<Observed> = results
+        .iter()
+        .flat_map(|(c, r)| {
+            phases.iter().zip(&r.phases).map(|(p, tally)| Observed {
+                sink: &c.name,
+                phase: &p.name,
+                tally,
+                target_rate: p.messages_by(p.duration.as_secs_f64()) / p.duration.as_secs_f64(),
+            })
+        })
+        .collect();
+    let verdict = Verdict::new(scenario.threshold_rules.iter().flat_map(|t| t.judge(&observed)).collect());
     let mut scaled = scenario.clone();
-    scaled.phase = phases;
+    scaled.phase = phases.clone();
     if let Some(dir) = &options.report_dir {
-        report::write(dir, &scaled, &shard, started, &reports)?;
+        report::write(dir, &scaled, &shard, started, &reports, &verdict)?;
     }
     for r in &reports {
         let t = &r.run.total;
@@ -129,7 +153,11 @@ pub async fn run(mut scenario: Scenario, options: RunOptions) -> Result<Outcome,
             r.run.first_error.as_ref().map(|e| format!(" (first error: {e})")).unwrap_or_default()
         );
     }
-    Ok(results.into_iter().map(|(c, r)| (c.name, r.total.attempted, r.total.sent, r.total.failed)).collect())
+    if !verdict.checks.is_empty() {
+        eprint!("\n{}", verdict.table());
+    }
+    let sinks = results.into_iter().map(|(c, r)| (c.name, r.total.attempted, r.total.sent, r.total.failed)).collect();
+    Ok(Outcome { sinks, verdict })
 }
 
 async fn serve_metrics(address: &str, live: Arc<LiveMetrics>) -> Result<(), String> {

@@ -5,6 +5,7 @@
 
 use super::pace::{SinkRun, Tally};
 use crate::scenario::Scenario;
+use crate::verdict::Verdict;
 use hdrhistogram::Histogram;
 use hdrhistogram::serialization::V2DeflateSerializer;
 use hdrhistogram::serialization::interval_log::IntervalLogWriterBuilder;
@@ -41,7 +42,7 @@ fn tally_json(t: &Tally) -> Value {
 }
 
 /// The summary as JSON.
-pub fn summary(scenario: &Scenario, shard: &str, sinks: &[SinkReport]) -> Value {
+pub fn summary(scenario: &Scenario, shard: &str, sinks: &[SinkReport], verdict: &Verdict) -> Value {
     let mut out = serde_json::Map::new();
     for s in sinks {
         let mut entry = tally_json(&s.run.total);
@@ -52,7 +53,7 @@ pub fn summary(scenario: &Scenario, shard: &str, sinks: &[SinkReport]) -> Value 
         entry["first_error"] = json!(s.run.first_error);
         out.insert(s.name.to_owned(), entry);
     }
-    json!({"scenario": scenario.name, "seed": scenario.seed, "shard": shard, "sinks": out})
+    json!({"scenario": scenario.name, "seed": scenario.seed, "shard": shard, "sinks": out, "verdict": verdict})
 }
 
 /// Writes summary.json, the interval logs and report.html into `dir`.
@@ -62,10 +63,11 @@ pub fn write(
     shard: &str,
     started: SystemTime,
     sinks: &[SinkReport],
+    verdict: &Verdict,
 ) -> Result<(), String> {
     let fail = |what: &str, e: &dyn std::fmt::Display| format!("{}: cannot write {what}: {e}", dir.display());
     std::fs::create_dir_all(dir).map_err(|e| fail("the folder", &e))?;
-    let summary = summary(scenario, shard, sinks);
+    let summary = summary(scenario, shard, sinks, verdict);
     std::fs::write(dir.join("summary.json"), serde_json::to_string_pretty(&summary).expect("JSON"))
         .map_err(|e| fail("summary.json", &e))?;
     for s in sinks {
@@ -84,7 +86,8 @@ pub fn write(
         }
         std::fs::write(dir.join(format!("{}.hlog", s.name)), file).map_err(|e| fail("an interval log", &e))?;
     }
-    std::fs::write(dir.join("report.html"), html(scenario, &summary, sinks)).map_err(|e| fail("report.html", &e))?;
+    std::fs::write(dir.join("report.html"), html(scenario, &summary, sinks, verdict))
+        .map_err(|e| fail("report.html", &e))?;
     Ok(())
 }
 
@@ -148,7 +151,32 @@ fn spectrum(h: &Histogram<u64>) -> Vec<(f64, f64)> {
         .collect()
 }
 
-fn html(scenario: &Scenario, summary: &Value, sinks: &[SinkReport]) -> String {
+/// The verdict as an HTML table (nothing when the scenario has no thresholds).
+fn verdict_table(verdict: &Verdict) -> String {
+    if verdict.checks.is_empty() {
+        return String::new();
+    }
+    let escape = |t: &str| t.replace('&', "&amp;").replace('<', "&lt;");
+    let rows: String = verdict
+        .checks
+        .iter()
+        .map(|c| {
+            let (color, result) = if c.passed { ("#2ca02c", "passed") } else { ("#d62728", "FAILED") };
+            format!(
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td style=\"color:{color}\">{result}</td></tr>\n",
+                escape(&c.name),
+                escape(&c.expected),
+                escape(&c.observed)
+            )
+        })
+        .collect();
+    format!(
+        "<h2>Verdict: {}</h2>\n<table><tr><th>check</th><th>expected</th><th>observed</th><th>result</th></tr>\n{rows}</table>\n",
+        if verdict.passed { "passed" } else { "FAILED" }
+    )
+}
+
+fn html(scenario: &Scenario, summary: &Value, sinks: &[SinkReport], verdict: &Verdict) -> String {
     let rates: Vec<(String, Vec<(f64, f64)>)> = sinks
         .iter()
         .map(|s| {
@@ -161,7 +189,8 @@ fn html(scenario: &Scenario, summary: &Value, sinks: &[SinkReport]) -> String {
     format!(
         "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>tickwatch-loadgen: {name}</title></head>\n\
          <body style=\"font-family:sans-serif;max-width:780px;margin:auto\">\n<h1>{name}</h1>\n\
-         {}\n{}\n<h2>Summary</h2>\n<pre>{}</pre>\n</body></html>\n",
+         {}{}\n{}\n<h2>Summary</h2>\n<pre>{}</pre>\n</body></html>\n",
+        verdict_table(verdict),
         chart("Messages sent per second", "seconds since start", "messages/s", &rates, false),
         chart(
             "Latency by percentile (from intended send time)",

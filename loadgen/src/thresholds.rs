@@ -1,0 +1,309 @@
+//! Pass/fail criteria of a run in k6's grammar. `[thresholds]` maps a metric, narrowed to
+//! a sink and/or a phase if wanted (`latency{sink:gateway,phase:steady}`), to conditions
+//! such as `p(99) < 5`; they are judged on the run's tallies when it ends.
+//!
+//! | metric | what | aggregations |
+//! |---|---|---|
+//! | `latency` | ms from each message's intended send time to the end of its send | `avg`, `min`, `med`, `max`, `p(N)` |
+//! | `failed` | messages whose send failed or timed out | `rate` (failed / attempted), `count` |
+//! | `achieved` | messages sent per wall-clock second over the phases' target rate | `ratio` |
+
+use crate::run::pace::Tally;
+use crate::verdict::Check;
+use hdrhistogram::Histogram;
+
+/// The metrics a threshold can read, with their aggregations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Metric {
+    Latency,
+    Failed,
+    Achieved,
+}
+
+impl Metric {
+    const ALL: [(Metric, &'static str, &'static str); 3] = [
+        (Metric::Latency, "latency", "avg, min, med, max, p(N)"),
+        (Metric::Failed, "failed", "rate, count"),
+        (Metric::Achieved, "achieved", "ratio"),
+    ];
+
+    fn named(name: &str) -> Option<Metric> {
+        Metric::ALL.iter().find(|(_, n, _)| *n == name).map(|(m, ..)| *m)
+    }
+
+    fn aggregations(self) -> &'static str {
+        Metric::ALL.iter().find(|(m, ..)| *m == self).map(|(.., a)| *a).expect("listed")
+    }
+}
+
+/// How a metric's observations become the one number a condition compares.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Aggregation {
+    Avg,
+    Min,
+    Med,
+    Max,
+    /// The percentile, 0 to 100.
+    Percentile(f64),
+    Rate,
+    Count,
+    Ratio,
+}
+
+impl Aggregation {
+    fn parse(text: &str, metric: Metric) -> Result<Aggregation, String> {
+        let aggregation = match text {
+            "avg" => Aggregation::Avg,
+            "min" => Aggregation::Min,
+            "med" => Aggregation::Med,
+            "max" => Aggregation::Max,
+            "rate" => Aggregation::Rate,
+            "count" => Aggregation::Count,
+            "ratio" => Aggregation::Ratio,
+            _ => match text.strip_prefix("p(").and_then(|r| r.strip_suffix(')')).map(|n| n.trim().parse::<f64>()) {
+                Some(Ok(p)) if (0.0..=100.0).contains(&p) => Aggregation::Percentile(p),
+                Some(_) => return Err(format!("`{text}`: the percentile must be a number from 0 to 100")),
+                None => return Err(format!("`{text}` is not an aggregation of {}", metric.aggregations())),
+            },
+        };
+        let fits = match metric {
+            Metric::Latency => {
+                matches!(aggregation, Aggregation::Avg | Aggregation::Min | Aggregation::Med | Aggregation::Max)
+                    || matches!(aggregation, Aggregation::Percentile(_))
+            }
+            Metric::Failed => matches!(aggregation, Aggregation::Rate | Aggregation::Count),
+            Metric::Achieved => aggregation == Aggregation::Ratio,
+        };
+        if fits { Ok(aggregation) } else { Err(format!("`{text}` is not an aggregation of {}", metric.aggregations())) }
+    }
+}
+
+/// A comparison, as k6 writes them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Op {
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Eq,
+    Ne,
+}
+
+impl Op {
+    /// Longest first, so `<=` is not read as `<`.
+    const ALL: [(Op, &'static str); 6] =
+        [(Op::Le, "<="), (Op::Ge, ">="), (Op::Eq, "=="), (Op::Ne, "!="), (Op::Lt, "<"), (Op::Gt, ">")];
+
+    fn holds(self, observed: f64, bound: f64) -> bool {
+        match self {
+            Op::Lt => observed < bound,
+            Op::Le => observed <= bound,
+            Op::Gt => observed > bound,
+            Op::Ge => observed >= bound,
+            Op::Eq => observed == bound,
+            Op::Ne => observed != bound,
+        }
+    }
+}
+
+/// One condition, such as `p(99) < 5`.
+#[derive(Debug, Clone, PartialEq)]
+struct Condition {
+    text: String,
+    aggregation: Aggregation,
+    op: Op,
+    bound: f64,
+}
+
+impl Condition {
+    fn parse(text: &str, metric: Metric) -> Result<Condition, String> {
+        let (op, at, len) = Op::ALL
+            .iter()
+            .find_map(|(op, symbol)| text.find(symbol).map(|at| (*op, at, symbol.len())))
+            .ok_or_else(|| format!("`{text}`: expected AGGREGATION OP NUMBER, e.g. `p(99) < 5`"))?;
+        let aggregation = Aggregation::parse(text[..at].trim(), metric)?;
+        let bound = text[at + len..].trim();
+        let bound = bound.parse::<f64>().map_err(|_| format!("`{text}`: `{bound}` is not a number"))?;
+        Ok(Condition { text: text.trim().to_owned(), aggregation, op, bound })
+    }
+}
+
+/// One `[thresholds]` entry: a metric, the tallies it reads, and its conditions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Threshold {
+    /// The key as written, e.g. `latency{sink:gateway}`.
+    pub key: String,
+    metric: Metric,
+    sink: Option<String>,
+    phase: Option<String>,
+    conditions: Vec<Condition>,
+}
+
+impl Threshold {
+    /// Parses one entry of a scenario with these sinks and phases; the error lists
+    /// every problem.
+    pub fn parse(key: &str, conditions: &[String], sinks: &[&str], phases: &[&str]) -> Result<Threshold, Vec<String>> {
+        let mut problems = Vec::new();
+        let (name, selector) = match key.split_once('{') {
+            Some((name, rest)) => match rest.strip_suffix('}') {
+                Some(selector) => (name.trim(), selector),
+                None => return Err(vec![format!("`{key}`: a selector ends with `}}`")]),
+            },
+            None => (key.trim(), ""),
+        };
+        let Some(metric) = Metric::named(name) else {
+            let known: Vec<&str> = Metric::ALL.iter().map(|(_, n, _)| *n).collect();
+            return Err(vec![format!("`{name}` is not a metric; metrics are {}", known.join(", "))]);
+        };
+        let (mut sink, mut phase) = (None, None);
+        for tag in selector.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+            match tag.split_once(':').map(|(k, v)| (k.trim(), v.trim())) {
+                Some(("sink", v)) if sinks.contains(&v) => sink = Some(v.to_owned()),
+                Some(("phase", v)) if phases.contains(&v) => phase = Some(v.to_owned()),
+                Some(("sink", v)) => problems.push(format!("`{v}` is not a sink; sinks are {}", sinks.join(", "))),
+                Some(("phase", v)) => problems.push(format!("`{v}` is not a phase; phases are {}", phases.join(", "))),
+                _ => problems.push(format!("`{tag}`: a selector is sink:NAME and/or phase:NAME")),
+            }
+        }
+        if conditions.is_empty() {
+            problems.push("needs at least one condition, e.g. \"p(99) < 5\"".to_owned());
+        }
+        let conditions: Vec<Condition> =
+            conditions.iter().filter_map(|c| Condition::parse(c, metric).map_err(|e| problems.push(e)).ok()).collect();
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        Ok(Threshold { key: key.to_owned(), metric, sink, phase, conditions })
+    }
+
+    /// Judges every condition on the tallies this threshold selects.
+    pub fn judge(&self, tallies: &[Observed]) -> Vec<Check> {
+        let selected: Vec<&Observed> = tallies
+            .iter()
+            .filter(|o| self.sink.as_deref().is_none_or(|s| s == o.sink))
+            .filter(|o| self.phase.as_deref().is_none_or(|p| p == o.phase))
+            .collect();
+        self.conditions
+            .iter()
+            .map(|condition| {
+                let observed = observe(condition.aggregation, &selected);
+                Check {
+                    name: format!("{} {}", self.key, condition.text),
+                    expected: condition.text.clone(),
+                    observed: observed.map(format_value).unwrap_or_else(|| "no messages".to_owned()),
+                    passed: observed.is_some_and(|v| condition.op.holds(v, condition.bound)),
+                }
+            })
+            .collect()
+    }
+}
+
+/// One sink's tally of one phase, with the rate it was meant to send at.
+pub struct Observed<'a> {
+    pub sink: &'a str,
+    pub phase: &'a str,
+    pub tally: &'a Tally,
+    /// The phase's mean target rate, messages per second.
+    pub target_rate: f64,
+}
+
+/// The aggregation over `selected`; `None` when there is nothing to aggregate.
+fn observe(aggregation: Aggregation, selected: &[&Observed]) -> Option<f64> {
+    let attempted: u64 = selected.iter().map(|o| o.tally.attempted).sum();
+    let failed: u64 = selected.iter().map(|o| o.tally.failed).sum();
+    let latency = || {
+        let mut merged: Histogram<u64> = Histogram::new_from(&selected.first()?.tally.latency);
+        for o in selected {
+            merged.add(&o.tally.latency).ok()?;
+        }
+        (!merged.is_empty()).then_some(merged)
+    };
+    let ms = |us: u64| us as f64 / 1000.0;
+    match aggregation {
+        Aggregation::Avg => latency().map(|h| h.mean() / 1000.0),
+        Aggregation::Min => latency().map(|h| ms(h.min())),
+        Aggregation::Med => latency().map(|h| ms(h.value_at_quantile(0.5))),
+        Aggregation::Max => latency().map(|h| ms(h.max())),
+        Aggregation::Percentile(p) => latency().map(|h| ms(h.value_at_quantile(p / 100.0))),
+        Aggregation::Rate => (attempted > 0).then(|| failed as f64 / attempted as f64),
+        Aggregation::Count => Some(failed as f64),
+        Aggregation::Ratio => {
+            let sent: u64 = selected.iter().map(|o| o.tally.sent).sum();
+            let intended: f64 = selected.iter().map(|o| o.target_rate * o.tally.wall_seconds).sum();
+            (intended > 0.0).then(|| sent as f64 / intended)
+        }
+    }
+}
+
+fn format_value(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 { format!("{v:.0}") } else { format!("{v:.4}") }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tally(latencies_us: &[u64], failed: u64, wall_seconds: f64) -> Tally {
+        let mut t = Tally::default();
+        for &l in latencies_us {
+            t.latency.record(l).unwrap();
+        }
+        t.sent = latencies_us.len() as u64;
+        t.failed = failed;
+        t.attempted = t.sent + failed;
+        t.wall_seconds = wall_seconds;
+        t.seconds = wall_seconds;
+        t
+    }
+
+    fn parse(key: &str, conditions: &[&str]) -> Result<Threshold, Vec<String>> {
+        let conditions: Vec<String> = conditions.iter().map(|c| c.to_string()).collect();
+        Threshold::parse(key, &conditions, &["gateway", "store"], &["steady", "faults"])
+    }
+
+    #[test]
+    fn conditions_are_judged_on_the_selected_tallies() {
+        let (fast, slow) = (tally(&[1_000, 2_000, 3_000], 0, 1.0), tally(&[40_000], 1, 1.0));
+        let observed = [
+            Observed { sink: "gateway", phase: "steady", tally: &fast, target_rate: 3.0 },
+            Observed { sink: "store", phase: "steady", tally: &slow, target_rate: 4.0 },
+        ];
+        let gateway = parse("latency{sink:gateway}", &["max < 5", "p(50) <= 2", "avg < 2.01"]).unwrap();
+        let checks = gateway.judge(&observed);
+        assert!(checks.iter().all(|c| c.passed), "{checks:?}");
+        // HdrHistogram keeps 3 significant digits: 3000 us reads back as 3.001 ms.
+        assert!(checks[0].observed.starts_with("3.00"), "{checks:?}");
+        let all = parse("latency", &["max < 5"]).unwrap().judge(&observed);
+        assert!(!all[0].passed && all[0].observed.starts_with("40.0"), "{all:?}");
+        let failed = parse("failed{phase:steady}", &["rate < 0.1", "count == 1"]).unwrap().judge(&observed);
+        assert_eq!((failed[0].passed, failed[1].passed), (false, true), "{failed:?}");
+        let achieved = parse("achieved{sink:store}", &["ratio >= 0.99"]).unwrap().judge(&observed);
+        assert_eq!(achieved[0].observed, "0.2500");
+        assert!(!achieved[0].passed);
+    }
+
+    #[test]
+    fn nothing_to_judge_fails() {
+        let empty = tally(&[], 0, 1.0);
+        let observed = [Observed { sink: "gateway", phase: "steady", tally: &empty, target_rate: 0.0 }];
+        let checks = parse("latency", &["p(99) < 5"]).unwrap().judge(&observed);
+        assert_eq!((checks[0].passed, checks[0].observed.as_str()), (false, "no messages"));
+    }
+
+    #[test]
+    fn bad_entries_name_what_is_wrong() {
+        let problems = |key, c: &[&str]| parse(key, c).unwrap_err().join("; ");
+        assert!(problems("latancy", &["max < 5"]).contains("`latancy` is not a metric"));
+        assert!(
+            problems("latency{sink:nope}", &["max < 5"]).contains("`nope` is not a sink; sinks are gateway, store")
+        );
+        assert!(problems("latency{phase:x}", &["max < 5"]).contains("`x` is not a phase"));
+        assert!(problems("latency{host:x}", &["max < 5"]).contains("sink:NAME and/or phase:NAME"));
+        assert!(problems("latency", &["rate < 5"]).contains("not an aggregation of avg, min, med, max, p(N)"));
+        assert!(problems("failed", &["p(99) < 5"]).contains("not an aggregation of rate, count"));
+        assert!(problems("latency", &["p(101) < 5"]).contains("from 0 to 100"));
+        assert!(problems("latency", &["max 5"]).contains("expected AGGREGATION OP NUMBER"));
+        assert!(problems("latency", &["max < five"]).contains("`five` is not a number"));
+        assert!(problems("latency", &[]).contains("at least one condition"));
+    }
+}
