@@ -8,8 +8,10 @@
 pub mod backoff;
 pub mod default;
 pub mod duration;
+pub mod env;
 pub mod keys;
 pub mod mongodb;
+pub mod redact;
 pub mod redis;
 
 /// The content type of Prometheus's text exposition format.

@@ -16,8 +16,9 @@ pub async fn record(
     limit: Duration,
     out: &Path,
 ) -> Result<u64, String> {
-    let (mut socket, _) =
-        tokio_tungstenite::connect_async(url).await.map_err(|e| format!("cannot connect to {url}: {e}"))?;
+    let (mut socket, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .map_err(|e| format!("cannot connect to {}: {e}", tickwatch_common::redact::redact_url(url)))?;
     if let Some(text) = subscribe {
         socket.send(Message::text(text)).await.map_err(|e| format!("cannot subscribe: {e}"))?;
     }

@@ -255,11 +255,19 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
     if problems.is_empty() { Ok(scenario) } else { Err(ScenarioError(problems)) }
 }
 
-/// Parses and checks scenario `text` (named `file` in messages).
+/// Parses and checks scenario `text` (named `file` in messages), with `${VAR}` and
+/// `${VAR:-default}` in its strings taken from the environment.
 pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
-    let de =
-        toml::Deserializer::parse(text).map_err(|e| ScenarioError(vec![format!("{file}: not valid TOML: {e}")]))?;
-    let scenario: Scenario = serde_path_to_error::deserialize(de).map_err(|e| {
+    let table: toml::Table =
+        toml::from_str(text).map_err(|e| ScenarioError(vec![format!("{file}: not valid TOML: {e}")]))?;
+    let mut root = toml::Value::Table(table);
+    let mut unset = Vec::new();
+    tickwatch_common::env::interpolate(&mut root, "", &|name| std::env::var(name).ok(), &mut unset);
+    if !unset.is_empty() {
+        let at = |key: &str| line_of_key(text, key).map(|l| format!(" (line {l})")).unwrap_or_default();
+        return Err(ScenarioError(unset.iter().map(|(key, why)| format!("{file}: {key}: {why}{}", at(key))).collect()));
+    }
+    let scenario: Scenario = serde_path_to_error::deserialize(root).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
         // A sink's own keys are read from a buffered (flattened) table, whose errors carry

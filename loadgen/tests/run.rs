@@ -524,3 +524,25 @@ fn check_names_a_bad_threshold() {
     assert!(stderr.contains("thresholds.\"latency{sink:nope}\": `nope` is not a sink; sinks are out"), "{stderr}");
     assert!(stderr.contains("thresholds.\"failed\": `p(99)` is not an aggregation of rate, count"), "{stderr}");
 }
+
+#[test]
+fn scenario_variables_come_from_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("vars.toml");
+    let sink = "[[sink]]\nname = \"out\"\nsource = \"trades\"\nkind = \"file\"\npath = \"${TW_OUT}\"\n\
+                [[sink]]\nname = \"cache\"\nsource = \"trades\"\nkind = \"redis\"\nurl = \"redis://:${TW_PW}@${TW_HOST:-127.0.0.1}:6379/0\"\nkey = \"k\"\n";
+    std::fs::write(&file, trades_scenario(sink, "1s", 1)).unwrap();
+    let check = |env: &[(&str, &str)]| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_tickwatch-loadgen"));
+        command.arg("check").arg(&file).env_remove("TW_OUT").env_remove("TW_PW").env_remove("TW_HOST");
+        command.envs(env.iter().copied());
+        let out = command.output().unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).replace(&file.display().to_string(), "FILE"))
+    };
+    let (code, stderr) = check(&[("TW_OUT", "/tmp/x.jsonl")]);
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("FILE: sink[1].url: environment variable `TW_PW` is not set"), "{stderr}");
+    assert!(stderr.contains("(line 16)") && !stderr.contains("TW_OUT"), "{stderr}");
+    let (code, stderr) = check(&[("TW_OUT", "/tmp/x.jsonl"), ("TW_PW", "s3cret")]);
+    assert_eq!(code, Some(0), "{stderr}");
+}

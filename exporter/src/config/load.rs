@@ -1,4 +1,3 @@
-use super::env::interpolate;
 use super::model::{Config, Defaults, WebConfig};
 use super::{ConfigError, Problem, redact_url};
 use crate::probe::KINDS;
@@ -24,8 +23,9 @@ pub fn parse(text: &str, file: &str, lookup: &dyn Fn(&str) -> Option<String>) ->
         fail(vec![Problem { key: String::new(), why: format!("not valid TOML: {e}") }])
     })?;
     let mut root = toml::Value::Table(table);
-    let mut problems = Vec::new();
-    interpolate(&mut root, "", lookup, &mut problems);
+    let mut unset = Vec::new();
+    tickwatch_common::env::interpolate(&mut root, "", lookup, &mut unset);
+    let mut problems: Vec<Problem> = unset.into_iter().map(|(key, why)| Problem { key, why }).collect();
     let toml::Value::Table(mut table) = root else { unreachable!("the root stays a table") };
 
     let web: Option<WebConfig> = section(&mut table, "web", &mut problems);

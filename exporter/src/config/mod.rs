@@ -5,14 +5,12 @@
 //! any string is replaced from the environment (for passwords); URLs are only ever shown
 //! with their credentials masked.
 
-mod env;
 mod load;
 mod model;
-mod redact;
 
 pub use load::{check_url, load, parse, read};
 pub use model::{Config, Defaults, Target, Targets, WebConfig};
-pub use redact::redact_url;
+pub use tickwatch_common::redact::redact_url;
 
 use std::fmt;
 
