@@ -3,6 +3,7 @@
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use tickwatch_loadgen::expectations::Monitoring;
 use tickwatch_loadgen::generate::{FeedKind, GenRequest, generate};
 use tickwatch_loadgen::run::source::Shard;
 use tickwatch_loadgen::run::{RunOptions, run};
@@ -54,6 +55,14 @@ enum Command {
         /// Also write the verdict as a JUnit XML file (one test case per check), for CI.
         #[arg(long, value_name = "FILE")]
         junit: Option<PathBuf>,
+        /// Check the scenario's [expect] against this Prometheus after the run (its
+        /// ALERTS and PromQL conditions); `http://user:password@host:9090` sends basic
+        /// authentication (pass it from the environment; it is masked in all output).
+        #[arg(long, value_name = "URL")]
+        prometheus: Option<String>,
+        /// With --prometheus: expected alerts must also have reached this Alertmanager.
+        #[arg(long, value_name = "URL", requires = "prometheus")]
+        alertmanager: Option<String>,
     },
     /// Check a scenario file and print every problem (file, key, why); exit 1 if any.
     Check { scenario: PathBuf },
@@ -156,7 +165,18 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
-        Command::Run { scenario: path, report_dir, seed, duration_scale, shard, metrics_address, start, junit } => {
+        Command::Run {
+            scenario: path,
+            report_dir,
+            seed,
+            duration_scale,
+            shard,
+            metrics_address,
+            start,
+            junit,
+            prometheus,
+            alertmanager,
+        } => {
             let scenario = match scenario::load(&path) {
                 Ok(s) => s,
                 Err(e) => {
@@ -175,7 +195,12 @@ fn main() -> ExitCode {
             if !(duration_scale > 0.0 && duration_scale.is_finite()) {
                 return fail("run", "--duration-scale must be more than zero");
             }
-            let options = RunOptions { report_dir, seed, duration_scale, shard, metrics_address, start_ns };
+            let monitoring =
+                match prometheus.as_deref().map(|p| Monitoring::new(p, alertmanager.as_deref())).transpose() {
+                    Ok(m) => m,
+                    Err(e) => return fail("run", &e),
+                };
+            let options = RunOptions { report_dir, seed, duration_scale, shard, metrics_address, start_ns, monitoring };
             let name = scenario.name.clone();
             let outcome = match runtime().block_on(run(scenario, options)) {
                 Ok(outcome) => outcome,

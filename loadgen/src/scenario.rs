@@ -25,7 +25,8 @@ pub struct Scenario {
     pub source: Vec<SourceConfig>,
     pub sink: Vec<SinkConfig>,
     pub phase: Vec<Phase>,
-    /// The alerts this scenario must fire and keep silent (checked by the alert verifier).
+    /// What the monitoring stack must show: alerts that fire and stay silent, PromQL
+    /// conditions (checked with `run --prometheus`, and by the alert verifier).
     #[serde(default)]
     pub expect: Expect,
     /// Pass/fail criteria in k6's grammar: `"latency{sink:gateway}" = ["p(99) < 5"]`
@@ -168,14 +169,42 @@ impl PhaseFaults {
     }
 }
 
-/// `[expect]`
-#[derive(Debug, Clone, Default, Deserialize)]
+/// `[expect]`: what a monitoring stack must show while and after the scenario runs,
+/// checked with `run --prometheus URL` (and by the alert verifier).
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Expect {
+    /// Alerts that must fire (in Prometheus's ALERTS) between the run's start and
+    /// `within` after its end.
     #[serde(default)]
     pub alerts_firing: Vec<String>,
+    /// Alerts that must not fire from the run's start to its end.
     #[serde(default)]
     pub alerts_silent: Vec<String>,
+    /// No alert but those of `alerts_firing` may fire.
+    #[serde(default)]
+    pub alerts_only: bool,
+    /// How long after the run's end an expected alert may take to fire. Default `5m`.
+    #[serde(default = "default::secs::<300>", deserialize_with = "duration::deserialize")]
+    pub within: Duration,
+    /// PromQL conditions that must hold at the end (a non-empty result), e.g.
+    /// `sum(rate(redis_commands_processed_total[1m])) > 100`.
+    #[serde(default)]
+    pub queries: Vec<String>,
+}
+
+impl Default for Expect {
+    /// A scenario without `[expect]`: each key's own default.
+    fn default() -> Self {
+        toml::Table::new().try_into().expect("every key of [expect] has a default")
+    }
+}
+
+impl Expect {
+    /// Whether there is anything to check against a monitoring stack.
+    pub fn is_empty(&self) -> bool {
+        self.alerts_firing.is_empty() && self.alerts_silent.is_empty() && !self.alerts_only && self.queries.is_empty()
+    }
 }
 
 impl Phase {

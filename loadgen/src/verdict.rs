@@ -17,16 +17,32 @@ pub struct Check {
     pub passed: bool,
 }
 
+impl Check {
+    /// A check from what was observed and whether that passes, or from why nothing could be
+    /// observed (which fails).
+    pub fn new(
+        name: impl Into<String>,
+        expected: impl Into<String>,
+        observed: Result<(String, bool), String>,
+    ) -> Check {
+        let (observed, passed) = observed.unwrap_or_else(|why| (why, false));
+        Check { name: name.into(), expected: expected.into(), observed, passed }
+    }
+}
+
 /// Every check of a run; it passed when each of them did (and when there are none).
+/// What could not be checked (expectations without `--prometheus`) is listed apart: it
+/// neither passes nor fails.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Verdict {
     pub passed: bool,
     pub checks: Vec<Check>,
+    pub not_checked: Vec<String>,
 }
 
 impl Verdict {
-    pub fn new(checks: Vec<Check>) -> Verdict {
-        Verdict { passed: checks.iter().all(|c| c.passed), checks }
+    pub fn new(checks: Vec<Check>, not_checked: Vec<String>) -> Verdict {
+        Verdict { passed: checks.iter().all(|c| c.passed), checks, not_checked }
     }
 
     /// The console table: check, expected, observed, and whether it passed.
@@ -43,6 +59,9 @@ impl Verdict {
                 "{:<name$}  {:<expected$}  {:<observed$}  {result}\n",
                 c.name, c.expected, c.observed
             ));
+        }
+        for what in &self.not_checked {
+            out.push_str(&format!("not checked: {what}\n"));
         }
         out.push_str(&format!(
             "verdict: {} ({} of {} checks passed)\n",
@@ -69,6 +88,11 @@ impl Verdict {
             case.set_classname(scenario);
             suite.add_test_case(case);
         }
+        for what in &self.not_checked {
+            let mut skipped = TestCaseStatus::skipped();
+            skipped.set_message("not checked");
+            suite.add_test_case(TestCase::new(what.as_str(), skipped));
+        }
         let mut report = Report::new("tickwatch-loadgen");
         report.add_test_suite(suite);
         report.to_string().expect("a JUnit report of plain strings serializes")
@@ -85,7 +109,8 @@ mod tests {
 
     #[test]
     fn one_failed_check_fails_the_verdict_and_is_named_everywhere() {
-        let verdict = Verdict::new(vec![check("latency p(99) < 5", false), check("failed rate < 0.01", true)]);
+        let verdict =
+            Verdict::new(vec![check("latency p(99) < 5", false), check("failed rate < 0.01", true)], Vec::new());
         assert!(!verdict.passed);
         let table = verdict.table();
         assert!(table.contains("latency p(99) < 5") && table.contains("FAILED"), "{table}");
@@ -93,6 +118,6 @@ mod tests {
         let junit = verdict.junit("smoke");
         assert!(junit.contains("tests=\"2\"") && junit.contains("failures=\"1\""), "{junit}");
         assert!(junit.contains("expected p(99) &lt; 5, observed 7.5"), "{junit}");
-        assert!(Verdict::new(Vec::new()).passed, "no checks, nothing failed");
+        assert!(Verdict::new(Vec::new(), vec!["alert X fires".into()]).passed, "nothing checked failed");
     }
 }

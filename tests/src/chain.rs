@@ -2,7 +2,7 @@
 //! (`tickwatch-demo`, and the test that every dashboard panel has data) and for the alert
 //! verifier (every scenario fires exactly its alerts).
 
-use crate::{AlertWebhook, Alertmanager, CeleryWorker, Exporter, KitError, MongoServer, Prometheus, RedisServer};
+use crate::{Alertmanager, CeleryWorker, Exporter, KitError, MongoServer, Prometheus, RedisServer};
 use crate::{Result, free_port, scaled_alert_rules};
 use std::path::Path;
 
@@ -27,12 +27,11 @@ impl ChainOptions {
 }
 
 /// Redis, secantusd, an optional Celery worker, the exporter watching all of it,
-/// Alertmanager delivering to a recording webhook, and Prometheus with the shipped
-/// (scaled) rules scraping the exporter and the load generator's metrics port.
+/// Alertmanager, and Prometheus with the shipped (scaled) rules scraping the exporter and
+/// the load generator's metrics port.
 pub struct Chain {
     pub prometheus: Prometheus,
     pub alertmanager: Alertmanager,
-    pub webhook: AlertWebhook,
     pub exporter: Exporter,
     pub worker: Option<CeleryWorker>,
     pub mongo: MongoServer,
@@ -52,12 +51,9 @@ impl Chain {
         let (gateway_port, loadgen_metrics_port) = (free_port(), free_port());
         let config = exporter_config(&redis, &mongo, gateway_port, options);
         let exporter = Exporter::start(exporter, &config, "warn")?;
-        let webhook = AlertWebhook::start()?;
-        let alertmanager = Alertmanager::start(&format!(
-            "route: {{receiver: hook, group_by: [alertname], group_wait: 0s, group_interval: 1s, repeat_interval: 1h}}\n\
-             receivers: [{{name: hook, webhook_configs: [{{url: '{}', send_resolved: false}}]}}]\n",
-            webhook.url()
-        ))?;
+        let alertmanager = Alertmanager::start(
+            "route: {receiver: none, group_by: [alertname], group_wait: 0s, group_interval: 1s}\nreceivers: [{name: none}]\n",
+        )?;
         // The exporter every 2 s with a 2 s timeout: at 1 s the MongoDB and WebSocket probes
         // time out while secantusd is busy with a scenario's inserts.
         let prometheus = Prometheus::start(
@@ -71,17 +67,8 @@ impl Chain {
             ),
             &[("alerts.yml", &scaled_alert_rules(options.alert_scale))],
         )?;
-        let chain = Chain {
-            prometheus,
-            alertmanager,
-            webhook,
-            exporter,
-            worker,
-            mongo,
-            redis,
-            gateway_port,
-            loadgen_metrics_port,
-        };
+        let chain =
+            Chain { prometheus, alertmanager, exporter, worker, mongo, redis, gateway_port, loadgen_metrics_port };
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
         while chain.query("redis_up")["data"]["result"].as_array().is_none_or(Vec::is_empty) {
             if std::time::Instant::now() > deadline {

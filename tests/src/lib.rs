@@ -24,7 +24,6 @@ mod prometheus;
 mod rabbitmq;
 mod redis;
 mod rules;
-mod webhook;
 mod websocket;
 
 pub use alertmanager::Alertmanager;
@@ -41,7 +40,6 @@ pub use prometheus::Prometheus;
 pub use rabbitmq::RabbitMq;
 pub use redis::RedisServer;
 pub use rules::scaled_alert_rules;
-pub use webhook::{AlertWebhook, Notifications};
 pub use websocket::WebSocketServer;
 
 /// Asks `url` over HTTP and tells whether it answered 200; used for readiness checks.

@@ -2,8 +2,8 @@
 
 use std::time::{Duration, Instant};
 use tickwatch_tests::{
-    AlertWebhook, Alertmanager, CeleryClient, CeleryWorker, MongoServer, Prometheus, RabbitMq, RedisServer, Server,
-    WebSocketServer, binary, free_port,
+    Alertmanager, CeleryClient, CeleryWorker, MongoServer, Prometheus, RabbitMq, RedisServer, Server, WebSocketServer,
+    binary, free_port,
 };
 
 #[test]
@@ -84,28 +84,12 @@ fn prometheus_is_ready_and_scrapes() {
 }
 
 #[test]
-fn alertmanager_is_ready_and_delivers_to_the_webhook() {
-    let webhook = AlertWebhook::start().unwrap();
-    let config = format!(
-        "route: {{receiver: hook, group_wait: 0s}}\nreceivers: [{{name: hook, webhook_configs: [{{url: '{}'}}]}}]\n",
-        webhook.url()
-    );
-    let alertmanager = Alertmanager::start(&config).unwrap();
+fn alertmanager_is_ready() {
+    let config = "route: {receiver: none}\nreceivers: [{name: none}]\n";
+    let alertmanager = Alertmanager::start(config).unwrap();
     let status: serde_json::Value =
         reqwest::blocking::get(format!("{}/api/v2/status", alertmanager.url())).unwrap().json().unwrap();
     assert_eq!(status["cluster"]["status"], "disabled", "{status}");
-    let alert = serde_json::json!([{"labels": {"alertname": "KitTest"}}]);
-    let posted = reqwest::blocking::Client::new()
-        .post(format!("{}/api/v2/alerts", alertmanager.url()))
-        .json(&alert)
-        .send()
-        .unwrap();
-    assert!(posted.status().is_success(), "{posted:?}");
-    let start = Instant::now();
-    while !webhook.heard().contains_key("KitTest") {
-        assert!(start.elapsed() < Duration::from_secs(15), "no notification in 15 s");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 /// Every kind of server can crash and come back where it was; here the quick ones.

@@ -8,9 +8,10 @@ mod report;
 pub mod sinks;
 pub mod source;
 
+use crate::expectations::{self, Monitoring, Window};
 use crate::scenario::{Phase, Scenario};
 use crate::thresholds::Observed;
-use crate::verdict::Verdict;
+use crate::verdict::{Check, Verdict};
 use live::LiveMetrics;
 use source::{Feed, Shard};
 use std::path::PathBuf;
@@ -27,6 +28,9 @@ pub struct RunOptions {
     pub metrics_address: Option<String>,
     /// Exchange time of the first message; now when absent.
     pub start_ns: Option<i64>,
+    /// The Prometheus (and Alertmanager) `[expect]` is checked against; without it the
+    /// expectations are reported as not checked.
+    pub monitoring: Option<Monitoring>,
 }
 
 impl Default for RunOptions {
@@ -40,6 +44,7 @@ impl Default for RunOptions {
             shard: Shard::ALL,
             metrics_address: None,
             start_ns: None,
+            monitoring: None,
         }
     }
 }
@@ -133,7 +138,20 @@ pub async fn run(mut scenario: Scenario, options: RunOptions) -> Result<Outcome,
             })
         })
         .collect();
-    let verdict = Verdict::new(scenario.threshold_rules.iter().flat_map(|t| t.judge(&observed)).collect());
+    let mut checks: Vec<Check> = scenario.threshold_rules.iter().flat_map(|t| t.judge(&observed)).collect();
+    let mut not_checked = Vec::new();
+    match &options.monitoring {
+        Some(monitoring) if !scenario.expect.is_empty() => {
+            eprintln!(
+                "checking [expect] against Prometheus (expected alerts may take up to {} s to fire)",
+                scenario.expect.within.as_secs()
+            );
+            let window = Window { start: started, end: SystemTime::now() };
+            checks.extend(monitoring.check(&scenario.expect, window).await);
+        }
+        _ => not_checked = expectations::unchecked(&scenario.expect),
+    }
+    let verdict = Verdict::new(checks, not_checked);
     let mut scaled = scenario.clone();
     scaled.phase = phases.clone();
     if let Some(dir) = &options.report_dir {
@@ -153,7 +171,7 @@ pub async fn run(mut scenario: Scenario, options: RunOptions) -> Result<Outcome,
             r.run.first_error.as_ref().map(|e| format!(" (first error: {e})")).unwrap_or_default()
         );
     }
-    if !verdict.checks.is_empty() {
+    if !verdict.checks.is_empty() || !verdict.not_checked.is_empty() {
         eprint!("\n{}", verdict.table());
     }
     let sinks = results.into_iter().map(|(c, r)| (c.name, r.total.attempted, r.total.sent, r.total.failed)).collect();

@@ -8,7 +8,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
 use tickwatch_tests::{Alertmanager, Chain, ChainOptions, KitError, Prometheus, repo_root};
 
 fn sibling(name: &str) -> Result<PathBuf, KitError> {
@@ -37,20 +36,12 @@ fn main() -> Result<(), KitError> {
     let chain = Chain::start(&sibling("tickwatch-exporter")?, ChainOptions::DEMO)?;
     println!("alert rules loaded with `for:` durations divided by {}", ChainOptions::DEMO.alert_scale);
     let scenario = chain.scenario(&repo_root().join("scenarios/demo/demo.toml"))?;
-    let expected: Vec<String> = scenario
-        .parse::<toml::Table>()
-        .ok()
-        .and_then(|t| t.get("expect")?.get("alerts_firing")?.as_array().cloned())
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|v| v.as_str().map(str::to_owned))
-        .collect();
     let dir = tempfile::Builder::new().prefix("tickwatch-demo-").tempdir()?;
     let scenario_path = dir.path().join("demo.toml");
     std::fs::write(&scenario_path, scenario)?;
     let report = repo_root().join("reports/demo");
-    println!("\nrunning scenarios/demo/demo.toml (60 s: 20 s clean, then 40 s of faults) ...\n");
-    let started = Instant::now();
+    println!("\nrunning scenarios/demo/demo.toml (60 s: 20 s clean, then 40 s of faults),");
+    println!("then checking its [expect] against Prometheus and Alertmanager ...\n");
     let status = Command::new(sibling("tickwatch-loadgen")?)
         .arg("run")
         .arg(&scenario_path)
@@ -58,23 +49,18 @@ fn main() -> Result<(), KitError> {
         .arg(&report)
         .arg("--metrics-address")
         .arg(format!("127.0.0.1:{}", chain.loadgen_metrics_port))
+        .arg("--prometheus")
+        .arg(chain.prometheus.url())
+        .arg("--alertmanager")
+        .arg(chain.alertmanager.url())
         .status()?;
-    if !status.success() {
+    // 99 is a verdict (printed above): the demo goes on either way.
+    if !status.success() && status.code() != Some(99) {
         return Err(KitError(format!("the load run failed ({status})")));
     }
-    // Alerts wait their (scaled) `for:` time: give the expected ones up to a minute.
-    let firing = || -> Vec<serde_json::Value> {
-        let alerts = get_json(&format!("{}/api/v1/alerts", chain.prometheus.url()));
-        alerts["data"]["alerts"].as_array().into_iter().flatten().filter(|a| a["state"] == "firing").cloned().collect()
-    };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < deadline
-        && !expected.iter().all(|name| firing().iter().any(|a| a["labels"]["alertname"] == name.as_str()))
-    {
-        std::thread::sleep(Duration::from_secs(1));
-    }
-    println!("\nalerts firing after {:.0} s:", started.elapsed().as_secs_f64());
-    for alert in firing() {
+    println!("\nalerts firing now:");
+    let alerts = get_json(&format!("{}/api/v1/alerts", chain.prometheus.url()));
+    for alert in alerts["data"]["alerts"].as_array().into_iter().flatten().filter(|a| a["state"] == "firing") {
         let labels = &alert["labels"];
         let at = ["target", "feed", "symbol", "queue_name"]
             .iter()
@@ -87,10 +73,7 @@ fn main() -> Result<(), KitError> {
             labels["severity"].as_str().unwrap_or("")
         );
     }
-    println!(
-        "  (expected: {}; the gateway was the load generator's, so it is down once the load ends)",
-        expected.join(", ")
-    );
+    println!("  (the gateway was the load generator's, so it is down once the load ends)");
     print_where_to_look(chain.exporter.port(), &chain.prometheus, &chain.alertmanager, &report);
     println!("\nrunning until Ctrl-C");
     let _ = signals.wait();

@@ -1,0 +1,241 @@
+//! `[expect]` checked against a real monitoring stack (`run --prometheus URL`, and
+//! `--alertmanager URL`): after the run, each expected alert must have been firing in
+//! Prometheus's `ALERTS` between the run's start and `within` after its end (and have
+//! reached Alertmanager when one is given), each silent alert must not have fired from
+//! start to end, `alerts_only` allows no other alert, and every `queries` condition must
+//! hold at the end. URLs are shown with their credentials masked.
+
+use crate::scenario::Expect;
+use crate::verdict::Check;
+use serde_json::Value;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tickwatch_common::redact::redact_url;
+
+/// How often Prometheus is asked again while an expected alert has not fired yet.
+const POLL: Duration = Duration::from_secs(2);
+
+/// The monitoring stack a run's expectations are checked against.
+#[derive(Debug, Clone)]
+pub struct Monitoring {
+    prometheus: String,
+    alertmanager: Option<String>,
+    client: reqwest::Client,
+}
+
+/// When the run went: expectations are judged on this window.
+#[derive(Debug, Clone, Copy)]
+pub struct Window {
+    pub start: SystemTime,
+    pub end: SystemTime,
+}
+
+impl Monitoring {
+    /// A client for Prometheus at `prometheus` (and Alertmanager at `alertmanager`);
+    /// `user:password@` in a URL is sent as basic authentication.
+    pub fn new(prometheus: &str, alertmanager: Option<&str>) -> Result<Monitoring, String> {
+        for (flag, url) in [("--prometheus", Some(prometheus)), ("--alertmanager", alertmanager)] {
+            if let Some(url) = url {
+                match url::Url::parse(url) {
+                    Ok(u) if u.scheme() == "http" => {}
+                    Ok(u) if u.scheme() == "https" => {
+                        return Err(format!("{flag} {}: https is not built in yet; use http", redact_url(url)));
+                    }
+                    _ => return Err(format!("{flag} {}: not an http:// URL", redact_url(url))),
+                }
+            }
+        }
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        let base = |u: &str| u.trim_end_matches('/').to_owned();
+        Ok(Monitoring { prometheus: base(prometheus), alertmanager: alertmanager.map(base), client })
+    }
+
+    /// Every expectation of `expect` over `window`, waiting up to `within` after its end
+    /// for alerts that must fire.
+    pub async fn check(&self, expect: &Expect, window: Window) -> Vec<Check> {
+        let mut checks = Vec::new();
+        let deadline = window.end + expect.within;
+        let mut pending: Vec<&String> = expect.alerts_firing.iter().collect();
+        let mut fired = Vec::new();
+        loop {
+            let now = SystemTime::now().min(deadline);
+            let mut still = Vec::new();
+            for alert in pending {
+                match self.first_firing(alert, window.start, now).await {
+                    Ok(Some(at)) => {
+                        let reached = self.alertmanager.is_none() || self.received(alert).await.unwrap_or(false);
+                        if reached { fired.push((alert, Ok(at))) } else { still.push(alert) }
+                    }
+                    Ok(None) => still.push(alert),
+                    Err(e) => fired.push((alert, Err(e))),
+                }
+            }
+            pending = still;
+            if pending.is_empty() || SystemTime::now() >= deadline {
+                break;
+            }
+            tokio::time::sleep(POLL).await;
+        }
+        let after_start = |at: f64| format!("fired {:.1} s after the start", at - epoch(window.start));
+        let firing = self.firing_expected(expect);
+        for (alert, result) in fired {
+            checks.push(Check::new(format!("alert {alert} fires"), &firing, result.map(|at| (after_start(at), true))));
+        }
+        for alert in pending {
+            let observed = self.first_firing(alert, window.start, deadline).await.map(|at| match at {
+                Some(_) => ("fired in Prometheus, never reached Alertmanager".to_owned(), false),
+                None => (format!("did not fire by {} s after the end", expect.within.as_secs()), false),
+            });
+            checks.push(Check::new(format!("alert {alert} fires"), &firing, observed));
+        }
+        for alert in &expect.alerts_silent {
+            let observed = self.first_firing(alert, window.start, window.end).await.map(|at| match at {
+                None => ("silent".to_owned(), true),
+                Some(at) => (after_start(at), false),
+            });
+            checks.push(Check::new(format!("alert {alert} stays silent"), "not firing from start to end", observed));
+        }
+        if expect.alerts_only {
+            let end = SystemTime::now().min(deadline);
+            let observed = self.fired_alerts(window.start, end).await.map(|names| {
+                let others: Vec<String> = names.into_iter().filter(|n| !expect.alerts_firing.contains(n)).collect();
+                if others.is_empty() {
+                    ("none".to_owned(), true)
+                } else {
+                    (format!("also fired: {}", others.join(", ")), false)
+                }
+            });
+            checks.push(Check::new("only the expected alerts fire", "no alert outside alerts_firing", observed));
+        }
+        for query in &expect.queries {
+            let observed = self.instant(query).await.map(|result| match result.is_empty() {
+                true => ("empty (the condition does not hold)".to_owned(), false),
+                false => (result.join(", "), true),
+            });
+            checks.push(Check::new(format!("query {query}"), "holds at the end", observed));
+        }
+        checks
+    }
+
+    fn firing_expected(&self, expect: &Expect) -> String {
+        let reached = if self.alertmanager.is_some() { ", received by Alertmanager" } else { "" };
+        format!("firing by {} s after the end{reached}", expect.within.as_secs())
+    }
+
+    /// When `alert` first fired between `from` and `to` (epoch seconds), if it did.
+    async fn first_firing(&self, alert: &str, from: SystemTime, to: SystemTime) -> Result<Option<f64>, String> {
+        let query = format!("ALERTS{{alertname=\"{}\",alertstate=\"firing\"}}", escape(alert));
+        let series = self.range(&query, from, to).await?;
+        let first = series
+            .iter()
+            .filter_map(|s| s["values"].as_array()?.first()?.get(0)?.as_f64())
+            .fold(None, |min: Option<f64>, t| Some(min.map_or(t, |m| m.min(t))));
+        Ok(first)
+    }
+
+    /// The names of every alert that fired between `from` and `to`.
+    async fn fired_alerts(&self, from: SystemTime, to: SystemTime) -> Result<Vec<String>, String> {
+        let series = self.range("ALERTS{alertstate=\"firing\"}", from, to).await?;
+        let mut names: Vec<String> =
+            series.iter().filter_map(|s| s["metric"]["alertname"].as_str().map(str::to_owned)).collect();
+        names.sort();
+        names.dedup();
+        Ok(names)
+    }
+
+    /// `query_range` of `query` from `from` to `to`: its series.
+    async fn range(&self, query: &str, from: SystemTime, to: SystemTime) -> Result<Vec<Value>, String> {
+        let (start, end) = (epoch(from), epoch(to).max(epoch(from)));
+        // At most ~10,000 points a series (Prometheus refuses more than 11,000).
+        let step = ((end - start) / 10_000.0).ceil().max(1.0);
+        let params = [
+            ("query", query.to_owned()),
+            ("start", format!("{start:.3}")),
+            ("end", format!("{end:.3}")),
+            ("step", format!("{step}")),
+        ];
+        let data = self.api("query_range", &params).await?;
+        Ok(data["result"].as_array().cloned().unwrap_or_default())
+    }
+
+    /// An instant query now: each result series as `{labels} value`.
+    async fn instant(&self, query: &str) -> Result<Vec<String>, String> {
+        let data = self.api("query", &[("query", query.to_owned())]).await?;
+        let result = data["result"].as_array().cloned().unwrap_or_default();
+        Ok(result
+            .iter()
+            .map(|s| {
+                let value = s["value"][1].as_str().unwrap_or("?");
+                let labels = s["metric"].as_object().filter(|m| !m.is_empty()).map(|m| Value::Object(m.clone()));
+                labels.map(|l| format!("{l} {value}")).unwrap_or_else(|| value.to_owned())
+            })
+            .collect())
+    }
+
+    /// A Prometheus API call's `data`, or why it failed (the URL masked).
+    async fn api(&self, endpoint: &str, params: &[(&str, String)]) -> Result<Value, String> {
+        let url = format!("{}/api/v1/{endpoint}", self.prometheus);
+        let shown = redact_url(&self.prometheus);
+        let response = self
+            .client
+            .get(&url)
+            .query(params)
+            .send()
+            .await
+            .map_err(|e| format!("Prometheus at {shown} did not answer: {}", without_url(&e)))?;
+        let status = response.status();
+        let body: Value =
+            response.json().await.map_err(|e| format!("Prometheus at {shown}: not JSON: {}", without_url(&e)))?;
+        if body["status"] != "success" {
+            let error = body["error"].as_str().unwrap_or("no error message");
+            return Err(format!("Prometheus at {shown} answered {status}: {error}"));
+        }
+        Ok(body["data"].clone())
+    }
+
+    /// Whether Alertmanager (when given) holds `alert`.
+    async fn received(&self, alert: &str) -> Result<bool, String> {
+        let Some(base) = &self.alertmanager else { return Ok(false) };
+        let filter = format!("alertname=\"{}\"", escape(alert));
+        let response = self
+            .client
+            .get(format!("{base}/api/v2/alerts"))
+            .query(&[("filter", filter), ("active", "true".into()), ("silenced", "true".into())])
+            .send()
+            .await
+            .map_err(|e| format!("Alertmanager at {} did not answer: {}", redact_url(base), without_url(&e)))?;
+        let alerts: Value =
+            response.json().await.map_err(|e| format!("Alertmanager: not JSON: {}", without_url(&e)))?;
+        Ok(alerts.as_array().is_some_and(|a| !a.is_empty()))
+    }
+}
+
+/// The names of the checks `expect` would make, for a run with no monitoring stack to
+/// check them against.
+pub fn unchecked(expect: &Expect) -> Vec<String> {
+    let firing = expect.alerts_firing.iter().map(|a| format!("alert {a} fires"));
+    let silent = expect.alerts_silent.iter().map(|a| format!("alert {a} stays silent"));
+    let only = expect.alerts_only.then(|| "only the expected alerts fire".to_owned());
+    let queries = expect.queries.iter().map(|q| format!("query {q}"));
+    firing.chain(silent).chain(only).chain(queries).map(|c| format!("{c} (no --prometheus)")).collect()
+}
+
+fn epoch(t: SystemTime) -> f64 {
+    t.duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+}
+
+/// A label value inside double quotes.
+fn escape(value: &str) -> String {
+    value.replace('\\', "\\\\").replace('"', "\\\"")
+}
+
+/// A reqwest error's message without the URL it carries (which may hold credentials).
+fn without_url(error: &reqwest::Error) -> String {
+    let mut text = error.to_string();
+    if let Some(url) = error.url() {
+        text = text.replace(url.as_str(), &redact_url(url.as_str()));
+    }
+    text
+}

@@ -1,0 +1,97 @@
+//! `run --prometheus URL --alertmanager URL` checks a scenario's `[expect]` against a real
+//! Prometheus evaluating real rules and a real Alertmanager: a kept expectation exits 0, a
+//! broken one exits 99 and is named; without --prometheus nothing is claimed.
+
+use serde_json::Value;
+use std::process::Command;
+use tickwatch_tests::{Alertmanager, Prometheus};
+
+/// `AlwaysFiring` waits 5 s so Prometheus has found its Alertmanager by then (an alert
+/// that fires before is only sent again after the resend delay, a minute).
+const RULES: &str = "groups:\n- name: kit\n  interval: 1s\n  rules:\n  - alert: AlwaysFiring\n    expr: vector(1)\n    for: 5s\n  \
+                     - alert: NeverFires\n    expr: vector(1) == 0\n";
+
+/// Prometheus with the two rules, delivering to a real Alertmanager.
+fn monitoring() -> (Prometheus, Alertmanager) {
+    let alertmanager =
+        Alertmanager::start("route: {receiver: none, group_wait: 0s}\nreceivers: [{name: none}]\n").unwrap();
+    let config = format!(
+        "global: {{evaluation_interval: 1s}}\nrule_files: [rules.yml]\n\
+         alerting: {{alertmanagers: [{{static_configs: [{{targets: ['{}']}}]}}]}}\n",
+        alertmanager.url().trim_start_matches("http://")
+    );
+    (Prometheus::start(&config, &[("rules.yml", RULES)]).unwrap(), alertmanager)
+}
+
+/// Runs a 2 s file-sink scenario with `expect` and `args`: exit code, stderr, verdict.
+fn run(expect: &str, args: &[&str]) -> (i32, String, Value) {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = format!(
+        "name = \"expect\"\n[[source]]\nname = \"t\"\nkind = \"synthetic-trades\"\nsymbols = [\"BTCUSDT\"]\n\
+         [[sink]]\nname = \"out\"\nsource = \"t\"\nkind = \"file\"\npath = \"{}\"\n\
+         [[phase]]\nname = \"p\"\nduration = \"2s\"\nrate = 50\n[expect]\n{expect}",
+        dir.path().join("o.jsonl").display()
+    );
+    let file = dir.path().join("scenario.toml");
+    std::fs::write(&file, scenario).unwrap();
+    let report = dir.path().join("report");
+    let out = Command::new(env!("CARGO_BIN_EXE_tickwatch-loadgen"))
+        .arg("run")
+        .arg(&file)
+        .arg("--report-dir")
+        .arg(&report)
+        .args(args)
+        .output()
+        .unwrap();
+    let summary: Value = serde_json::from_str(&std::fs::read_to_string(report.join("summary.json")).unwrap()).unwrap();
+    (out.status.code().unwrap(), String::from_utf8_lossy(&out.stderr).into_owned(), summary["verdict"].clone())
+}
+
+fn failed_names(verdict: &Value) -> Vec<String> {
+    let checks = verdict["checks"].as_array().unwrap();
+    checks.iter().filter(|c| c["passed"] == false).map(|c| c["name"].as_str().unwrap().to_owned()).collect()
+}
+
+#[test]
+fn expectations_are_checked_against_a_real_prometheus_and_alertmanager() {
+    let (prometheus, alertmanager) = monitoring();
+    let stack = ["--prometheus", &prometheus.url(), "--alertmanager", &alertmanager.url()];
+    let kept = "alerts_firing = [\"AlwaysFiring\"]\nalerts_silent = [\"NeverFires\"]\nalerts_only = true\n\
+                within = \"30s\"\nqueries = [\"vector(1) > 0\"]\n";
+    let (code, stderr, verdict) = run(kept, &stack);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(verdict["checks"].as_array().unwrap().len(), 4, "{verdict}");
+    assert!(failed_names(&verdict).is_empty(), "{verdict}");
+    assert!(stderr.contains("alert AlwaysFiring fires") && stderr.contains("verdict: passed"), "{stderr}");
+
+    let broken = "alerts_firing = [\"NeverFires\"]\nalerts_silent = [\"AlwaysFiring\"]\nwithin = \"3s\"\n\
+                  queries = [\"vector(1) > 5\"]\n";
+    let (code, stderr, verdict) = run(broken, &stack);
+    assert_eq!(code, 99, "{stderr}");
+    let failed = failed_names(&verdict);
+    assert_eq!(
+        failed,
+        ["alert NeverFires fires", "alert AlwaysFiring stays silent", "query vector(1) > 5"],
+        "{verdict}"
+    );
+    assert!(stderr.contains("did not fire by 3 s after the end"), "{stderr}");
+}
+
+#[test]
+fn without_prometheus_expectations_are_not_checked_and_not_passed() {
+    let (code, stderr, verdict) = run("alerts_firing = [\"AlwaysFiring\"]\n", &[]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(verdict["checks"].as_array().unwrap().is_empty(), "{verdict}");
+    assert_eq!(verdict["not_checked"][0], "alert AlwaysFiring fires (no --prometheus)");
+    assert!(stderr.contains("not checked: alert AlwaysFiring fires (no --prometheus)"), "{stderr}");
+}
+
+#[test]
+fn an_unreachable_prometheus_fails_the_check_with_the_url_masked() {
+    let port = tickwatch_tests::free_port();
+    let url = format!("http://monitor:s3cret@127.0.0.1:{port}");
+    let (code, stderr, verdict) = run("queries = [\"up\"]\n", &["--prometheus", &url]);
+    assert_eq!(code, 99, "{stderr}");
+    assert!(!stderr.contains("s3cret") && !verdict.to_string().contains("s3cret"), "{stderr}");
+    assert!(stderr.contains("did not answer"), "{stderr}");
+}
