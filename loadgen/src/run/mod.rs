@@ -2,6 +2,7 @@
 //! open-loop driver; all run at once; the report is written at the end, also after
 //! Ctrl-C.
 
+mod charts;
 pub mod live;
 pub mod pace;
 mod report;

@@ -3,6 +3,7 @@
 //! log per sink (`<sink>.hlog`, one histogram per second, readable by HdrHistogram's log
 //! tools), and `report.html` with the rate over time and the latency percentile spectrum.
 
+use super::charts::{self, Chart, Line};
 use super::pace::{SinkRun, Tally};
 use crate::scenario::Scenario;
 use crate::verdict::Verdict;
@@ -91,114 +92,188 @@ pub fn write(
     Ok(())
 }
 
-const COLORS: &[&str] = &["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf"];
-
-/// A line chart as inline SVG: `series` of (label, points), linear or log x.
-fn chart(title: &str, x_label: &str, y_label: &str, series: &[(String, Vec<(f64, f64)>)], log_x: bool) -> String {
-    let (w, h, pad) = (720.0, 320.0, 50.0);
-    let xs = |x: f64| if log_x { x.max(1e-9).log10() } else { x };
-    let all: Vec<(f64, f64)> = series.iter().flat_map(|(_, p)| p.iter().map(|&(x, y)| (xs(x), y))).collect();
-    let (x0, x1) = all.iter().fold((f64::MAX, f64::MIN), |(a, b), &(x, _)| (a.min(x), b.max(x)));
-    let y1 = all.iter().fold(0.0f64, |m, &(_, y)| m.max(y)).max(1e-9) * 1.05;
-    let x1 = if x1 > x0 { x1 } else { x0 + 1.0 };
-    let px = |x: f64| pad + (xs(x) - x0) / (x1 - x0) * (w - 2.0 * pad);
-    let py = |y: f64| h - pad - y / y1 * (h - 2.0 * pad);
-    let mut svg = format!(
-        "<h2>{title}</h2>\n<svg width=\"{w}\" height=\"{h}\" style=\"font:12px sans-serif\">\n\
-         <line x1=\"{pad}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"#333\"/><line x1=\"{pad}\" y1=\"{pad}\" x2=\"{pad}\" y2=\"{}\" stroke=\"#333\"/>\n\
-         <text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{x_label}</text><text x=\"12\" y=\"{}\" transform=\"rotate(-90 12 {})\" text-anchor=\"middle\">{y_label}</text>\n\
-         <text x=\"{}\" y=\"{}\" text-anchor=\"end\">{y1:.3}</text><text x=\"{}\" y=\"{}\" text-anchor=\"end\">0</text>\n",
-        h - pad,
-        w - pad,
-        h - pad,
-        h - pad,
-        w / 2.0,
-        h - 10.0,
-        h / 2.0,
-        h / 2.0,
-        pad - 4.0,
-        pad + 4.0,
-        pad - 4.0,
-        h - pad
-    );
-    for (i, (label, points)) in series.iter().enumerate() {
-        let color = COLORS[i % COLORS.len()];
-        let path: Vec<String> = points.iter().map(|&(x, y)| format!("{:.1},{:.1}", px(x), py(y))).collect();
-        let _ = writeln!(
-            svg,
-            "<polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"1.5\" points=\"{}\"/>",
-            path.join(" ")
-        );
-        let _ = writeln!(
-            svg,
-            "<text x=\"{}\" y=\"{}\" fill=\"{color}\">{label}</text>",
-            w - pad - 150.0,
-            pad + 14.0 * i as f64
-        );
-    }
-    svg.push_str("</svg>\n");
-    svg
-}
-
+/// x of the percentile spectrum: log10(1 / (1 - q)), so the tail gets room (HdrHistogram's
+/// classic plot); 1 is p90, 2 is p99, 3 is p99.9.
 fn spectrum(h: &Histogram<u64>) -> Vec<(f64, f64)> {
     if h.is_empty() {
         return Vec::new();
     }
-    // x: 1 / (1 - quantile), so the tail gets room (HdrHistogram's classic plot).
-    (0..=60)
-        .map(|i| 1.0 - 10f64.powf(-(i as f64) / 12.0))
-        .map(|q| (1.0 / (1.0 - q).max(1e-6), ms(h.value_at_quantile(q))))
+    (0..=60).map(|i| i as f64 / 12.0).map(|x| (x, ms(h.value_at_quantile(1.0 - 10f64.powf(-x))))).collect()
+}
+
+/// Where each phase starts, in seconds from the run's start.
+fn phase_starts(scenario: &Scenario) -> Vec<(f64, String)> {
+    let mut start = 0.0;
+    scenario
+        .phase
+        .iter()
+        .map(|p| {
+            let at = start;
+            start += p.duration.as_secs_f64();
+            (at, p.name.clone())
+        })
         .collect()
 }
 
-/// The verdict as an HTML table (nothing when the scenario has no thresholds).
+/// The target rate at every second of the run.
+fn target_rate(scenario: &Scenario) -> Vec<(f64, f64)> {
+    let mut points = Vec::new();
+    let mut start = 0.0;
+    for phase in &scenario.phase {
+        let seconds = phase.duration.as_secs_f64();
+        let steps = seconds.ceil() as usize;
+        points.extend((0..=steps).map(|i| (start + (i as f64).min(seconds), phase.rate_at((i as f64).min(seconds)))));
+        start += seconds;
+    }
+    points
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+/// The verdict as an HTML table (nothing when there is nothing to judge).
 fn verdict_table(verdict: &Verdict) -> String {
-    if verdict.checks.is_empty() {
+    if verdict.checks.is_empty() && verdict.not_checked.is_empty() {
         return String::new();
     }
-    let escape = |t: &str| t.replace('&', "&amp;").replace('<', "&lt;");
-    let rows: String = verdict
-        .checks
-        .iter()
-        .map(|c| {
-            let (color, result) = if c.passed { ("#2ca02c", "passed") } else { ("#d62728", "FAILED") };
-            format!(
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td style=\"color:{color}\">{result}</td></tr>\n",
-                escape(&c.name),
-                escape(&c.expected),
-                escape(&c.observed)
-            )
-        })
-        .collect();
+    let mut rows = String::new();
+    for c in &verdict.checks {
+        let (color, result) = if c.passed { ("#2ca02c", "passed") } else { ("#d62728", "FAILED") };
+        let _ = writeln!(
+            rows,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td style=\"color:{color}\">{result}</td></tr>",
+            escape(&c.name),
+            escape(&c.expected),
+            escape(&c.observed)
+        );
+    }
+    for what in &verdict.not_checked {
+        let _ = writeln!(rows, "<tr><td>{}</td><td></td><td></td><td>not checked</td></tr>", escape(what));
+    }
     format!(
         "<h2>Verdict: {}</h2>\n<table><tr><th>check</th><th>expected</th><th>observed</th><th>result</th></tr>\n{rows}</table>\n",
         if verdict.passed { "passed" } else { "FAILED" }
     )
 }
 
-fn html(scenario: &Scenario, summary: &Value, sinks: &[SinkReport], verdict: &Verdict) -> String {
-    let rates: Vec<(String, Vec<(f64, f64)>)> = sinks
+/// Per sink, a row per phase and one for the whole run.
+fn sink_tables(scenario: &Scenario, sinks: &[SinkReport]) -> String {
+    let mut out = String::new();
+    for s in sinks {
+        let _ = write!(
+            out,
+            "<h3>{} ({})</h3>\n<table><tr><th>phase</th><th>attempted</th><th>sent</th><th>failed</th>\
+             <th>achieved/s</th><th>target/s</th><th>p50 ms</th><th>p99 ms</th><th>p99.9 ms</th><th>max ms</th></tr>\n",
+            escape(s.name),
+            escape(&s.kind)
+        );
+        let targets =
+            scenario.phase.iter().map(|p| Some(p.messages_by(p.duration.as_secs_f64()) / p.duration.as_secs_f64()));
+        let rows = scenario.phase.iter().map(|p| p.name.as_str()).zip(&s.run.phases).zip(targets);
+        for ((name, t), target) in rows.chain(std::iter::once((("whole run", &s.run.total), None))) {
+            let q = |p: f64| {
+                if t.latency.is_empty() {
+                    "–".to_owned()
+                } else {
+                    format!("{:.3}", ms(t.latency.value_at_quantile(p)))
+                }
+            };
+            let max = if t.latency.is_empty() { "–".to_owned() } else { format!("{:.3}", ms(t.latency.max())) };
+            let achieved = if t.wall_seconds > 0.0 { t.sent as f64 / t.wall_seconds } else { 0.0 };
+            let target = target.map(|r| format!("{r:.1}")).unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{achieved:.1}</td><td>{target}</td><td>{}</td><td>{}</td><td>{}</td><td>{max}</td></tr>",
+                escape(name),
+                t.attempted,
+                t.sent,
+                t.failed,
+                q(0.5),
+                q(0.99),
+                q(0.999)
+            );
+        }
+        out.push_str("</table>\n");
+    }
+    out
+}
+
+/// Latency quantile `q` of every second that sent something, in ms.
+fn per_second(intervals: &[Histogram<u64>], q: f64) -> Vec<(f64, f64)> {
+    intervals
         .iter()
-        .map(|s| {
-            (s.name.to_owned(), s.run.sent_per_second.iter().enumerate().map(|(t, n)| (t as f64, *n as f64)).collect())
+        .enumerate()
+        .filter(|(_, h)| !h.is_empty())
+        .map(|(t, h)| (t as f64, ms(h.value_at_quantile(q))))
+        .collect()
+}
+
+fn html(scenario: &Scenario, summary: &Value, sinks: &[SinkReport], verdict: &Verdict) -> String {
+    let markers = phase_starts(scenario);
+    let mut rate_lines: Vec<Line> = sinks
+        .iter()
+        .map(|s| Line {
+            label: s.name.to_owned(),
+            points: s.run.sent_per_second.iter().enumerate().map(|(t, n)| (t as f64 + 0.5, *n as f64)).collect(),
+            reference: false,
         })
         .collect();
-    let latencies: Vec<(String, Vec<(f64, f64)>)> =
-        sinks.iter().map(|s| (s.name.to_owned(), spectrum(&s.run.total.latency))).collect();
-    let name = scenario.name.replace('<', "&lt;");
+    rate_lines.push(Line { label: "target".into(), points: target_rate(scenario), reference: true });
+    let rates = Chart {
+        title: "Messages sent per second (each second at its middle)",
+        x_label: "seconds since start",
+        y_label: "messages/s",
+        lines: rate_lines,
+        markers: markers.clone(),
+        x_format: charts::plain,
+        x_labels: 12,
+    };
+    let over_time = Chart {
+        title: "Latency per second (from intended send time)",
+        x_label: "seconds since start",
+        y_label: "ms",
+        lines: sinks
+            .iter()
+            .flat_map(|s| {
+                [(0.5, "p50"), (0.99, "p99")].map(|(q, name)| Line {
+                    label: format!("{} {name}", s.name),
+                    points: per_second(&s.run.intervals, q),
+                    reference: false,
+                })
+            })
+            .collect(),
+        markers,
+        x_format: charts::plain,
+        x_labels: 12,
+    };
+    let spectrum = Chart {
+        title: "Latency by percentile (whole run)",
+        x_label: "percentile",
+        y_label: "ms",
+        lines: sinks
+            .iter()
+            .map(|s| Line { label: s.name.to_owned(), points: spectrum(&s.run.total.latency), reference: false })
+            .collect(),
+        markers: Vec::new(),
+        x_format: charts::percentile,
+        // p0, p90, p99, p99.9, p99.99, p99.999
+        x_labels: 6,
+    };
+    let name = escape(&scenario.name);
     format!(
-        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>tickwatch-loadgen: {name}</title></head>\n\
-         <body style=\"font-family:sans-serif;max-width:780px;margin:auto\">\n<h1>{name}</h1>\n\
-         {}{}\n{}\n<h2>Summary</h2>\n<pre>{}</pre>\n</body></html>\n",
+        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>tickwatch-loadgen: {name}</title>\n\
+         <style>body{{font-family:sans-serif;max-width:800px;margin:auto}} table{{border-collapse:collapse}} \
+         td,th{{border:1px solid #ccc;padding:2px 6px;text-align:right}} td:first-child,th:first-child{{text-align:left}}</style>\n\
+         </head>\n<body>\n<h1>{name}</h1>\n<p>seed {}, shard {}</p>\n{}<h2>Sinks</h2>\n{}\n{}\n{}\n{}\n\
+         <details><summary>summary.json</summary><pre>{}</pre></details>\n</body></html>\n",
+        scenario.seed,
+        escape(summary["shard"].as_str().unwrap_or("0/1")),
         verdict_table(verdict),
-        chart("Messages sent per second", "seconds since start", "messages/s", &rates, false),
-        chart(
-            "Latency by percentile (from intended send time)",
-            "percentile: 1/(1-q), log scale (10 = p90, 100 = p99, 1000 = p99.9)",
-            "ms",
-            &latencies,
-            true
-        ),
-        serde_json::to_string_pretty(summary).expect("JSON").replace('<', "&lt;")
+        sink_tables(scenario, sinks),
+        rates.svg(),
+        over_time.svg(),
+        spectrum.svg(),
+        escape(&serde_json::to_string_pretty(summary).expect("JSON"))
     )
 }
