@@ -72,6 +72,7 @@ pub async fn probe_all(probes: &[TargetProbe], budget: Duration, shared: &Shared
                 if let Some(up) = probe.up {
                     samples.add(up, &[("target", &probe.target)], 0.0);
                 }
+                samples.append(error.samples);
                 shared.probe_errors.with_label_values(&[probe.kind, &probe.target, error.reason.as_str()]).inc();
                 tracing::warn!(
                     kind = probe.kind,

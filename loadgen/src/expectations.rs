@@ -5,6 +5,7 @@
 //! start to end, `alerts_only` allows no other alert, and every `queries` condition must
 //! hold at the end. URLs are shown with their credentials masked.
 
+use crate::dashboards::Panel;
 use crate::scenario::Expect;
 use crate::verdict::Check;
 use serde_json::Value;
@@ -19,6 +20,8 @@ const POLL: Duration = Duration::from_secs(2);
 pub struct Monitoring {
     prometheus: String,
     alertmanager: Option<String>,
+    /// Dashboard panels that must show data for the run (`--dashboards`).
+    panels: Vec<Panel>,
     client: reqwest::Client,
 }
 
@@ -49,7 +52,51 @@ impl Monitoring {
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
         let base = |u: &str| u.trim_end_matches('/').to_owned();
-        Ok(Monitoring { prometheus: base(prometheus), alertmanager: alertmanager.map(base), client })
+        Ok(Monitoring {
+            prometheus: base(prometheus),
+            alertmanager: alertmanager.map(base),
+            panels: Vec::new(),
+            client,
+        })
+    }
+
+    /// Also requires every panel of these dashboards to show data for the run.
+    pub fn with_panels(self, panels: Vec<Panel>) -> Monitoring {
+        Monitoring { panels, ..self }
+    }
+
+    /// Every check: `[expect]` over `window`, then the dashboards' panels.
+    pub async fn check_all(&self, expect: &Expect, window: Window) -> Vec<Check> {
+        let mut checks = self.check(expect, window).await;
+        let range = (epoch(SystemTime::now()) - epoch(window.start)).ceil().max(1.0);
+        for panel in &self.panels {
+            checks.push(Check::new(
+                format!("panel {}", panel.name),
+                "data during the run",
+                self.panel_data(panel, range).await,
+            ));
+        }
+        checks
+    }
+
+    /// Whether any query of `panel` returned data in the last `range` seconds (what the
+    /// panel shows over the run's time range).
+    async fn panel_data(&self, panel: &Panel, range: f64) -> Result<(String, bool), String> {
+        // A subquery evaluates at multiples of its step: about 60 points over the range,
+        // at least one a second, so a short run's window always holds some.
+        let step = (range / 60.0).clamp(1.0, 15.0).round();
+        for expr in &panel.exprs {
+            let series = self.instant(&format!("last_over_time(({expr})[{range}s:{step}s])")).await?;
+            if !series.is_empty() {
+                return Ok((format!("{} series from {expr}", series.len()), true));
+            }
+        }
+        Ok((format!("no data from its {} queries", panel.exprs.len()), false))
+    }
+
+    /// Whether there is anything to check.
+    pub fn has_checks(&self, expect: &Expect) -> bool {
+        !expect.is_empty() || !self.panels.is_empty()
     }
 
     /// Every expectation of `expect` over `window`, waiting up to `within` after its end

@@ -5,6 +5,7 @@
 //! open-loop rates ([`run`]) and judged by their [`thresholds`] into a [`verdict`],
 //! synthetic feed files ([`generate`]) and recordings of live feeds ([`record`]).
 
+pub mod dashboards;
 pub mod expectations;
 pub mod generate;
 pub mod record;

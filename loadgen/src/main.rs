@@ -63,6 +63,12 @@ enum Command {
         /// With --prometheus: expected alerts must also have reached this Alertmanager.
         #[arg(long, value_name = "URL", requires = "prometheus")]
         alertmanager: Option<String>,
+        /// With --prometheus: every panel of the Grafana dashboards (*.json) in DIR must
+        /// show data over the run's time range, checked at its end (Grafana's
+        /// $__rate_interval, $__interval, $__range and template variables resolved to match
+        /// everything).
+        #[arg(long, value_name = "DIR", requires = "prometheus")]
+        dashboards: Option<PathBuf>,
     },
     /// Check a scenario file and print every problem (file, key, why); exit 1 if any.
     Check { scenario: PathBuf },
@@ -176,6 +182,7 @@ fn main() -> ExitCode {
             junit,
             prometheus,
             alertmanager,
+            dashboards,
         } => {
             let scenario = match scenario::load(&path) {
                 Ok(s) => s,
@@ -200,6 +207,14 @@ fn main() -> ExitCode {
                     Ok(m) => m,
                     Err(e) => return fail("run", &e),
                 };
+            let range = scenario.phase.iter().map(|p| p.duration.mul_f64(duration_scale)).sum::<std::time::Duration>();
+            let monitoring = match (monitoring, dashboards) {
+                (Some(m), Some(dir)) => match tickwatch_loadgen::dashboards::read(&dir, range.as_secs()) {
+                    Ok(panels) => Some(m.with_panels(panels)),
+                    Err(e) => return fail("run", &e),
+                },
+                (m, _) => m,
+            };
             let options = RunOptions { report_dir, seed, duration_scale, shard, metrics_address, start_ns, monitoring };
             let name = scenario.name.clone();
             let outcome = match runtime().block_on(run(scenario, options)) {

@@ -95,3 +95,20 @@ fn an_unreachable_prometheus_fails_the_check_with_the_url_masked() {
     assert!(!stderr.contains("s3cret") && !verdict.to_string().contains("s3cret"), "{stderr}");
     assert!(stderr.contains("did not answer"), "{stderr}");
 }
+
+#[test]
+fn dashboards_are_proven_panel_by_panel() {
+    let (prometheus, _alertmanager) = monitoring();
+    let boards = tempfile::tempdir().unwrap();
+    let board = serde_json::json!({"panels": [
+        {"title": "Has data", "targets": [{"expr": "absent_over_time(nothing{job=\"$job\"}[$__rate_interval])"}]},
+        {"title": "Second query has data", "targets": [{"expr": "no_such_metric"}, {"expr": "vector(1)"}]},
+        {"title": "Never has data", "targets": [{"expr": "no_such_metric_either"}]},
+    ]});
+    std::fs::write(boards.path().join("board.json"), board.to_string()).unwrap();
+    let dir = boards.path().display().to_string();
+    let (code, stderr, verdict) = run("", &["--prometheus", &prometheus.url(), "--dashboards", &dir]);
+    assert_eq!(code, 99, "{stderr}");
+    assert_eq!(failed_names(&verdict), ["panel board.json: Never has data"], "{verdict}");
+    assert_eq!(verdict["checks"].as_array().unwrap().len(), 3, "{verdict}");
+}

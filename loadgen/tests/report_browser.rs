@@ -45,7 +45,9 @@ fn the_report_loads_in_headless_chromium_with_its_charts_and_verdict() {
     let console: Vec<&str> = log.lines().filter(|l| l.contains("CONSOLE")).collect();
     assert!(console.is_empty(), "console messages: {console:#?}");
     assert_eq!(dom.matches("<svg").count(), 3, "three charts");
-    for text in ["Verdict: FAILED", "latency max &lt; 0", "Messages sent per second", "Latency per second", "percentile"] {
+    for text in
+        ["Verdict: FAILED", "latency max &lt; 0", "Messages sent per second", "Latency per second", "percentile"]
+    {
         assert!(dom.contains(text), "no `{text}` in the DOM");
     }
     assert!(dom.contains("<td>steady</td>") && dom.contains("<td>ramp</td>"), "per-phase rows");

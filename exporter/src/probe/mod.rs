@@ -20,16 +20,23 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 /// Why a probe failed: a short, bounded `reason` label and a message for the log (which
-/// never holds credentials).
-#[derive(Debug, Clone)]
+/// never holds credentials), with what it could still read (a monitor that lost its
+/// gateway still knows how long ago the last message came).
+#[derive(Debug)]
 pub struct ProbeError {
     pub reason: Reason,
     pub message: String,
+    pub samples: Samples,
 }
 
 impl ProbeError {
     pub fn new(reason: Reason, message: impl Into<String>) -> ProbeError {
-        ProbeError { reason, message: message.into() }
+        ProbeError { reason, message: message.into(), samples: Samples::new() }
+    }
+
+    /// The error, reported together with `samples`.
+    pub fn with_samples(self, samples: Samples) -> ProbeError {
+        ProbeError { samples, ..self }
     }
 }
 

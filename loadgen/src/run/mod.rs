@@ -142,13 +142,13 @@ pub async fn run(mut scenario: Scenario, options: RunOptions) -> Result<Outcome,
     let mut checks: Vec<Check> = scenario.threshold_rules.iter().flat_map(|t| t.judge(&observed)).collect();
     let mut not_checked = Vec::new();
     match &options.monitoring {
-        Some(monitoring) if !scenario.expect.is_empty() => {
+        Some(monitoring) if monitoring.has_checks(&scenario.expect) => {
             eprintln!(
                 "checking [expect] against Prometheus (expected alerts may take up to {} s to fire)",
                 scenario.expect.within.as_secs()
             );
             let window = Window { start: started, end: SystemTime::now() };
-            checks.extend(monitoring.check(&scenario.expect, window).await);
+            checks.extend(monitoring.check_all(&scenario.expect, window).await);
         }
         _ => not_checked = expectations::unchecked(&scenario.expect),
     }

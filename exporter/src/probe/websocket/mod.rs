@@ -143,7 +143,9 @@ impl Probe for MonitorProbe {
             if self.state.connected.get() == 1 {
                 Ok(out)
             } else {
-                Err(ProbeError::new(Reason::Disconnected, "the monitor's subscription is not open"))
+                // The age goes on growing while the gateway is away: WebSocketFeedStale
+                // and the panel need it most then.
+                Err(ProbeError::new(Reason::Disconnected, "the monitor's subscription is not open").with_samples(out))
             }
         })
     }
