@@ -2,8 +2,10 @@
 //! Prometheus evaluating real rules and a real Alertmanager: a kept expectation exits 0, a
 //! broken one exits 99 and is named; without --prometheus nothing is claimed.
 
+mod common;
+
+use common::run_scenario;
 use serde_json::Value;
-use std::process::Command;
 use tickwatch_tests::{Alertmanager, Prometheus};
 
 /// `AlwaysFiring` waits 5 s so Prometheus has found its Alertmanager by then (an alert
@@ -25,26 +27,13 @@ fn monitoring() -> (Prometheus, Alertmanager) {
 
 /// Runs a 2 s file-sink scenario with `expect` and `args`: exit code, stderr, verdict.
 fn run(expect: &str, args: &[&str]) -> (i32, String, Value) {
-    let dir = tempfile::tempdir().unwrap();
     let scenario = format!(
         "name = \"expect\"\n[[source]]\nname = \"t\"\nkind = \"synthetic-trades\"\nsymbols = [\"BTCUSDT\"]\n\
-         [[sink]]\nname = \"out\"\nsource = \"t\"\nkind = \"file\"\npath = \"{}\"\n\
-         [[phase]]\nname = \"p\"\nduration = \"2s\"\nrate = 50\n[expect]\n{expect}",
-        dir.path().join("o.jsonl").display()
+         [[sink]]\nname = \"out\"\nsource = \"t\"\nkind = \"file\"\npath = \"DIR/o.jsonl\"\n\
+         [[phase]]\nname = \"p\"\nduration = \"2s\"\nrate = 50\n[expect]\n{expect}"
     );
-    let file = dir.path().join("scenario.toml");
-    std::fs::write(&file, scenario).unwrap();
-    let report = dir.path().join("report");
-    let out = Command::new(env!("CARGO_BIN_EXE_tickwatch-loadgen"))
-        .arg("run")
-        .arg(&file)
-        .arg("--report-dir")
-        .arg(&report)
-        .args(args)
-        .output()
-        .unwrap();
-    let summary: Value = serde_json::from_str(&std::fs::read_to_string(report.join("summary.json")).unwrap()).unwrap();
-    (out.status.code().unwrap(), String::from_utf8_lossy(&out.stderr).into_owned(), summary["verdict"].clone())
+    let finished = run_scenario(&scenario, args);
+    (finished.code, finished.stderr.clone(), finished.summary()["verdict"].clone())
 }
 
 fn failed_names(verdict: &Value) -> Vec<String> {

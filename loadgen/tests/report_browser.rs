@@ -2,6 +2,9 @@
 //! DOM holds the verdict, the tables and the three charts, and a screenshot is taken
 //! (left in the report folder for people to look at).
 
+mod common;
+
+use common::run_scenario;
 use std::process::Command;
 
 /// Runs Chromium headless on `url` with `args`; returns stdout and stderr.
@@ -19,25 +22,13 @@ fn chromium(profile: &std::path::Path, url: &str, args: &[&str]) -> (String, Str
 
 #[test]
 fn the_report_loads_in_headless_chromium_with_its_charts_and_verdict() {
-    let dir = tempfile::tempdir().unwrap();
-    let scenario = format!(
-        "name = \"browser\"\n[[source]]\nname = \"t\"\nkind = \"synthetic-trades\"\nsymbols = [\"BTCUSDT\"]\n\
-         [[sink]]\nname = \"out\"\nsource = \"t\"\nkind = \"file\"\npath = \"{}\"\n\
+    let scenario = "name = \"browser\"\n[[source]]\nname = \"t\"\nkind = \"synthetic-trades\"\nsymbols = [\"BTCUSDT\"]\n\
+         [[sink]]\nname = \"out\"\nsource = \"t\"\nkind = \"file\"\npath = \"DIR/o.jsonl\"\n\
          [[phase]]\nname = \"steady\"\nduration = \"2s\"\nrate = 100\n[[phase]]\nname = \"ramp\"\nduration = \"2s\"\nramp = [100, 300]\n\
-         [thresholds]\n\"latency\" = [\"max < 0\"]\n",
-        dir.path().join("o.jsonl").display()
-    );
-    let file = dir.path().join("scenario.toml");
-    std::fs::write(&file, scenario).unwrap();
-    let report = dir.path().join("report");
-    let status = Command::new(env!("CARGO_BIN_EXE_tickwatch-loadgen"))
-        .arg("run")
-        .arg(&file)
-        .arg("--report-dir")
-        .arg(&report)
-        .status()
-        .unwrap();
-    assert_eq!(status.code(), Some(99), "the impossible threshold fails");
+         [thresholds]\n\"latency\" = [\"max < 0\"]\n";
+    let finished = run_scenario(scenario, &[]);
+    assert_eq!(finished.code, 99, "the impossible threshold fails: {}", finished.stderr);
+    let (report, dir) = (finished.report(), &finished.dir);
     let url = format!("file://{}", report.join("report.html").display());
     let profile = dir.path().join("profile");
 

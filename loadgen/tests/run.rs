@@ -1,6 +1,9 @@
 //! `tickwatch-loadgen run` against real servers: every message accounted for, what the
 //! report says was sent is what the servers hold, and pacing stays honest.
 
+mod common;
+
+use common::run_scenario;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -23,24 +26,11 @@ impl Run {
     }
 }
 
-/// Writes `scenario`, runs it with `args`, and returns its summary.
+/// Runs `scenario` with `args`, which must pass, and returns its summary.
 fn run(scenario: &str, args: &[&str]) -> Run {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("scenario.toml");
-    std::fs::write(&file, scenario.replace("DIR", &dir.path().display().to_string())).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_tickwatch-loadgen"))
-        .arg("run")
-        .arg(&file)
-        .arg("--report-dir")
-        .arg(dir.path().join("report"))
-        .args(args)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(out.status.success(), "{stderr}");
-    let summary =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("report/summary.json")).unwrap()).unwrap();
-    Run { summary, stderr, dir }
+    let finished = run_scenario(scenario, args);
+    assert_eq!(finished.code, 0, "{}", finished.stderr);
+    Run { summary: finished.summary(), stderr: finished.stderr, dir: finished.dir }
 }
 
 /// Starts `run SCENARIO --report-dir REPORT` in the background.
@@ -460,26 +450,11 @@ fn sigint_and_sigterm_stop_cleanly_and_write_an_exact_report() {
 /// Runs a 2 s file-sink scenario with `thresholds` and `--junit`; returns the exit code,
 /// stderr, summary.json and the JUnit file.
 fn run_with_thresholds(thresholds: &str) -> (i32, String, Value, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let sink = format!(
-        "[[sink]]\nname = \"out\"\nsource = \"trades\"\nkind = \"file\"\npath = \"{}\"\n",
-        dir.path().join("o.jsonl").display()
-    );
-    let file = dir.path().join("scenario.toml");
-    std::fs::write(&file, format!("{}[thresholds]\n{thresholds}", trades_scenario(&sink, "2s", 200))).unwrap();
-    let (report, junit) = (dir.path().join("report"), dir.path().join("junit.xml"));
-    let out = Command::new(env!("CARGO_BIN_EXE_tickwatch-loadgen"))
-        .arg("run")
-        .arg(&file)
-        .arg("--report-dir")
-        .arg(&report)
-        .arg("--junit")
-        .arg(&junit)
-        .output()
-        .unwrap();
-    let summary = serde_json::from_str(&std::fs::read_to_string(report.join("summary.json")).unwrap()).unwrap();
-    let junit = std::fs::read_to_string(&junit).unwrap();
-    (out.status.code().unwrap(), String::from_utf8_lossy(&out.stderr).into_owned(), summary, junit)
+    let sink = "[[sink]]\nname = \"out\"\nsource = \"trades\"\nkind = \"file\"\npath = \"DIR/o.jsonl\"\n";
+    let scenario = format!("{}[thresholds]\n{thresholds}", trades_scenario(sink, "2s", 200));
+    let finished = run_scenario(&scenario, &["--junit", "DIR/junit.xml"]);
+    let junit = std::fs::read_to_string(finished.path("junit.xml")).unwrap();
+    (finished.code, finished.stderr.clone(), finished.summary(), junit)
 }
 
 #[test]
