@@ -2,11 +2,12 @@
 //! and feed source types included, is written in it (set, or in a comment with its
 //! default). The keys come from the types themselves, so a new key without docs fails here.
 
-use tickwatch_common::keys::{Reference, keys_of};
+use tickwatch_common::keys::keys_of;
 use tickwatch_exporter::config::{Defaults, WebConfig};
 use tickwatch_exporter::probe::KINDS;
 use tickwatch_exporter::probe::feed::{FeedSource, FieldMap};
 use tickwatch_exporter::probe::mongodb::CollectionRef;
+use tickwatch_tests::Reference;
 
 const EXAMPLE: &str = include_str!("../../examples/exporter.toml");
 

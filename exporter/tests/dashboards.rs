@@ -180,8 +180,7 @@ fn every_panel_shows_data_for_the_demo_scenario() {
     });
     let demo = Path::new(ROOT).join("scenarios/demo/demo.toml");
     let scenario = tickwatch_loadgen::scenario::parse(&chain.scenario(&demo).unwrap(), "demo.toml").unwrap();
-    let seconds = scenario.phase.iter().map(|p| p.duration.as_secs()).sum();
-    let panels = tickwatch_loadgen::dashboards::read(&Path::new(ROOT).join("dashboards/grafana/dashboards"), seconds);
+    let panels = tickwatch_loadgen::dashboards::read(&Path::new(ROOT).join("dashboards/grafana/dashboards"));
     let panels = panels.unwrap();
     let expected = panels.len();
     let monitoring = Monitoring::new(&chain.prometheus.url(), Some(&chain.alertmanager.url())).unwrap();

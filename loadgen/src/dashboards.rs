@@ -12,13 +12,13 @@ use std::path::Path;
 pub struct Panel {
     /// `dashboard file: panel title`.
     pub name: String,
-    /// The queries as Prometheus can run them, for a run of `range_seconds`.
+    /// The queries as written (see [`resolve`]).
     pub exprs: Vec<String>,
 }
 
 /// Every panel with a query (rows' panels included) of every `*.json` dashboard in `dir`,
 /// in file order; hidden queries are left out.
-pub fn read(dir: &Path, range_seconds: u64) -> Result<Vec<Panel>, String> {
+pub fn read(dir: &Path) -> Result<Vec<Panel>, String> {
     let shown = dir.display();
     let entries = std::fs::read_dir(dir).map_err(|e| format!("--dashboards {shown}: {e}"))?;
     let mut files: Vec<_> = entries
@@ -34,21 +34,20 @@ pub fn read(dir: &Path, range_seconds: u64) -> Result<Vec<Panel>, String> {
         let text = std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
         let board: Value = serde_json::from_str(&text).map_err(|e| format!("{}: not JSON: {e}", file.display()))?;
         let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        collect(&name, &board, range_seconds, &mut queries);
+        collect(&name, &board, &mut queries);
     }
     Ok(queries)
 }
 
-fn collect(board: &str, node: &Value, range_seconds: u64, out: &mut Vec<Panel>) {
+fn collect(board: &str, node: &Value, out: &mut Vec<Panel>) {
     for panel in node["panels"].as_array().into_iter().flatten() {
         let title = panel["title"].as_str().unwrap_or("(untitled)");
         let targets = panel["targets"].as_array().into_iter().flatten().filter(|t| t["hide"] != true);
-        let exprs: Vec<String> =
-            targets.filter_map(|t| t["expr"].as_str()).map(|e| resolve(e, range_seconds)).collect();
+        let exprs: Vec<String> = targets.filter_map(|t| t["expr"].as_str()).map(str::to_owned).collect();
         if !exprs.is_empty() {
             out.push(Panel { name: format!("{board}: {title}"), exprs });
         }
-        collect(board, panel, range_seconds, out);
+        collect(board, panel, out);
     }
 }
 

@@ -5,9 +5,9 @@
 //! start to end, `alerts_only` allows no other alert, and every `queries` condition must
 //! hold at the end. URLs are shown with their credentials masked.
 
-use crate::dashboards::Panel;
+use crate::dashboards::{Panel, resolve};
 use crate::scenario::Expect;
-use crate::verdict::Check;
+use crate::verdict::{Check, Observation};
 use serde_json::Value;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tickwatch_common::redact::redact_url;
@@ -81,11 +81,11 @@ impl Monitoring {
 
     /// Whether any query of `panel` returned data in the last `range` seconds (what the
     /// panel shows over the run's time range).
-    async fn panel_data(&self, panel: &Panel, range: f64) -> Result<(String, bool), String> {
+    async fn panel_data(&self, panel: &Panel, range: f64) -> Observation {
         // A subquery evaluates at multiples of its step: about 60 points over the range,
         // at least one a second, so a short run's window always holds some.
         let step = (range / 60.0).clamp(1.0, 15.0).round();
-        for expr in &panel.exprs {
+        for expr in panel.exprs.iter().map(|e| resolve(e, range as u64)) {
             let series = self.instant(&format!("last_over_time(({expr})[{range}s:{step}s])")).await?;
             if !series.is_empty() {
                 return Ok((format!("{} series from {expr}", series.len()), true));
@@ -101,22 +101,33 @@ impl Monitoring {
 
     /// Every expectation of `expect` over `window`, waiting up to `within` after its end
     /// for alerts that must fire.
-    pub async fn check(&self, expect: &Expect, window: Window) -> Vec<Check> {
+    async fn check(&self, expect: &Expect, window: Window) -> Vec<Check> {
         let mut checks = Vec::new();
         let deadline = window.end + expect.within;
-        let mut pending: Vec<&String> = expect.alerts_firing.iter().collect();
-        let mut fired = Vec::new();
+        let after_start = |at: f64| format!("fired {:.1} s after the start", at - epoch(window.start));
+        let not_yet = format!("did not fire by {} s after the end", expect.within.as_secs());
+        // Each alert still waited for, with what its last poll saw (reported if the wait
+        // runs out); a pass or an error ends the wait for that alert.
+        let mut pending: Vec<(&String, Observation)> =
+            expect.alerts_firing.iter().map(|a| (a, Ok((not_yet.clone(), false)))).collect();
+        let mut done = Vec::new();
         loop {
             let now = SystemTime::now().min(deadline);
             let mut still = Vec::new();
-            for alert in pending {
-                match self.first_firing(alert, window.start, now).await {
-                    Ok(Some(at)) => {
-                        let reached = self.alertmanager.is_none() || self.received(alert).await.unwrap_or(false);
-                        if reached { fired.push((alert, Ok(at))) } else { still.push(alert) }
-                    }
-                    Ok(None) => still.push(alert),
-                    Err(e) => fired.push((alert, Err(e))),
+            for (alert, _) in pending {
+                let seen = match self.first_firing(alert, window.start, now).await {
+                    Ok(Some(at)) if self.alertmanager.is_none() => Ok((after_start(at), true)),
+                    Ok(Some(at)) => match self.received(alert).await {
+                        Ok(true) => Ok((format!("{}, received by Alertmanager", after_start(at)), true)),
+                        Ok(false) => Ok(("fired in Prometheus, not received by Alertmanager".to_owned(), false)),
+                        Err(e) => Err(e),
+                    },
+                    Ok(None) => Ok((not_yet.clone(), false)),
+                    Err(e) => Err(e),
+                };
+                match seen {
+                    Ok((_, false)) => still.push((alert, seen)),
+                    _ => done.push((alert, seen)),
                 }
             }
             pending = still;
@@ -125,17 +136,9 @@ impl Monitoring {
             }
             tokio::time::sleep(POLL).await;
         }
-        let after_start = |at: f64| format!("fired {:.1} s after the start", at - epoch(window.start));
         let firing = self.firing_expected(expect);
-        for (alert, result) in fired {
-            checks.push(Check::new(format!("alert {alert} fires"), &firing, result.map(|at| (after_start(at), true))));
-        }
-        for alert in pending {
-            let observed = self.first_firing(alert, window.start, deadline).await.map(|at| match at {
-                Some(_) => ("fired in Prometheus, never reached Alertmanager".to_owned(), false),
-                None => (format!("did not fire by {} s after the end", expect.within.as_secs()), false),
-            });
-            checks.push(Check::new(format!("alert {alert} fires"), &firing, observed));
+        for (alert, result) in done.into_iter().chain(pending) {
+            checks.push(Check::new(format!("alert {alert} fires"), &firing, result));
         }
         for alert in &expect.alerts_silent {
             let observed = self.first_firing(alert, window.start, window.end).await.map(|at| match at {

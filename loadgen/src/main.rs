@@ -207,9 +207,8 @@ fn main() -> ExitCode {
                     Ok(m) => m,
                     Err(e) => return fail("run", &e),
                 };
-            let range = scenario.phase.iter().map(|p| p.duration.mul_f64(duration_scale)).sum::<std::time::Duration>();
             let monitoring = match (monitoring, dashboards) {
-                (Some(m), Some(dir)) => match tickwatch_loadgen::dashboards::read(&dir, range.as_secs()) {
+                (Some(m), Some(dir)) => match tickwatch_loadgen::dashboards::read(&dir) {
                     Ok(panels) => Some(m.with_panels(panels)),
                     Err(e) => return fail("run", &e),
                 },

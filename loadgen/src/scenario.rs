@@ -227,6 +227,12 @@ impl Phase {
         }
     }
 
+    /// The phase's mean target rate, messages per second.
+    pub fn mean_rate(&self) -> f64 {
+        let seconds = self.duration.as_secs_f64();
+        if seconds > 0.0 { self.messages_by(seconds) / seconds } else { 0.0 }
+    }
+
     /// When message `i` (0-based) of the phase is due, in seconds from the phase start.
     pub fn due_at(&self, i: u64) -> f64 {
         let n = i as f64;

@@ -186,13 +186,11 @@ impl Threshold {
         self.conditions
             .iter()
             .map(|condition| {
-                let observed = observe(condition.aggregation, &selected);
-                Check {
-                    name: format!("{} {}", self.key, condition.text),
-                    expected: condition.text.clone(),
-                    observed: observed.map(format_value).unwrap_or_else(|| "no messages".to_owned()),
-                    passed: observed.is_some_and(|v| condition.op.holds(v, condition.bound)),
-                }
+                let observed = match observe(condition.aggregation, &selected) {
+                    Some(v) => (format_value(v), condition.op.holds(v, condition.bound)),
+                    None => ("no messages".to_owned(), false),
+                };
+                Check::new(format!("{} {}", self.key, condition.text), &condition.text, Ok(observed))
             })
             .collect()
     }

@@ -17,14 +17,13 @@ pub struct Check {
     pub passed: bool,
 }
 
+/// What a check saw and whether that passes, or why nothing could be seen.
+pub type Observation = Result<(String, bool), String>;
+
 impl Check {
     /// A check from what was observed and whether that passes, or from why nothing could be
     /// observed (which fails).
-    pub fn new(
-        name: impl Into<String>,
-        expected: impl Into<String>,
-        observed: Result<(String, bool), String>,
-    ) -> Check {
+    pub fn new(name: impl Into<String>, expected: impl Into<String>, observed: Observation) -> Check {
         let (observed, passed) = observed.unwrap_or_else(|why| (why, false));
         Check { name: name.into(), expected: expected.into(), observed, passed }
     }

@@ -5,9 +5,10 @@
 
 use std::path::Path;
 use std::process::Command;
-use tickwatch_common::keys::{Reference, keys_of, variants_of};
+use tickwatch_common::keys::{keys_of, variants_of};
 use tickwatch_feed::faults::{ChainFault, FaultKind, TradeFault};
 use tickwatch_loadgen::scenario::{Expect, Phase, Scenario, SinkKind, SourceConfig, SourceKind};
+use tickwatch_tests::Reference;
 
 const REFERENCE: &str = include_str!("../../examples/scenario.toml");
 const PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/scenario.toml");

@@ -23,6 +23,7 @@ mod process;
 mod prometheus;
 mod rabbitmq;
 mod redis;
+mod reference;
 mod rules;
 mod websocket;
 
@@ -39,6 +40,7 @@ pub use process::{Server, ServerProcess};
 pub use prometheus::Prometheus;
 pub use rabbitmq::RabbitMq;
 pub use redis::RedisServer;
+pub use reference::Reference;
 pub use rules::scaled_alert_rules;
 pub use websocket::WebSocketServer;
 

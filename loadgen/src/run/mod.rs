@@ -135,7 +135,7 @@ pub async fn run(mut scenario: Scenario, options: RunOptions) -> Result<Outcome,
                 sink: &c.name,
                 phase: &p.name,
                 tally,
-                target_rate: p.messages_by(p.duration.as_secs_f64()) / p.duration.as_secs_f64(),
+                target_rate: p.mean_rate(),
             })
         })
         .collect();

@@ -168,8 +168,7 @@ fn sink_tables(scenario: &Scenario, sinks: &[SinkReport]) -> String {
             escape(s.name),
             escape(&s.kind)
         );
-        let targets =
-            scenario.phase.iter().map(|p| Some(p.messages_by(p.duration.as_secs_f64()) / p.duration.as_secs_f64()));
+        let targets = scenario.phase.iter().map(|p| Some(p.mean_rate()));
         let rows = scenario.phase.iter().map(|p| p.name.as_str()).zip(&s.run.phases).zip(targets);
         for ((name, t), target) in rows.chain(std::iter::once((("whole run", &s.run.total), None))) {
             let q = |p: f64| {
