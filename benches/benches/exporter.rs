@@ -39,7 +39,7 @@ fn encode_queues(c: &mut Criterion) {
                 for (i, name) in names.iter().enumerate() {
                     samples.add(&QUEUE_LENGTH, &[("target", "broker"), ("queue_name", name)], (i % 2500) as f64);
                 }
-                encode(samples, black_box(&registry)).len()
+                encode(samples, black_box(&registry.gather())).len()
             },
             BatchSize::SmallInput,
         )

@@ -1,18 +1,48 @@
 //! The one way tickwatch builds a Redis client.
 
-use redis::IntoConnectionInfo;
+use crate::tls::TlsConfig;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{ClientTlsConfig, ConnectionAddr, IntoConnectionInfo, TlsCertificates};
 use std::time::Duration;
 
-/// A client for `url` that skips redis-rs's `CLIENT SETINFO`: Redis before 7.2 answers it
-/// with an error, which would inflate the server's own error statistics on every
-/// (re)connect and set off error-rate alerts. The parse error's text is kept out of the
-/// message: it can quote the URL, password and all.
-pub fn client(url: &str) -> Result<redis::Client, String> {
-    let info = url.into_connection_info().map_err(|e| format!("not a usable Redis URL ({:?})", e.kind()))?;
+/// A client for `url` (`redis://` or `rediss://`, with `tls` for the latter) that skips
+/// redis-rs's `CLIENT SETINFO`: Redis before 7.2 answers it with an error, which would
+/// inflate the server's own error statistics on every (re)connect and set off error-rate
+/// alerts. The parse error's text is kept out of the message: it can quote the URL,
+/// password and all.
+pub fn client(url: &str, tls: Option<&TlsConfig>) -> Result<redis::Client, String> {
+    let unusable = |e: redis::RedisError| format!("not a usable Redis URL ({:?})", e.kind());
+    let info = url.into_connection_info().map_err(unusable)?;
     let settings = info.redis_settings().clone().set_skip_set_lib_name();
-    redis::Client::open(info.set_redis_settings(settings))
-        .map_err(|e| format!("not a usable Redis URL ({:?})", e.kind()))
+    let info = info.set_redis_settings(settings);
+    let ConnectionAddr::TcpTls { host, port, .. } = info.addr().clone() else {
+        return match tls {
+            Some(_) => Err("tls_config needs a rediss:// URL".to_owned()),
+            None => redis::Client::open(info).map_err(unusable),
+        };
+    };
+    crate::tls::provider();
+    let tls = tls.cloned().unwrap_or_default();
+    check(&tls)?;
+    let info =
+        info.set_addr(ConnectionAddr::TcpTls { host, port, insecure: tls.insecure_skip_verify, tls_params: None });
+    let pem = tls.pem_files()?;
+    let certificates = TlsCertificates {
+        client_tls: pem.identity.map(|(cert, key)| ClientTlsConfig { client_cert: cert, client_key: key }),
+        root_cert: pem.ca,
+    };
+    redis::Client::build_with_tls(info, certificates).map_err(|e| format!("tls_config: {e}"))
+}
+
+/// What a Redis `tls_config` cannot hold: redis-rs verifies the URL's host and takes no
+/// other name.
+pub fn check(tls: &TlsConfig) -> Result<(), String> {
+    match &tls.server_name {
+        Some(_) => Err("server_name is not supported for Redis (the driver verifies the URL's host): \
+                        put a name the server's certificate holds in the URL"
+            .to_owned()),
+        None => Ok(()),
+    }
 }
 
 /// A lazily connecting, self-reconnecting connection to `url`. The driver's own 500 ms
@@ -20,14 +50,18 @@ pub fn client(url: &str) -> Result<redis::Client, String> {
 /// budget, a sink's timeout), and a big pipeline on a busy server may rightly take
 /// longer. `connect_timeout` bounds one connection attempt (None: the caller's own bound
 /// applies).
-pub fn connect(url: &str, connect_timeout: Option<Duration>) -> Result<ConnectionManager, String> {
+pub fn connect(
+    url: &str,
+    tls: Option<&TlsConfig>,
+    connect_timeout: Option<Duration>,
+) -> Result<ConnectionManager, String> {
     let config = ConnectionManagerConfig::new()
         .set_response_timeout(None)
         .set_connection_timeout(connect_timeout)
         .set_number_of_retries(1)
         .set_min_delay(Duration::from_millis(50))
         .set_max_delay(Duration::from_secs(1));
-    ConnectionManager::new_lazy_with_config(client(url)?, config).map_err(|e| e.to_string())
+    ConnectionManager::new_lazy_with_config(client(url, tls)?, config).map_err(|e| e.to_string())
 }
 
 /// The database number of a Redis URL (`/3` is 3; none is 0).

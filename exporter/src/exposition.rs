@@ -5,7 +5,7 @@
 //! (counters fed by background consumers, process metrics) and encodes them once, so a
 //! family that several targets report appears once with all their series.
 
-use prometheus::Registry;
+use prometheus::proto::MetricFamily;
 use std::borrow::Cow;
 use std::fmt::Write;
 
@@ -45,7 +45,7 @@ impl Family {
 }
 
 /// One series' value.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Sample {
     pub family: &'static Family,
     pub labels: Vec<(&'static str, String)>,
@@ -67,6 +67,11 @@ impl Samples {
     pub fn add(&mut self, family: &'static Family, labels: &[(&'static str, &str)], value: f64) {
         let labels = labels.iter().map(|&(k, v)| (k, v.to_owned())).collect();
         self.items.push(Sample { family, labels, value });
+    }
+
+    /// Copies every sample of `other` into this set (a round shared by several scrapes).
+    pub fn extend_from(&mut self, other: &Samples) {
+        self.items.extend_from_slice(&other.items);
     }
 
     /// Moves every sample of `other` into this set.
@@ -94,14 +99,15 @@ impl Samples {
     }
 }
 
-/// Encodes `samples` together with everything `registry` holds, as the text format.
+/// Encodes `samples` together with the long-lived `families` (gathered from the
+/// registry), as the text format.
 ///
 /// The scrape's own samples are written straight to text: going through the prometheus
 /// crate's `MetricFamily` structs would copy every series once more, and at 10,000 queue
 /// series that copy was most of the exporter's memory. The long-lived registry metrics
 /// (few series) go through the crate's `TextEncoder`. The test below holds the two
 /// writers to the same bytes.
-pub fn encode(samples: Samples, registry: &Registry) -> String {
+pub fn encode(samples: Samples, families: &[MetricFamily]) -> String {
     let mut items = samples.items;
     // Stable: series of one family keep the order the targets were probed in.
     items.sort_by(|a, b| a.family.name.cmp(b.family.name));
@@ -132,7 +138,7 @@ pub fn encode(samples: Samples, registry: &Registry) -> String {
         let _ = writeln!(text, " {}", sample.value);
     }
     prometheus::TextEncoder::new()
-        .encode_utf8(&registry.gather(), &mut text)
+        .encode_utf8(families, &mut text)
         .expect("registered metrics always have a name, a type and at least one series");
     text
 }
@@ -169,7 +175,7 @@ mod tests {
         samples.add(&UP, &[("target", "a")], 1.0);
         samples.add(&HITS, &[("target", "a")], 5.0);
         samples.add(&UP, &[("target", "b")], 0.0);
-        let text = encode(samples, &Registry::new());
+        let text = encode(samples, &[]);
         assert_eq!(text.matches("# TYPE demo_up gauge").count(), 1, "{text}");
         assert!(text.contains("demo_up{target=\"a\"} 1\n") && text.contains("demo_up{target=\"b\"} 0\n"), "{text}");
         assert!(text.contains("# TYPE demo_hits_total counter\ndemo_hits_total{target=\"a\"} 5\n"), "{text}");
@@ -177,7 +183,7 @@ mod tests {
 
     #[test]
     fn writes_the_same_bytes_as_the_prometheus_crate() {
-        use prometheus::{CounterVec, GaugeVec, Opts};
+        use prometheus::{CounterVec, GaugeVec, Opts, Registry};
         let odd = "q\"uo\\te\nd";
         let registry = Registry::new();
         let up = GaugeVec::new(Opts::new("demo_up", "Whether the demo target answered."), &["target"]).unwrap();
@@ -191,7 +197,7 @@ mod tests {
         }
         hits.with_label_values(&["a"]).inc_by(12345678.0);
         samples.add(&HITS, &[("target", "a")], 12345678.0);
-        let ours = encode(samples, &Registry::new());
+        let ours = encode(samples, &[]);
         let theirs = prometheus::TextEncoder::new().encode_to_string(&registry.gather()).unwrap();
         assert_eq!(ours, theirs);
     }

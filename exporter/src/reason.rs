@@ -34,11 +34,13 @@ pub enum Reason {
     Protocol,
     /// A ping was not answered before the next one was due.
     PingTimeout,
+    /// The probe panicked (a bug: please report it); only its own target fails.
+    Panic,
 }
 
 impl Reason {
     /// Every reason, in the order the README lists them.
-    pub const ALL: [Reason; 13] = [
+    pub const ALL: [Reason; 14] = [
         Reason::Timeout,
         Reason::Connection,
         Reason::Auth,
@@ -52,6 +54,7 @@ impl Reason {
         Reason::Handshake,
         Reason::Protocol,
         Reason::PingTimeout,
+        Reason::Panic,
     ];
 
     /// The label value.
@@ -70,6 +73,7 @@ impl Reason {
             Reason::Handshake => "handshake",
             Reason::Protocol => "protocol",
             Reason::PingTimeout => "ping_timeout",
+            Reason::Panic => "panic",
         }
     }
 }

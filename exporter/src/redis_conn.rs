@@ -5,6 +5,7 @@
 use crate::reason::Reason;
 use redis::aio::ConnectionManager;
 use redis::{RedisError, Value};
+use tickwatch_common::tls::TlsConfig;
 
 /// Commands sent per round trip. Big enough that 10,000 queues (100,000 LLENs with every
 /// priority step) take a few dozen round trips, small enough that only this many commands
@@ -13,13 +14,15 @@ pub const PIPELINE_CHUNK: usize = 4_096;
 
 /// A lazily connecting, self-reconnecting connection to `url`, reused across scrapes:
 /// the scrape's budget bounds every command, so the driver sets no timeouts of its own.
-pub fn connect(url: &str) -> Result<ConnectionManager, String> {
-    tickwatch_common::redis::connect(url, None)
+pub fn connect(url: &str, tls: Option<&TlsConfig>) -> Result<ConnectionManager, String> {
+    tickwatch_common::redis::connect(url, tls, None)
 }
 
 /// The bounded `reason` label of a Redis failure.
 pub fn reason(error: &RedisError) -> Reason {
-    if error.is_timeout() {
+    if tickwatch_common::tls::explain(error).is_some() {
+        Reason::Tls
+    } else if error.is_timeout() {
         Reason::Timeout
     } else if error.is_connection_refusal() || error.is_io_error() || error.is_connection_dropped() {
         Reason::Connection

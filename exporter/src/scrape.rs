@@ -1,11 +1,14 @@
-//! One scrape: every probe concurrently, each under the budget, then one exposition.
+//! One scrape: every probe concurrently, each under the budget, then one exposition;
+//! concurrent scrapes share each target's running round.
 
 use crate::exposition::{Samples, encode, families};
-use crate::probe::{ProbeError, TargetProbe};
+use crate::probe::{ProbeError, ProbeResult, TargetProbe};
 use crate::reason::Reason;
 use crate::shared::Shared;
+use futures_util::future::{BoxFuture, FutureExt, Shared as Shared_, join_all};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::task::JoinSet;
+use tokio::task::JoinError;
 
 families! {
     PROBE_SUCCESS: gauge "tickwatch_probe_success", "Whether the last probe of the target succeeded (1) or not (0).";
@@ -33,58 +36,133 @@ pub fn budget(scrape_timeout_header: Option<&str>, default: Duration) -> Duratio
         .unwrap_or(default)
 }
 
-/// Probes `probes` concurrently under `budget` and encodes their samples with the
-/// long-lived metrics.
-pub async fn scrape(probes: &[TargetProbe], budget: Duration, shared: &Shared) -> String {
-    encode(probe_all(probes, budget, shared).await, &shared.registry)
+/// Probes `probes` concurrently under `budget` and encodes their samples with every
+/// long-lived metric (`/metrics`).
+pub async fn scrape(probes: &[TargetProbe], budget: Duration, shared: &Arc<Shared>) -> String {
+    encode(probe_all(probes, budget, shared).await, &shared.registry.gather())
 }
 
-/// The samples of one round of probing, with success and duration per target; failures
-/// are counted by reason and logged.
-pub async fn probe_all(probes: &[TargetProbe], budget: Duration, shared: &Shared) -> Samples {
-    let mut running = JoinSet::new();
-    for (index, probe) in probes.iter().enumerate() {
-        let probe = std::sync::Arc::clone(&probe.probe);
-        running.spawn(async move {
-            let start = Instant::now();
-            let result = match tokio::time::timeout(budget, probe.probe()).await {
-                Ok(result) => result,
-                Err(_) => Err(ProbeError::new(Reason::Timeout, format!("no answer within {budget:?}"))),
-            };
-            (index, result, start.elapsed())
-        });
-    }
-    let mut results: Vec<_> = running.join_all().await;
-    results.sort_by_key(|(index, _, _)| *index);
+/// Probes one target and encodes its samples with the long-lived metrics labelled with
+/// its name only (`/probe?target=NAME`): never other targets' series nor the exporter's
+/// own metrics, which belong on `/metrics`.
+pub async fn scrape_one(probe: &TargetProbe, budget: Duration, shared: &Arc<Shared>) -> String {
+    let samples = probe_all(std::slice::from_ref(probe), budget, shared).await;
+    encode(samples, &shared.gather_target(&probe.target))
+}
 
+/// The samples of one round of probing, with success and duration per target. A scrape
+/// that arrives while a target's round is running shares that round, so concurrent
+/// scrapes (an HA pair of Prometheus servers) cost each target one round.
+pub async fn probe_all(probes: &[TargetProbe], budget: Duration, shared: &Arc<Shared>) -> Samples {
+    let outcomes = join_all(probes.iter().map(|probe| probe.rounds.join(probe, budget, shared))).await;
     let mut samples = Samples::new();
-    for (index, result, elapsed) in results {
-        let probe = &probes[index];
+    for (probe, outcome) in probes.iter().zip(outcomes) {
         let labels = [("kind", probe.kind), ("target", probe.target.as_str())];
-        samples.add(&PROBE_DURATION, &labels, elapsed.as_secs_f64());
-        match result {
+        samples.add(&PROBE_DURATION, &labels, outcome.elapsed.as_secs_f64());
+        match &outcome.result {
             Ok(target_samples) => {
                 samples.add(&PROBE_SUCCESS, &labels, 1.0);
-                samples.append(target_samples);
+                samples.extend_from(target_samples);
             }
             Err(error) => {
                 samples.add(&PROBE_SUCCESS, &labels, 0.0);
                 if let Some(up) = probe.up {
                     samples.add(up, &[("target", &probe.target)], 0.0);
                 }
-                samples.append(error.samples);
-                shared.probe_errors.with_label_values(&[probe.kind, &probe.target, error.reason.as_str()]).inc();
-                tracing::warn!(
-                    kind = probe.kind,
-                    target = probe.target,
-                    reason = error.reason.as_str(),
-                    "probe failed: {}",
-                    error.message
-                );
+                samples.extend_from(&error.samples);
             }
         }
     }
     samples
+}
+
+/// What one round of a target's probe gave, and how long it took.
+pub struct Outcome {
+    result: ProbeResult,
+    elapsed: Duration,
+}
+
+type SharedRound = Shared_<BoxFuture<'static, Arc<Outcome>>>;
+
+/// The round of a target's probe that is running now, if any, for scrapes to join.
+#[derive(Default)]
+pub struct Rounds {
+    running: Mutex<Option<SharedRound>>,
+}
+
+impl Rounds {
+    /// Joins the running round of `probe`, or starts one under `budget`; waits at most
+    /// `budget` for it.
+    async fn join(&self, probe: &TargetProbe, budget: Duration, shared: &Arc<Shared>) -> Arc<Outcome> {
+        let round = {
+            let mut running = self.running.lock().expect("not poisoned");
+            match running.as_ref() {
+                Some(round) if round.peek().is_none() => round.clone(),
+                _ => {
+                    let round = start(probe, budget, Arc::clone(shared)).boxed().shared();
+                    *running = Some(round.clone());
+                    round
+                }
+            }
+        };
+        match tokio::time::timeout(budget, round).await {
+            Ok(outcome) => outcome,
+            Err(_) => Arc::new(Outcome { result: Err(timed_out(budget)), elapsed: budget }),
+        }
+    }
+}
+
+/// One round, in a task of its own: it finishes for the scrapes that joined it even when
+/// the one that started it hung up, and a probe that panics fails its own target
+/// (reason `panic`) and nothing else. Failures are counted and logged once per round.
+fn start(probe: &TargetProbe, budget: Duration, shared: Arc<Shared>) -> impl Future<Output = Arc<Outcome>> + use<> {
+    let (kind, target, tls) = (probe.kind, probe.target.clone(), probe.tls_context.clone());
+    let task = tokio::spawn({
+        let probe = Arc::clone(&probe.probe);
+        async move {
+            let start = Instant::now();
+            let result = match tokio::time::timeout(budget, probe.probe()).await {
+                Ok(result) => result,
+                Err(_) => Err(timed_out(budget)),
+            };
+            (result, start.elapsed())
+        }
+    });
+    let started = Instant::now();
+    async move {
+        let (result, elapsed) = match task.await {
+            Ok(done) => done,
+            Err(e) => (Err(ProbeError::new(Reason::Panic, panic_message(e))), started.elapsed()),
+        };
+        if let Err(error) = &result {
+            shared.probe_errors.with_label_values(&[kind, &target, error.reason.as_str()]).inc();
+            let context = match (error.reason, &tls) {
+                (Reason::Tls, Some(context)) => format!(" ({context})"),
+                _ => String::new(),
+            };
+            tracing::warn!(kind, target, reason = error.reason.as_str(), "probe failed: {}{context}", error.message);
+        }
+        Arc::new(Outcome { result, elapsed })
+    }
+}
+
+fn timed_out(budget: Duration) -> ProbeError {
+    ProbeError::new(Reason::Timeout, format!("no answer within {budget:?}"))
+}
+
+/// What a probe task that did not finish said: its panic message, or that it was
+/// cancelled (at shutdown).
+fn panic_message(error: JoinError) -> String {
+    if !error.is_panic() {
+        return "the probe task was cancelled".to_owned();
+    }
+    let payload = error.into_panic();
+    let text = payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".to_owned());
+    format!("the probe panicked: {text}")
 }
 
 #[cfg(test)]

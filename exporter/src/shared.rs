@@ -1,11 +1,11 @@
 //! State that outlives a scrape: the registry of long-lived metrics (build info, error
 //! counters, background consumers' counters, process metrics).
 
+use crate::probe::websocket::monitor::Tap;
+use prometheus::proto::MetricFamily;
 use prometheus::{GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
 use std::collections::HashMap;
 use std::sync::Mutex;
-use tokio::sync::broadcast;
-use tokio_tungstenite::tungstenite::Bytes;
 
 /// Long-lived metrics, shared by the web server, the probes and background consumers.
 pub struct Shared {
@@ -13,7 +13,7 @@ pub struct Shared {
     /// `tickwatch_probe_errors_total{kind,target,reason}`.
     pub probe_errors: IntCounterVec,
     /// Messages of monitor-mode WebSocket targets, by target name, for feeds to consume.
-    pub taps: Mutex<HashMap<String, broadcast::Sender<Bytes>>>,
+    pub taps: Mutex<HashMap<String, Tap>>,
 }
 
 impl Shared {
@@ -37,6 +37,26 @@ impl Shared {
             .register(Box::new(prometheus::process_collector::ProcessCollector::for_self()))
             .expect("registered once");
         Shared { registry, probe_errors, taps: Mutex::new(HashMap::new()) }
+    }
+
+    /// The long-lived series that belong to target (or feed) `name`, for `/probe`:
+    /// those labelled `target` or `feed` = `name`, without the exporter's own
+    /// `tickwatch_*` families.
+    pub fn gather_target(&self, name: &str) -> Vec<MetricFamily> {
+        let mut families = self.registry.gather();
+        families.retain_mut(|family| {
+            if family.name().starts_with("tickwatch_") {
+                return false;
+            }
+            let metrics: Vec<_> = family
+                .take_metric()
+                .into_iter()
+                .filter(|m| m.get_label().iter().any(|l| matches!(l.name(), "target" | "feed") && l.value() == name))
+                .collect();
+            family.set_metric(metrics);
+            !family.get_metric().is_empty()
+        });
+        families
     }
 
     /// Registers a background consumer's metric; names are fixed in code, so a clash is

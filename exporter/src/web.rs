@@ -3,7 +3,7 @@
 //! landing page listing the targets.
 
 use crate::probe::TargetProbe;
-use crate::scrape::{budget, scrape};
+use crate::scrape::{budget, scrape, scrape_one};
 use crate::shared::Shared;
 use axum::Router;
 use axum::extract::{Query, State};
@@ -61,7 +61,7 @@ async fn probe(
         let message = format!("unknown target `{name}`; configured targets: {}\n", known.join(", "));
         return (StatusCode::NOT_FOUND, message).into_response();
     };
-    exposition(scrape(std::slice::from_ref(probe), scrape_budget(&app, &headers), &app.shared).await)
+    exposition(scrape_one(probe, scrape_budget(&app, &headers), &app.shared).await)
 }
 
 async fn landing(State(app): State<Arc<App>>) -> Html<String> {

@@ -103,3 +103,54 @@ fn the_example_config_is_valid() {
     assert!(ok, "{stderr}");
     assert!(stdout.contains("1 redis, 2 celery, 1 mongodb, 2 websocket"), "{stdout}");
 }
+
+#[test]
+fn tls_mistakes_are_caught_before_connecting() {
+    let dir = tempfile::tempdir().unwrap();
+    let not_pem = dir.path().join("not.pem");
+    std::fs::write(&not_pem, "hello").unwrap();
+    let config = format!(
+        r#"
+[[redis]]
+name = "plain-with-tls"
+url = "redis://127.0.0.1:6379"
+tls_config = {{ insecure_skip_verify = true }}
+[[redis]]
+name = "half-identity"
+url = "rediss://127.0.0.1:6380"
+tls_config = {{ cert_file = "{pem}" }}
+[[redis]]
+name = "renamed"
+url = "rediss://127.0.0.1:6380"
+tls_config = {{ server_name = "cache.internal" }}
+[[celery]]
+name = "missing-ca"
+broker = "amqps://app:s3cret@127.0.0.1/%2f"
+queues = ["q"]
+tls_config = {{ ca_file = "/nonexistent/ca.pem" }}
+[[websocket]]
+name = "gateway"
+url = "wss://127.0.0.1:9443/"
+tls_config = {{ ca_file = "{pem}", tls_version = "1.3" }}
+[[feed]]
+name = "ticks"
+kind = "trade"
+source = {{ type = "redis-stream", url = "rediss://127.0.0.1:6380", stream = "s", tls_config = {{ ca_file = "{pem}" }} }}
+"#,
+        pem = not_pem.display()
+    );
+    let (ok, _, stderr) = check(&config, &[]);
+    assert!(!ok);
+    let expected = [
+        "FILE: redis[0].tls_config: TLS settings need a rediss:// URL",
+        "FILE: redis[1].tls_config.key_file: cert_file needs its key_file",
+        "FILE: redis[2].tls_config.server_name: server_name is not supported for Redis",
+        "FILE: celery[0].tls_config.ca_file: `/nonexistent/ca.pem`",
+        "FILE: websocket[0].tls_config.tls_version: unknown field `tls_version`",
+        "FILE: feed[0].source.tls_config.ca_file:",
+    ];
+    for line in expected {
+        assert!(stderr.contains(line), "missing `{line}` in:\n{stderr}");
+    }
+    assert!(!stderr.contains("s3cret"), "a password leaked:\n{stderr}");
+}

@@ -3,6 +3,7 @@
 //! default). The keys come from the types themselves, so a new key without docs fails here.
 
 use tickwatch_common::keys::keys_of;
+use tickwatch_common::tls::TlsConfig;
 use tickwatch_exporter::config::{Defaults, WebConfig};
 use tickwatch_exporter::probe::KINDS;
 use tickwatch_exporter::probe::feed::{FeedSource, FieldMap};
@@ -18,7 +19,8 @@ fn the_example_config_documents_every_key() {
         .require("web", keys_of::<WebConfig>(&[]))
         .require("defaults", keys_of::<Defaults>(&[]))
         .require("mongodb.collections", keys_of::<CollectionRef>(&[]))
-        .require("feed.fields", keys_of::<FieldMap>(&[]));
+        .require("feed.fields", keys_of::<FieldMap>(&[]))
+        .require("tls_config", keys_of::<TlsConfig>(&[]));
     for kind in KINDS {
         reference.mention("section", &format!("[[{}]]", kind.section())).require(kind.section(), kind.keys());
     }

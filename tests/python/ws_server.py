@@ -5,7 +5,10 @@ Each client that connects (and, unless --no-subscribe, sends any first message) 
 time "T" lies --lag-ms in the past; then the server keeps the connection open, silent.
 
 usage: ws_server.py --port P [--count N] [--interval-ms MS] [--lag-ms MS]
-                    [--no-subscribe] [--cert PEM --key PEM]
+                    [--no-subscribe] [--cert PEM --key PEM [--client-ca PEM]]
+
+With --client-ca, only clients showing a certificate that CA signed get through the
+TLS handshake.
 """
 import argparse
 import asyncio
@@ -23,6 +26,7 @@ args_parser.add_argument("--lag-ms", type=float, default=0)
 args_parser.add_argument("--no-subscribe", action="store_true")
 args_parser.add_argument("--cert")
 args_parser.add_argument("--key")
+args_parser.add_argument("--client-ca")
 args = args_parser.parse_args()
 
 
@@ -42,6 +46,9 @@ async def main():
     if args.cert:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(args.cert, args.key)
+        if args.client_ca:
+            context.verify_mode = ssl.CERT_REQUIRED
+            context.load_verify_locations(args.client_ca)
     async with serve(gateway, "127.0.0.1", args.port, ssl=context) as server:
         print("listening", flush=True)
         await server.serve_forever()

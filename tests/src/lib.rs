@@ -13,6 +13,7 @@
 mod alertmanager;
 mod binaries;
 mod celery;
+mod certs;
 mod chain;
 mod error;
 mod exporter;
@@ -30,6 +31,7 @@ mod websocket;
 pub use alertmanager::Alertmanager;
 pub use binaries::{binary, repo_root, venv_binary};
 pub use celery::{CeleryClient, CeleryWorker};
+pub use certs::{CertFiles, Pki};
 pub use chain::{Chain, ChainOptions};
 pub use error::{KitError, Result};
 pub use exporter::Exporter;

@@ -1,37 +1,70 @@
+use crate::certs::{CertFiles, Pki};
 use crate::ports::free_port;
 use crate::{Result, Server, ServerProcess, binary};
 use std::process::Command;
 use std::time::Duration;
 use tempfile::TempDir;
+use tickwatch_common::tls::TlsConfig;
 
-/// A real `redis-server` on a free loopback port, without persistence.
+/// A real `redis-server` on a free loopback port, without persistence; plain, or
+/// TLS-only.
 pub struct RedisServer {
     process: ServerProcess,
     port: u16,
+    /// For a TLS server: how the kit's own connections reach it.
+    tls: Option<TlsConfig>,
     _dir: TempDir,
 }
 
 impl RedisServer {
     /// Starts a server and waits until it answers PING.
     pub fn start() -> Result<RedisServer> {
+        RedisServer::launch(Vec::new(), None)
+    }
+
+    /// Starts a TLS-only server (no plain port) showing `cert`; with
+    /// `require_client_cert` it takes only clients with a certificate `pki.ca` signed.
+    pub fn start_tls(pki: &Pki, cert: &CertFiles, require_client_cert: bool) -> Result<RedisServer> {
+        let args = ["--tls-cert-file", cert.cert(), "--tls-key-file", cert.key(), "--tls-ca-cert-file", pki.ca()]
+            .into_iter()
+            .chain(["--tls-auth-clients", if require_client_cert { "yes" } else { "no" }])
+            .map(str::to_owned)
+            .collect();
+        // The kit verifies nothing: it must reach servers with bad certificates too.
+        let kit = TlsConfig {
+            cert_file: Some(pki.client.cert().to_owned()),
+            key_file: Some(pki.client.key().to_owned()),
+            insecure_skip_verify: true,
+            ..TlsConfig::default()
+        };
+        RedisServer::launch(args, Some(kit))
+    }
+
+    fn launch(tls_args: Vec<String>, tls: Option<TlsConfig>) -> Result<RedisServer> {
         let dir = tempfile::Builder::new().prefix("tickwatch-redis-").tempdir()?;
         let port = free_port();
-        let (redis_server, d) = (binary("redis-server")?, dir.path().to_owned());
+        let (redis_server, d, tls_only) = (binary("redis-server")?, dir.path().to_owned(), tls.is_some());
         let command = move || {
             let mut command = Command::new(&redis_server);
-            command.args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]);
+            match tls_only {
+                true => command.args(["--port", "0", "--tls-port", &port.to_string()]).args(&tls_args),
+                false => command.args(["--port", &port.to_string()]),
+            };
+            command.args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]);
             command.args(["--daemonize", "no", "--logfile", ""]).arg("--dir").arg(&d);
             command
         };
-        let url = format!("redis://127.0.0.1:{port}/0");
+        let url = url(port, tls_only);
         let log = dir.path().join("redis.log");
-        let process = ServerProcess::start("redis-server", &log, Duration::from_secs(10), command, move || ping(&url))?;
-        Ok(RedisServer { process, port, _dir: dir })
+        let kit_tls = tls.clone();
+        let ready = move || ping(&url, kit_tls.as_ref());
+        let process = ServerProcess::start("redis-server", &log, Duration::from_secs(10), command, ready)?;
+        Ok(RedisServer { process, port, tls, _dir: dir })
     }
 
-    /// `redis://127.0.0.1:PORT/0`.
+    /// `redis://127.0.0.1:PORT/0`, or `rediss://...` for a TLS server.
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/0", self.port)
+        url(self.port, self.tls.is_some())
     }
 
     pub fn port(&self) -> u16 {
@@ -40,10 +73,15 @@ impl RedisServer {
 
     /// A synchronous connection for test set-up and assertions.
     pub fn connection(&self) -> Result<redis::Connection> {
-        client(&self.url())?
+        client(&self.url(), self.tls.as_ref())?
             .get_connection_with_timeout(Duration::from_secs(5))
             .map_err(|e| crate::KitError(format!("cannot connect to redis at {}: {e}", self.url())))
     }
+}
+
+fn url(port: u16, tls: bool) -> String {
+    let scheme = if tls { "rediss" } else { "redis" };
+    format!("{scheme}://127.0.0.1:{port}/0")
 }
 
 /// Killed, it loses its data: there is no persistence.
@@ -55,12 +93,12 @@ impl Server for RedisServer {
 
 /// The kit's own connections skip `CLIENT SETINFO` like the programs' (one builder for
 /// all): they must not show up in the server's error statistics that tests read.
-fn client(url: &str) -> Result<redis::Client> {
-    tickwatch_common::redis::client(url).map_err(crate::KitError)
+fn client(url: &str, tls: Option<&TlsConfig>) -> Result<redis::Client> {
+    tickwatch_common::redis::client(url, tls).map_err(crate::KitError)
 }
 
-fn ping(url: &str) -> bool {
-    client(url)
+fn ping(url: &str, tls: Option<&TlsConfig>) -> bool {
+    client(url, tls)
         .ok()
         .and_then(|c| c.get_connection_with_timeout(Duration::from_millis(500)).ok())
         .and_then(|mut con| redis::cmd("PING").query::<String>(&mut con).ok())

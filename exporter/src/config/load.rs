@@ -1,9 +1,10 @@
 use super::model::{Config, Defaults, WebConfig};
-use super::{ConfigError, Problem, redact_url};
+use super::{ConfigError, Problem, TargetProblems, redact_url};
 use crate::probe::KINDS;
 use serde::de::DeserializeOwned;
 use std::collections::HashSet;
 use std::path::Path;
+use tickwatch_common::tls::TlsConfig;
 use tickwatch_feed::codec::field_named_in;
 
 /// Reads and checks `path`, taking `${VAR}`s from the process environment.
@@ -123,4 +124,42 @@ pub fn check_url(raw: &str, schemes: &[&str]) -> Result<String, String> {
         return Err(format!("`{shown}` has no host"));
     }
     Ok(url.scheme().to_owned())
+}
+
+/// Checks a target's TLS settings (problems at `tls_config.FIELD`): files, a key with its
+/// certificate, and that the target's URL asks for TLS at all (`tls_url`, else `scheme`
+/// is what it should use) when anything is set.
+pub fn check_tls(tls: &TlsConfig, tls_url: bool, scheme: &str, problems: &mut TargetProblems) {
+    if !tls_url && *tls != TlsConfig::default() {
+        problems.at("tls_config", format!("TLS settings need a {scheme} URL"));
+    }
+    for (field, why) in tls.check() {
+        problems.at(&format!("tls_config.{field}"), why);
+    }
+}
+
+/// Checks a Redis URL at `field` and its TLS settings, building the client as the probe
+/// will, so whatever can fail before connecting fails here.
+pub fn check_redis(url: &str, field: &str, tls: Option<&TlsConfig>, problems: &mut TargetProblems) {
+    let scheme = match check_url(url, &["redis", "rediss"]) {
+        Ok(scheme) => scheme,
+        Err(why) => return problems.at(field, why),
+    };
+    let before = problems.count();
+    let tls_config = tls.cloned().unwrap_or_default();
+    check_tls(&tls_config, scheme == "rediss", "rediss://", problems);
+    if let Err(why) = tickwatch_common::redis::check(&tls_config) {
+        problems.at("tls_config.server_name", why);
+    }
+    if problems.count() == before
+        && let Err(why) = tickwatch_common::redis::client(url, tls)
+    {
+        problems.at(field, why);
+    }
+}
+
+/// [`TlsConfig::context`] for a target at `url`, when its scheme is one of `tls_schemes`.
+pub fn tls_context(url: &str, tls: Option<&TlsConfig>, tls_schemes: &[&str]) -> Option<String> {
+    let url = url::Url::parse(url).ok()?;
+    tls_schemes.contains(&url.scheme()).then(|| tls.cloned().unwrap_or_default().context(url.host_str().unwrap_or("")))
 }

@@ -8,7 +8,7 @@
 mod load;
 mod model;
 
-pub use load::{check_url, load, parse, read};
+pub use load::{check_redis, check_tls, check_url, load, parse, read, tls_context};
 pub use model::{Config, Defaults, Target, Targets, WebConfig};
 pub use tickwatch_common::redact::redact_url;
 
@@ -31,14 +31,20 @@ impl fmt::Display for Problem {
 /// Where a target's checks report their problems: every problem names the key inside
 /// the target (`redis[0].url`), so no check builds key paths by hand.
 pub struct TargetProblems<'a> {
-    key: &'a str,
+    key: String,
     problems: &'a mut Vec<Problem>,
 }
 
 impl<'a> TargetProblems<'a> {
     /// Problems of the target at `key` (e.g. `redis[0]`), added to `problems`.
-    pub fn new(key: &'a str, problems: &'a mut Vec<Problem>) -> TargetProblems<'a> {
-        TargetProblems { key, problems }
+    pub fn new(key: &str, problems: &'a mut Vec<Problem>) -> TargetProblems<'a> {
+        TargetProblems { key: key.to_owned(), problems }
+    }
+
+    /// The problems of the table at `field` inside the target (e.g. `source`), so shared
+    /// checks name their keys inside it.
+    pub fn within(&mut self, field: &str) -> TargetProblems<'_> {
+        TargetProblems { key: format!("{}.{field}", self.key), problems: self.problems }
     }
 
     /// A problem with the target's `field` (a dotted path inside it, e.g. `source.url`).
@@ -46,9 +52,14 @@ impl<'a> TargetProblems<'a> {
         self.problems.push(Problem { key: format!("{}.{field}", self.key), why: why.into() });
     }
 
+    /// How many problems the whole file has so far.
+    pub fn count(&self) -> usize {
+        self.problems.len()
+    }
+
     /// A problem with the target as a whole.
     pub fn whole(&mut self, why: impl Into<String>) {
-        self.problems.push(Problem { key: self.key.to_owned(), why: why.into() });
+        self.problems.push(Problem { key: self.key.clone(), why: why.into() });
     }
 }
 

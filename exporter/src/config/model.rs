@@ -47,6 +47,11 @@ pub trait Target: DeserializeOwned + fmt::Debug + Send + Sync + 'static {
     /// Checks what the types cannot (addresses, combinations, references to other
     /// targets).
     fn validate(&self, config: &Config, problems: &mut TargetProblems);
+    /// Where the target's TLS looks for trust and identity (see
+    /// `TlsConfig::context`), for failure logs; None when it does not use TLS.
+    fn tls_context(&self) -> Option<String> {
+        None
+    }
 }
 
 /// The targets of one kind, whatever their type, for the parts of loading that are the

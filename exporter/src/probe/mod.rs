@@ -14,6 +14,7 @@ pub mod websocket;
 use crate::config::{self, Config, Problem, Target, Targets};
 use crate::exposition::{Family, Samples};
 use crate::reason::Reason;
+use crate::scrape::Rounds;
 use crate::shared::Shared;
 use std::future::Future;
 use std::pin::Pin;
@@ -42,7 +43,11 @@ impl ProbeError {
 
 impl From<::redis::RedisError> for ProbeError {
     fn from(error: ::redis::RedisError) -> ProbeError {
-        ProbeError::new(crate::redis_conn::reason(&error), error.to_string())
+        let message = match tickwatch_common::tls::explain(&error) {
+            Some(hint) => format!("{error}: {hint}"),
+            None => error.to_string(),
+        };
+        ProbeError::new(crate::redis_conn::reason(&error), message)
     }
 }
 
@@ -66,6 +71,20 @@ pub struct TargetProbe {
     /// The kind's `..._up` family, reported as 0 when the probe fails.
     pub up: Option<&'static Family>,
     pub probe: Arc<dyn Probe>,
+    /// Where its TLS looks for trust and identity, logged with a `tls` failure.
+    pub tls_context: Option<String>,
+    /// The round running now, shared by concurrent scrapes.
+    pub rounds: Rounds,
+}
+
+/// A target whose client could not be built: it stays in every scrape, failing with
+/// reason `config` and saying why, instead of silently having no series.
+struct Unbuildable(String);
+
+impl Probe for Unbuildable {
+    fn probe(&self) -> ProbeFuture<'_> {
+        Box::pin(async move { Err(ProbeError::new(Reason::Config, self.0.clone())) })
+    }
 }
 
 /// A probe kind: its config section (which is also its `kind` label), its target type
@@ -81,7 +100,8 @@ pub struct Kind<T> {
 }
 
 /// Builds the probes of a kind's targets (and starts their background consumers): one
-/// result per target, in order; an error leaves that target out.
+/// result per target, in order; an error makes that target fail every scrape with reason
+/// `config`.
 pub type BuildProbes<T> = fn(&[T], &Config, &Arc<Shared>) -> Vec<Result<Arc<dyn Probe>, String>>;
 
 /// What loading and starting need of a kind, whatever its target type.
@@ -121,13 +141,18 @@ impl<T: Target> AnyKind for Kind<T> {
         targets
             .iter()
             .zip(built)
-            .filter_map(|(target, built)| match built {
-                Ok(probe) => {
-                    Some(TargetProbe { kind: self.section, target: target.name().to_owned(), up: self.up, probe })
-                }
-                Err(e) => {
-                    tracing::error!(target = target.name(), "{} target left out: {e}", self.section);
-                    None
+            .map(|(target, built)| {
+                let probe = built.unwrap_or_else(|e| {
+                    tracing::error!(target = target.name(), "{} target cannot be started: {e}", self.section);
+                    Arc::new(Unbuildable(e))
+                });
+                TargetProbe {
+                    kind: self.section,
+                    target: target.name().to_owned(),
+                    up: self.up,
+                    probe,
+                    tls_context: target.tls_context(),
+                    rounds: Rounds::default(),
                 }
             })
             .collect()

@@ -4,8 +4,10 @@ use crate::exposition::{Samples, families};
 use crate::probe::{Probe, ProbeError, ProbeFuture, ProbeResult};
 use crate::reason::Reason;
 use lapin::options::QueueDeclareOptions;
+use lapin::tcp::{OwnedIdentity, OwnedTLSConfig};
 use lapin::types::FieldTable;
 use lapin::{Channel, Connection, ConnectionProperties};
+use tickwatch_common::tls::TlsConfig;
 use tokio::sync::Mutex;
 
 families! {
@@ -17,26 +19,36 @@ families! {
 pub struct AmqpQueues {
     name: String,
     url: String,
+    tls: OwnedTLSConfig,
     queues: Vec<String>,
     connection: Mutex<Option<Connection>>,
 }
 
 impl AmqpQueues {
-    pub fn new(target: &CeleryTarget) -> AmqpQueues {
-        AmqpQueues {
+    pub fn new(target: &CeleryTarget) -> Result<AmqpQueues, String> {
+        Ok(AmqpQueues {
             name: target.name.clone(),
             url: target.broker.clone(),
+            tls: lapin_tls(target.tls_config.as_ref())?,
             queues: target.queues.clone(),
             connection: Mutex::new(None),
-        }
+        })
     }
 
     async fn read(&self) -> ProbeResult {
         let mut held = self.connection.lock().await;
         if !held.as_ref().is_some_and(|c| c.status().connected()) {
-            let connection = Connection::connect(&self.url, ConnectionProperties::default())
-                .await
-                .map_err(|e| ProbeError::new(Reason::Connection, format!("cannot connect to the AMQP broker: {e}")))?;
+            let runtime = lapin::runtime::default_runtime()
+                .map_err(|e| ProbeError::new(Reason::Config, format!("no runtime for the AMQP driver: {e}")))?;
+            let connection =
+                Connection::connect_with_config(&self.url, ConnectionProperties::default(), self.tls.clone(), runtime)
+                    .await
+                    .map_err(|e| match tickwatch_common::tls::explain(&e) {
+                        Some(hint) => {
+                            ProbeError::new(Reason::Tls, format!("cannot connect to the AMQP broker: {e}: {hint}"))
+                        }
+                        None => ProbeError::new(Reason::Connection, format!("cannot connect to the AMQP broker: {e}")),
+                    })?;
             *held = Some(connection);
         }
         let connection = held.as_ref().expect("connected above");
@@ -81,4 +93,14 @@ impl Probe for AmqpQueues {
     fn probe(&self) -> ProbeFuture<'_> {
         Box::pin(self.read())
     }
+}
+
+/// The driver's TLS settings: the CA file's PEM as the chain to trust, and the client
+/// certificate and key.
+fn lapin_tls(tls: Option<&TlsConfig>) -> Result<OwnedTLSConfig, String> {
+    let Some(tls) = tls else { return Ok(OwnedTLSConfig::default()) };
+    let pem = tls.pem_files()?;
+    let cert_chain = pem.ca.map(|ca| String::from_utf8_lossy(&ca).into_owned());
+    let identity = pem.identity.map(|(pem, key)| OwnedIdentity::PKCS8 { pem, key });
+    Ok(OwnedTLSConfig { identity, cert_chain })
 }

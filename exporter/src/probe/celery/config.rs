@@ -1,8 +1,9 @@
 //! `[[celery]]`: the Celery probe's brokers.
 
-use crate::config::{Config, Target, TargetProblems, check_url};
+use crate::config::{Config, Target, TargetProblems, check_redis, check_tls, check_url, tls_context};
 use serde::Deserialize;
 use std::time::Duration;
+use tickwatch_common::tls::TlsConfig;
 use tickwatch_common::{default, duration};
 
 /// `[[celery]]`: one Celery broker.
@@ -11,8 +12,12 @@ use tickwatch_common::{default, duration};
 pub struct CeleryTarget {
     /// Unique target name.
     pub name: String,
-    /// `redis://...` or `amqp://...` (RabbitMQ).
+    /// `redis://...`, `rediss://...` (TLS), `amqp://...` or `amqps://...` (RabbitMQ).
     pub broker: String,
+    /// TLS for `rediss://` and `amqps://`: `{ ca_file, cert_file, key_file,
+    /// insecure_skip_verify }` (Prometheus's names; `server_name` is not supported, and
+    /// AMQP takes no `insecure_skip_verify`). Without it the public web roots are trusted.
+    pub tls_config: Option<TlsConfig>,
     /// Queues to report.
     #[serde(default)]
     pub queues: Vec<String>,
@@ -52,10 +57,22 @@ impl Target for CeleryTarget {
         &self.name
     }
 
+    fn tls_context(&self) -> Option<String> {
+        tls_context(&self.broker, self.tls_config.as_ref(), &["rediss", "amqps"])
+    }
+
     fn validate(&self, _config: &Config, problems: &mut TargetProblems) {
         match check_url(&self.broker, &["redis", "rediss", "amqp", "amqps"]) {
             Err(why) => problems.at("broker", why),
             Ok(scheme) if scheme.starts_with("amqp") => {
+                let tls = self.tls_config.clone().unwrap_or_default();
+                check_tls(&tls, scheme == "amqps", "amqps://", problems);
+                if tls.server_name.is_some() || tls.insecure_skip_verify {
+                    problems.at(
+                        "tls_config",
+                        "server_name and insecure_skip_verify are not supported for AMQP brokers (the driver verifies the URL's host against ca_file)",
+                    );
+                }
                 if self.discover {
                     problems.at("discover", "queue discovery needs a Redis broker; list the queues instead");
                 }
@@ -63,7 +80,7 @@ impl Target for CeleryTarget {
                     problems.at("events", "the event consumer needs a Redis broker");
                 }
             }
-            Ok(_) => {}
+            Ok(_) => check_redis(&self.broker, "broker", self.tls_config.as_ref(), problems),
         }
         if self.queues.is_empty() && !self.discover {
             problems.at("queues", "list the queues to watch, or set discover = true");

@@ -17,6 +17,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tickwatch_common::backoff::Backoff;
+use tickwatch_common::tls::TlsConfig;
 
 /// Task ids remembered to name later events; the oldest are forgotten first.
 const REMEMBERED_TASKS: usize = 100_000;
@@ -135,6 +136,7 @@ impl EventMetrics {
 pub struct EventSettings {
     pub target: String,
     pub url: String,
+    pub tls: Option<TlsConfig>,
     pub max_task_names: usize,
     pub max_workers: usize,
     pub worker_timeout: Duration,
@@ -146,6 +148,7 @@ impl EventSettings {
         EventSettings {
             target: t.name.clone(),
             url: t.broker.clone(),
+            tls: t.tls_config.clone(),
             max_task_names: t.max_task_names,
             max_workers: t.max_workers,
             worker_timeout: t.worker_timeout,
@@ -163,7 +166,7 @@ async fn run(settings: EventSettings, metrics: Arc<EventMetrics>) {
     let connected = metrics.connected.with_label_values(&[&settings.target]);
     connected.set(0);
     let mut state = EventState::new(settings.clone(), metrics.clone());
-    let client = match tickwatch_common::redis::client(&settings.url) {
+    let client = match tickwatch_common::redis::client(&settings.url, settings.tls.as_ref()) {
         Ok(c) => c,
         Err(e) => {
             tracing::error!(target = settings.target, "celery event consumer not started: {e}");
@@ -362,6 +365,7 @@ mod tests {
         let settings = EventSettings {
             target: "broker".into(),
             url: "redis://127.0.0.1/0".into(),
+            tls: None,
             max_task_names,
             max_workers: 2,
             worker_timeout: Duration::from_secs(10),

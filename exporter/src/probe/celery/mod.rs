@@ -31,7 +31,7 @@ pub fn build(targets: &[CeleryTarget], config: &Config, shared: &Arc<Shared>) ->
                 events::spawn(EventSettings::from_target(target), Arc::clone(metrics));
             }
             if target.broker.starts_with("amqp") {
-                Ok(Arc::new(amqp_broker::AmqpQueues::new(target)) as Arc<dyn Probe>)
+                amqp_broker::AmqpQueues::new(target).map(|p| Arc::new(p) as Arc<dyn Probe>)
             } else {
                 redis_broker::RedisQueues::new(target, config).map(|p| Arc::new(p) as Arc<dyn Probe>)
             }

@@ -56,7 +56,7 @@ impl RedisQueues {
     pub fn new(target: &CeleryTarget, config: &Config) -> Result<RedisQueues, String> {
         Ok(RedisQueues {
             name: target.name.clone(),
-            connection: redis_conn::connect(&target.broker)?,
+            connection: redis_conn::connect(&target.broker, target.tls_config.as_ref())?,
             queues: target.queues.clone(),
             discover: target.discover,
             steps: target.priority_steps.clone(),

@@ -1,10 +1,11 @@
 //! `[[feed]]`: the market-data feeds whose quality is scored.
 
-use crate::config::{Config, Target, TargetProblems, check_url};
+use crate::config::{Config, Target, TargetProblems, check_redis};
 use crate::probe::mongodb::MongoTarget;
 use crate::probe::websocket::{WebSocketMode, WebSocketTarget};
 use serde::Deserialize;
 use std::time::Duration;
+use tickwatch_common::tls::TlsConfig;
 use tickwatch_common::{default, duration};
 use tickwatch_feed::quality::{ChainCheck, Check, TradeCheck};
 
@@ -42,15 +43,26 @@ pub enum FeedFormat {
 #[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum FeedSource {
     /// A Redis pub/sub channel, or a pattern when it holds `*`, `?` or `[`.
-    RedisPubsub { url: String, channel: String },
+    RedisPubsub {
+        url: String,
+        channel: String,
+        /// TLS for `rediss://`, as on `[[redis]]`.
+        tls_config: Option<TlsConfig>,
+    },
     /// A Redis stream read from now on (XREAD), or as a consumer group when `group` is
     /// set (XREADGROUP, acknowledged). The message is the JSON in the entry's `field`.
     RedisStream {
         url: String,
         stream: String,
         group: Option<String>,
+        /// The group consumer's name; it must differ per replica, or replicas split the
+        /// stream between them. Default: the host name (the pod name in Kubernetes) and
+        /// the process id.
+        consumer: Option<String>,
         #[serde(default = "default_stream_field")]
         field: String,
+        /// TLS for `rediss://`, as on `[[redis]]`.
+        tls_config: Option<TlsConfig>,
     },
     /// The messages of a `[[websocket]]` target in monitor mode.
     Websocket { target: String },
@@ -165,10 +177,8 @@ impl Target for FeedTarget {
 
     fn validate(&self, config: &Config, problems: &mut TargetProblems) {
         match &self.source {
-            FeedSource::RedisPubsub { url, .. } | FeedSource::RedisStream { url, .. } => {
-                if let Err(why) = check_url(url, &["redis", "rediss"]) {
-                    problems.at("source.url", why);
-                }
+            FeedSource::RedisPubsub { url, tls_config, .. } | FeedSource::RedisStream { url, tls_config, .. } => {
+                check_redis(url, "url", tls_config.as_ref(), &mut problems.within("source"));
             }
             FeedSource::Websocket { target } => {
                 if !config

@@ -19,7 +19,7 @@ use crate::reason::Reason;
 use crate::shared::Shared;
 use pipeline::{FeedMetrics, LastSeen, Pipeline};
 use prometheus::IntGauge;
-use sources::SourceContext;
+use sources::{Source, SourceContext};
 use std::sync::Arc;
 
 families! {
@@ -48,8 +48,8 @@ pub fn build(targets: &[FeedTarget], config: &Config, shared: &Arc<Shared>) -> V
                 connected: connected.clone(),
                 lagged: lagged.with_label_values(&[&target.name]),
             };
-            let (source, config, shared) = (target.source.clone(), config.clone(), Arc::clone(shared));
-            tokio::spawn(async move { sources::run(source, pipeline, ctx, config, &shared).await });
+            let source = Source::resolve(&target.source, config, shared)?;
+            tokio::spawn(sources::run(source, pipeline, ctx));
             Ok(Arc::new(FeedProbe { name: target.name.clone(), connected, last_seen }) as Arc<dyn Probe>)
         })
         .collect()

@@ -6,15 +6,19 @@ use super::FeedSource;
 use super::pipeline::Pipeline;
 use crate::config::Config;
 use crate::probe::mongodb::MongoTarget;
+use crate::probe::websocket::monitor::MonitorState;
 use crate::shared::Shared;
 use futures_util::StreamExt;
 use mongodb::bson::{Bson, Document, doc};
 use prometheus::{IntCounter, IntGauge};
 use redis::AsyncConnectionConfig;
 use redis::streams::{StreamReadOptions, StreamReadReply};
+use std::sync::Arc;
 use std::time::Duration;
 use tickwatch_common::backoff::Backoff;
+use tokio::sync::broadcast::Receiver;
 use tokio::sync::broadcast::error::RecvError;
+use tokio_tungstenite::tungstenite::Bytes;
 
 const TICK: Duration = Duration::from_secs(1);
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
@@ -32,26 +36,74 @@ pub struct SourceContext {
     pub lagged: IntCounter,
 }
 
-/// Runs the source of one feed for the life of the process.
-pub async fn run(source: FeedSource, mut pipeline: Pipeline, ctx: SourceContext, config: Config, shared: &Shared) {
-    match source {
-        FeedSource::RedisPubsub { url, channel } => pubsub(&url, &channel, &mut pipeline, &ctx).await,
-        FeedSource::RedisStream { url, stream, group, field } => {
-            redis_stream(&url, &stream, group.as_deref(), &field, &mut pipeline, &ctx).await
-        }
-        FeedSource::Websocket { target } => {
-            let tap = shared.taps.lock().expect("not poisoned").get(&target).map(|t| t.subscribe());
-            match tap {
-                Some(receiver) => websocket(receiver, &mut pipeline, &ctx).await,
-                None => tracing::error!(feed = ctx.feed, target, "no monitor-mode websocket target of that name"),
+/// A feed's source with its references resolved and its client built, so whatever can
+/// fail before connecting fails when the feed is built, never later in a background task.
+pub enum Source {
+    Pubsub { client: redis::Client, channel: String },
+    Stream { client: redis::Client, stream: String, group: Option<String>, consumer: String, field: String },
+    Tap { receiver: Receiver<Bytes>, monitor: Arc<MonitorState> },
+    Mongodb { uri: String, db: String, collection: String, time_field: String, poll_interval: Duration },
+}
+
+impl Source {
+    /// Builds the source `source` names: its Redis client, the monitor whose tap it
+    /// reads, the MongoDB target it polls.
+    pub fn resolve(source: &FeedSource, config: &Config, shared: &Shared) -> Result<Source, String> {
+        Ok(match source {
+            FeedSource::RedisPubsub { url, channel, tls_config } => Source::Pubsub {
+                client: tickwatch_common::redis::client(url, tls_config.as_ref())?,
+                channel: channel.clone(),
+            },
+            FeedSource::RedisStream { url, stream, group, consumer, field, tls_config } => Source::Stream {
+                client: tickwatch_common::redis::client(url, tls_config.as_ref())?,
+                stream: stream.clone(),
+                group: group.clone(),
+                consumer: consumer.clone().unwrap_or_else(default_consumer),
+                field: field.clone(),
+            },
+            FeedSource::Websocket { target } => {
+                let taps = shared.taps.lock().expect("not poisoned");
+                let tap = taps.get(target).ok_or_else(|| format!("no monitor-mode [[websocket]] target `{target}`"))?;
+                Source::Tap { receiver: tap.sender.subscribe(), monitor: Arc::clone(&tap.monitor) }
             }
+            FeedSource::Mongodb { target, db, collection, time_field, poll_interval } => Source::Mongodb {
+                uri: config
+                    .targets::<MongoTarget>()
+                    .iter()
+                    .find(|m| &m.name == target)
+                    .map(|m| m.uri.clone())
+                    .ok_or_else(|| format!("no [[mongodb]] target `{target}`"))?,
+                db: db.clone(),
+                collection: collection.clone(),
+                time_field: time_field.clone(),
+                poll_interval: *poll_interval,
+            },
+        })
+    }
+}
+
+/// A consumer name no other replica has: the host name (in Kubernetes, the pod name)
+/// and the process id (1 in every container, so never alone).
+pub fn default_consumer() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "tickwatch".to_owned());
+    format!("{host}-{}", std::process::id())
+}
+
+/// Runs the source of one feed for the life of the process.
+pub async fn run(source: Source, mut pipeline: Pipeline, ctx: SourceContext) {
+    match source {
+        Source::Pubsub { client, channel } => pubsub(&client, &channel, &mut pipeline, &ctx).await,
+        Source::Stream { client, stream, group, consumer, field } => {
+            let group = group.as_deref().map(|g| (g, consumer.as_str()));
+            redis_stream(&client, &stream, group, &field, &mut pipeline, &ctx).await
         }
-        FeedSource::Mongodb { target, db, collection, time_field, poll_interval } => {
-            let Some(uri) = config.targets::<MongoTarget>().iter().find(|m| m.name == target).map(|m| m.uri.clone())
-            else {
-                tracing::error!(feed = ctx.feed, target, "no [[mongodb]] target of that name");
-                return;
-            };
+        Source::Tap { receiver, monitor } => websocket(receiver, &monitor, &mut pipeline, &ctx).await,
+        Source::Mongodb { uri, db, collection, time_field, poll_interval } => {
             mongodb(&uri, &db, &collection, &time_field, poll_interval, &mut pipeline, &ctx).await
         }
     }
@@ -63,8 +115,7 @@ async fn backoff_sleep(backoff: &mut Backoff, pipeline: &mut Pipeline) {
     backoff.wait().await;
 }
 
-async fn pubsub(url: &str, channel: &str, pipeline: &mut Pipeline, ctx: &SourceContext) {
-    let Ok(client) = tickwatch_common::redis::client(url) else { return };
+async fn pubsub(client: &redis::Client, channel: &str, pipeline: &mut Pipeline, ctx: &SourceContext) {
     let pattern = channel.contains(['*', '?', '[']);
     let mut backoff = Backoff::new(FIRST_BACKOFF, MAX_BACKOFF);
     loop {
@@ -92,23 +143,22 @@ async fn pubsub(url: &str, channel: &str, pipeline: &mut Pipeline, ctx: &SourceC
     }
 }
 
+/// `group` is (group, consumer name) for XREADGROUP.
 async fn redis_stream(
-    url: &str,
+    client: &redis::Client,
     stream: &str,
-    group: Option<&str>,
+    group: Option<(&str, &str)>,
     field: &str,
     pipeline: &mut Pipeline,
     ctx: &SourceContext,
 ) {
-    let Ok(client) = tickwatch_common::redis::client(url) else { return };
     // Blocking reads wait up to a second; the driver's own response timeout must not cut them.
     let config = AsyncConnectionConfig::new().set_response_timeout(None);
-    let consumer = format!("tickwatch-{}", std::process::id());
     let mut last_id = "$".to_owned();
     let mut backoff = Backoff::new(FIRST_BACKOFF, MAX_BACKOFF);
     loop {
         if let Ok(mut con) = client.get_multiplexed_async_connection_with_config(&config).await {
-            if let Some(group) = group {
+            if let Some((group, _)) = group {
                 // Creating an existing group answers BUSYGROUP: fine.
                 let _: Result<(), _> = redis::cmd("XGROUP")
                     .arg("CREATE")
@@ -125,7 +175,7 @@ async fn redis_stream(
             loop {
                 let options = StreamReadOptions::default().count(1000).block(1000);
                 let (command, options, id) = match group {
-                    Some(g) => ("XREADGROUP", options.group(g, &consumer), ">"),
+                    Some((g, consumer)) => ("XREADGROUP", options.group(g, consumer), ">"),
                     None => ("XREAD", options, last_id.as_str()),
                 };
                 let reply: Result<Option<StreamReadReply>, _> =
@@ -149,7 +199,7 @@ async fn redis_stream(
                     }
                     last_id = entry.id;
                 }
-                if let (Some(g), false) = (group, acked.is_empty()) {
+                if let (Some((g, _)), false) = (group, acked.is_empty()) {
                     let _: Result<i64, _> =
                         redis::cmd("XACK").arg(stream).arg(g).arg(&acked).query_async(&mut con).await;
                 }
@@ -164,12 +214,14 @@ async fn redis_stream(
     }
 }
 
+/// Reads a monitor's tap; the feed is connected while the monitor is.
 async fn websocket(
-    mut receiver: tokio::sync::broadcast::Receiver<tokio_tungstenite::tungstenite::Bytes>,
+    mut receiver: Receiver<Bytes>,
+    monitor: &MonitorState,
     pipeline: &mut Pipeline,
     ctx: &SourceContext,
 ) {
-    ctx.connected.set(1);
+    ctx.connected.set(monitor.connected.get());
     let mut tick = tokio::time::interval(TICK);
     loop {
         tokio::select! {
@@ -178,7 +230,10 @@ async fn websocket(
                 Err(RecvError::Lagged(lost)) => ctx.lagged.inc_by(lost),
                 Err(RecvError::Closed) => break,
             },
-            _ = tick.tick() => pipeline.tick(now_ns()),
+            _ = tick.tick() => {
+                ctx.connected.set(monitor.connected.get());
+                pipeline.tick(now_ns());
+            }
         }
     }
     ctx.connected.set(0);

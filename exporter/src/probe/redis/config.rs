@@ -1,7 +1,8 @@
 //! `[[redis]]`: the Redis probe's targets.
 
-use crate::config::{Config, Target, TargetProblems, check_url};
+use crate::config::{Config, Target, TargetProblems, check_redis, tls_context};
 use serde::Deserialize;
+use tickwatch_common::tls::TlsConfig;
 
 /// `[[redis]]`: one Redis server.
 #[derive(Debug, Clone, Deserialize)]
@@ -9,8 +10,13 @@ use serde::Deserialize;
 pub struct RedisTarget {
     /// Unique target name: the `target` label and the `/probe?target=` value.
     pub name: String,
-    /// `redis://[user:password@]host:port/db` or `rediss://...`.
+    /// `redis://[user:password@]host:port/db` or `rediss://...` (TLS); an ACL user is
+    /// `rediss://user:password@host:port`.
     pub url: String,
+    /// TLS for `rediss://`: `{ ca_file, cert_file, key_file, insecure_skip_verify }`
+    /// (Prometheus's names; `server_name` is not supported: the driver verifies the URL's
+    /// host). Without it the public web roots are trusted.
+    pub tls_config: Option<TlsConfig>,
     /// Glob patterns (Redis MATCH syntax) of streams to report length and last-entry age for.
     #[serde(default)]
     pub streams: Vec<String>,
@@ -25,8 +31,10 @@ impl Target for RedisTarget {
     }
 
     fn validate(&self, _config: &Config, problems: &mut TargetProblems) {
-        if let Err(why) = check_url(&self.url, &["redis", "rediss"]) {
-            problems.at("url", why);
-        }
+        check_redis(&self.url, "url", self.tls_config.as_ref(), problems);
+    }
+
+    fn tls_context(&self) -> Option<String> {
+        tls_context(&self.url, self.tls_config.as_ref(), &["rediss"])
     }
 }

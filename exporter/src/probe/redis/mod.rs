@@ -47,7 +47,7 @@ impl RedisProbe {
         Ok(RedisProbe {
             name: target.name.clone(),
             db: tickwatch_common::redis::database(&target.url),
-            connection: redis_conn::connect(&target.url)?,
+            connection: redis_conn::connect(&target.url, target.tls_config.as_ref())?,
             streams: target.streams.clone(),
             channels: target.channels.clone(),
             max_keys: config.defaults.max_keys,

@@ -1,8 +1,9 @@
 //! `[[websocket]]`: the WebSocket probe's gateways.
 
-use crate::config::{Config, Target, TargetProblems, check_url};
+use crate::config::{Config, Target, TargetProblems, check_tls, check_url, tls_context};
 use serde::Deserialize;
 use std::time::Duration;
+use tickwatch_common::tls::TlsConfig;
 use tickwatch_common::{default, duration};
 
 /// How a `[[websocket]]` target is watched.
@@ -35,11 +36,13 @@ pub struct WebSocketTarget {
     /// Default 1 MiB.
     #[serde(default = "default::usize::<1_048_576>")]
     pub max_message_bytes: usize,
-    /// PEM file with the CA certificates to trust for `wss://` instead of the public web
-    /// roots (which are trusted when this is not set).
+    /// TLS for `wss://`: `{ ca_file, cert_file, key_file, server_name,
+    /// insecure_skip_verify }` (Prometheus's names). Without it the public web roots are
+    /// trusted and no client certificate is shown.
+    pub tls_config: Option<TlsConfig>,
+    /// The same as `tls_config.ca_file` (kept from before `tls_config`).
     pub ca_file: Option<String>,
-    /// Accept any server certificate (testing only: the connection is then not
-    /// authenticated).
+    /// The same as `tls_config.insecure_skip_verify` (kept from before `tls_config`).
     #[serde(default)]
     pub insecure: bool,
     /// Monitor mode: how often to send a ping; a ping unanswered by the next one counts
@@ -48,9 +51,23 @@ pub struct WebSocketTarget {
     pub ping_interval: Duration,
 }
 
+impl WebSocketTarget {
+    /// The TLS settings in force: `tls_config` with the older `ca_file` and `insecure`.
+    pub fn tls(&self) -> TlsConfig {
+        let mut tls = self.tls_config.clone().unwrap_or_default();
+        tls.ca_file = tls.ca_file.or_else(|| self.ca_file.clone());
+        tls.insecure_skip_verify |= self.insecure;
+        tls
+    }
+}
+
 impl Target for WebSocketTarget {
     fn name(&self) -> &str {
         &self.name
+    }
+
+    fn tls_context(&self) -> Option<String> {
+        tls_context(&self.url, Some(&self.tls()), &["wss"])
     }
 
     fn validate(&self, _config: &Config, problems: &mut TargetProblems) {
@@ -65,11 +82,10 @@ impl Target for WebSocketTarget {
         if self.max_message_bytes < 64 {
             problems.at("max_message_bytes", "must be at least 64");
         }
-        if let Some(ca) = &self.ca_file
-            && let Err(e) = std::fs::metadata(ca)
-        {
-            problems.at("ca_file", format!("cannot read `{ca}`: {e}"));
+        if self.ca_file.is_some() && self.tls_config.as_ref().is_some_and(|t| t.ca_file.is_some()) {
+            problems.at("ca_file", "set either ca_file or tls_config.ca_file, not both");
         }
+        check_tls(&self.tls(), self.url.starts_with("wss:"), "wss://", problems);
         if self.ping_interval.is_zero() {
             problems.at("ping_interval", "must be more than zero");
         }

@@ -1,20 +1,17 @@
-//! Opening a WebSocket connection to a configured gateway: TLS from the target's CA file
-//! (or none of it, when insecure), message and frame size limits, and failures named by
-//! a bounded reason.
+//! Opening a WebSocket connection to a configured gateway: TLS from the target's
+//! `tls_config` (CA, client certificate, server name), message and frame size limits,
+//! and failures named by a bounded reason.
 
 use super::WebSocketTarget;
 use crate::probe::ProbeError;
 use crate::reason::Reason;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::WebPkiSupportedAlgorithms;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
-use rustls_pki_types::pem::PemObject;
+use rustls::pki_types::ServerName;
 use std::sync::Arc;
 use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{self, Error};
-use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 /// An open connection.
 pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -22,34 +19,46 @@ pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 /// Everything needed to (re)connect to one gateway.
 pub struct Endpoint {
     url: String,
-    connector: Option<Connector>,
+    /// `host:port` to open the TCP connection to.
+    address: String,
+    /// For `wss://`: the connector and the name the certificate must hold.
+    tls: Option<(TlsConnector, ServerName<'static>)>,
     limits: WebSocketConfig,
 }
 
 impl Endpoint {
     pub fn new(target: &WebSocketTarget) -> Result<Endpoint, String> {
-        let connector = if target.url.starts_with("wss") && (target.insecure || target.ca_file.is_some()) {
-            Some(Connector::Rustls(Arc::new(tls_config(target)?)))
-        } else {
-            None
+        let url = url::Url::parse(&target.url).map_err(|e| format!("url: {e}"))?;
+        let host = url.host_str().ok_or("url: no host")?.trim_start_matches('[').trim_end_matches(']').to_owned();
+        let port = url.port_or_known_default().ok_or("url: no port")?;
+        let tls = match url.scheme() {
+            "wss" => {
+                let config = target.tls();
+                let connector = TlsConnector::from(Arc::new(config.client_config()?));
+                Some((connector, config.server_name(&host)?))
+            }
+            _ => None,
         };
         let limits = WebSocketConfig::default()
             .max_message_size(Some(target.max_message_bytes))
             .max_frame_size(Some(target.max_message_bytes));
-        Ok(Endpoint { url: target.url.clone(), connector, limits })
+        let address = if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") };
+        Ok(Endpoint { url: target.url.clone(), address, tls, limits })
     }
 
     /// Connects: TCP, TLS for `wss://`, and the upgrade. Not bounded here; callers put a
     /// deadline around it.
     pub async fn connect(&self) -> Result<Socket, ProbeError> {
-        let (socket, _response) = tokio_tungstenite::connect_async_tls_with_config(
-            &self.url,
-            Some(self.limits),
-            true,
-            self.connector.clone(),
-        )
-        .await
-        .map_err(failure)?;
+        let tcp = TcpStream::connect(&self.address).await.map_err(|e| failure(Error::Io(e)))?;
+        let _ = tcp.set_nodelay(true);
+        let stream = match &self.tls {
+            Some((connector, name)) => {
+                MaybeTlsStream::Rustls(connector.connect(name.clone(), tcp).await.map_err(|e| failure(Error::Io(e)))?)
+            }
+            None => MaybeTlsStream::Plain(tcp),
+        };
+        let (socket, _response) =
+            tokio_tungstenite::client_async_with_config(&self.url, stream, Some(self.limits)).await.map_err(failure)?;
         Ok(socket)
     }
 }
@@ -71,67 +80,9 @@ pub fn failure(error: Error) -> ProbeError {
         Error::Http(_) | Error::HttpFormat(_) | Error::Url(_) => Reason::Handshake,
         _ => Reason::Protocol,
     };
-    ProbeError::new(reason, error.to_string())
-}
-
-/// rustls with the ring provider (the workspace's one TLS stack), trusting the target's
-/// CA file, or anything when `insecure`.
-fn tls_config(target: &WebSocketTarget) -> Result<ClientConfig, String> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?;
-    if target.insecure {
-        let verifier = AnyCertificate(provider.signature_verification_algorithms);
-        return Ok(builder.dangerous().with_custom_certificate_verifier(Arc::new(verifier)).with_no_client_auth());
-    }
-    let path = target.ca_file.as_deref().unwrap_or_default();
-    let mut roots = RootCertStore::empty();
-    for cert in CertificateDer::pem_file_iter(path).map_err(|e| format!("ca_file {path}: {e}"))? {
-        let cert = cert.map_err(|e| format!("ca_file {path}: {e}"))?;
-        roots.add(cert).map_err(|e| format!("ca_file {path}: {e}"))?;
-    }
-    if roots.is_empty() {
-        return Err(format!("ca_file {path}: no certificate in it"));
-    }
-    Ok(builder.with_root_certificates(roots).with_no_client_auth())
-}
-
-/// Accepts any server certificate but still checks handshake signatures (`insecure`).
-#[derive(Debug)]
-struct AnyCertificate(WebPkiSupportedAlgorithms);
-
-impl ServerCertVerifier for AnyCertificate {
-    fn verify_server_cert(
-        &self,
-        _: &CertificateDer<'_>,
-        _: &[CertificateDer<'_>],
-        _: &ServerName<'_>,
-        _: &[u8],
-        _: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.supported_schemes()
-    }
+    let message = match tickwatch_common::tls::explain(&error) {
+        Some(hint) => format!("{error}: {hint}"),
+        None => error.to_string(),
+    };
+    ProbeError::new(reason, message)
 }

@@ -23,7 +23,7 @@ use crate::reason::Reason;
 use crate::shared::Shared;
 use connect::{Endpoint, failure};
 use futures_util::{SinkExt, StreamExt};
-use monitor::{MessageRecorder, Monitor, MonitorMetrics, MonitorState};
+use monitor::{MessageRecorder, Monitor, MonitorMetrics, MonitorState, Tap};
 use pointer::Pointer;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -63,7 +63,8 @@ fn build_one(
             let recorder = MessageRecorder::new(&target.name, pointer, metrics);
             let state = Arc::clone(recorder.state());
             let (tap, _) = tokio::sync::broadcast::channel(TAP_CAPACITY);
-            shared.taps.lock().expect("not poisoned").insert(target.name.clone(), tap.clone());
+            let entry = Tap { sender: tap.clone(), monitor: Arc::clone(&state) };
+            shared.taps.lock().expect("not poisoned").insert(target.name.clone(), entry);
             let monitor = Monitor {
                 target: target.name.clone(),
                 endpoint,

@@ -74,6 +74,13 @@ impl MonitorMetrics {
 }
 
 /// What the monitor and the scrape share about one target.
+/// A monitor's messages for feeds to consume, with its state (a feed reading it is
+/// connected while the monitor is).
+pub struct Tap {
+    pub sender: tokio::sync::broadcast::Sender<tokio_tungstenite::tungstenite::Bytes>,
+    pub monitor: Arc<MonitorState>,
+}
+
 pub struct MonitorState {
     /// Unix milliseconds of the last data message, 0 before the first.
     pub last_message_ms: AtomicU64,

@@ -116,5 +116,5 @@ fn check_scheme(problems: &mut Vec<String>, key: &str, url: Option<&str>, scheme
 /// The Redis connection of a sink: one connection attempt may take a second, and each
 /// command is bounded by the sink's own timeout instead of the driver's.
 pub(crate) fn redis_connection(url: &str) -> Result<::redis::aio::ConnectionManager, String> {
-    tickwatch_common::redis::connect(url, Some(std::time::Duration::from_secs(1)))
+    tickwatch_common::redis::connect(url, None, Some(std::time::Duration::from_secs(1)))
 }
