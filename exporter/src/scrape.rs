@@ -167,8 +167,42 @@ fn panic_message(error: JoinError) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::budget;
+    use super::{budget, probe_all};
+    use crate::probe::{Probe, ProbeFuture, TargetProbe};
+    use crate::shared::Shared;
+    use std::sync::Arc;
     use std::time::Duration;
+
+    /// A probe with a bug.
+    struct Panics;
+
+    impl Probe for Panics {
+        fn probe(&self) -> ProbeFuture<'_> {
+            Box::pin(async { panic!("index out of bounds") })
+        }
+    }
+
+    struct Answers;
+
+    impl Probe for Answers {
+        fn probe(&self) -> ProbeFuture<'_> {
+            Box::pin(async { Ok(crate::exposition::Samples::new()) })
+        }
+    }
+
+    fn target(name: &str, probe: Arc<dyn Probe>) -> TargetProbe {
+        TargetProbe { kind: "redis", target: name.into(), up: None, probe, tls_context: None, rounds: Default::default() }
+    }
+
+    #[tokio::test]
+    async fn a_panicking_probe_fails_only_its_own_target() {
+        let shared = Arc::new(Shared::new());
+        let probes = [target("buggy", Arc::new(Panics)), target("fine", Arc::new(Answers))];
+        let samples = probe_all(&probes, Duration::from_secs(1), &shared).await;
+        assert_eq!(samples.value("tickwatch_probe_success", &[("target", "buggy")]), Some(0.0));
+        assert_eq!(samples.value("tickwatch_probe_success", &[("target", "fine")]), Some(1.0));
+        assert_eq!(shared.probe_errors.with_label_values(&["redis", "buggy", "panic"]).get(), 1);
+    }
 
     #[test]
     fn budget_follows_the_scrape_timeout_header() {

@@ -131,10 +131,27 @@ fn a_target_that_never_answers_times_out_alone() {
 #[test]
 fn probe_endpoint_takes_configured_names_only() {
     let redis = RedisServer::start().unwrap();
-    let exporter = start_exporter(&format!("[[redis]]\nname = \"cache\"\nurl = \"{}\"\n", redis.url()));
+    let exporter = start_exporter(&format!(
+        "[[redis]]\nname = \"cache\"\nurl = \"{url}\"\n\
+         [[celery]]\nname = \"broker\"\nbroker = \"{url}\"\nqueues = [\"celery\"]\nevents = true\n\
+         [[celery]]\nname = \"other\"\nbroker = \"{url}\"\nqueues = [\"celery\"]\nevents = true\n",
+        url = redis.url()
+    ));
     let (status, text, _) = exporter.scrape("/probe?target=cache", 5.0);
     assert_eq!(status, 200);
     assert_eq!(value(&text, "redis_up", &[("target", "cache")]), Some(1.0));
+    // Its own series only: no other target's, and none of the exporter's own metrics.
+    let series: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
+    assert!(series.iter().all(|l| l.contains("target=\"cache\"")), "{text}");
+    for own in ["tickwatch_build_info", "process_", "tickwatch_probe_errors_total"] {
+        assert!(!text.contains(own), "{own} belongs on /metrics:\n{text}");
+    }
+    // A target's background series come with it, and only its own.
+    let (_, broker, _) = exporter.scrape("/probe?target=broker", 5.0);
+    assert_eq!(value(&broker, "celery_events_connected", &[("target", "broker")]), Some(1.0), "{broker}");
+    assert!(!broker.contains("target=\"other\""), "{broker}");
+    let metrics = exporter.metrics();
+    assert_eq!(value(&metrics, "celery_events_connected", &[("target", "other")]), Some(1.0));
     let (status, body, _) = exporter.scrape("/probe?target=redis://10.0.0.1:6379", 5.0);
     assert_eq!(status, 404, "{body}");
     assert!(body.contains("configured targets: cache"));
@@ -142,4 +159,46 @@ fn probe_endpoint_takes_configured_names_only() {
     let (status, landing, _) = exporter.scrape("/", 5.0);
     assert!(status == 200 && landing.contains("/probe?target=cache"), "{landing}");
     assert_eq!(exporter.scrape("/-/healthy", 5.0).0, 200);
+}
+
+#[test]
+fn concurrent_scrapes_share_one_round_per_target() {
+    let redis = RedisServer::start().unwrap();
+    let exporter = start_exporter(&format!("[[redis]]\nname = \"cache\"\nurl = \"{}\"\n", redis.url()));
+    exporter.metrics();
+    let info_calls = || -> u64 {
+        let stats: String = redis::cmd("INFO").arg("commandstats").query(&mut redis.connection().unwrap()).unwrap();
+        stats
+            .lines()
+            .find_map(|l| l.strip_prefix("cmdstat_info:calls="))
+            .and_then(|rest| rest.split(',').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    };
+    let before = info_calls();
+    // The server holds every command for a second, so all 50 scrapes arrive while the
+    // first one's round is still waiting for INFO.
+    let _: () = redis::cmd("CLIENT").arg("PAUSE").arg(1000).arg("ALL").exec(&mut redis.connection().unwrap()).unwrap();
+    let scrapes: Vec<_> = (0..50)
+        .map(|_| {
+            let url = exporter.url("/metrics");
+            std::thread::spawn(move || {
+                let response = reqwest::blocking::Client::new()
+                    .get(url)
+                    .header("X-Prometheus-Scrape-Timeout-Seconds", "5")
+                    .timeout(Duration::from_secs(30))
+                    .send()
+                    .unwrap();
+                (response.status().as_u16(), response.text().unwrap())
+            })
+        })
+        .collect();
+    for scrape in scrapes {
+        let (status, text) = scrape.join().unwrap();
+        assert_eq!(status, 200);
+        assert_eq!(value(&text, "redis_up", &[("target", "cache")]), Some(1.0), "{text}");
+    }
+    // One round for the 50, plus our own INFO commandstats reads.
+    let during = info_calls() - before - 1;
+    assert!(during <= 3, "50 concurrent scrapes sent {during} INFO commands");
 }
