@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what tickwatch's tests and demo need, and only what is missing:
 #   - Debian packages: redis-server, rabbitmq-server, prometheus, prometheus-alertmanager,
-#     chromium (headless, to load the load report in a real browser)
+#     chromium (headless, to load the load report in a real browser), curl and
+#     apache2-utils' htpasswd (real HTTPS and bcrypt clients for the web config tests)
 #   - a Python virtual environment at .venv/ (ignored by git) with pinned versions of the
 #     third-party servers the tests talk to (secantusdb, celery[redis], websockets).
 # Idempotent: re-running it on a ready machine only checks and exits.
@@ -15,7 +16,7 @@ need=()
 for pair in redis-server:redis-server rabbitmq-server:rabbitmq-server \
             prometheus:prometheus promtool:prometheus \
             prometheus-alertmanager:prometheus-alertmanager amtool:prometheus-alertmanager \
-            chromium:chromium; do
+            chromium:chromium curl:curl htpasswd:apache2-utils; do
   bin="${pair%%:*}"; pkg="${pair#*:}"
   if ! command -v "$bin" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$bin" ] && [ ! -x "/usr/lib/rabbitmq/bin/$bin" ]; then
     case " ${need[*]-} " in *" $pkg "*) ;; *) need+=("$pkg") ;; esac

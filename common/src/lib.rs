@@ -14,6 +14,7 @@ pub mod mongodb;
 pub mod redact;
 pub mod redis;
 pub mod tls;
+pub mod web;
 
 /// The content type of Prometheus's text exposition format.
 pub const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";

@@ -5,6 +5,7 @@ use clap::Parser;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use tickwatch_common::web::{Limits, WebServer};
 use tickwatch_exporter::config;
 use tickwatch_exporter::probe::{KINDS, build_all};
 use tickwatch_exporter::shared::Shared;
@@ -29,8 +30,20 @@ struct Cli {
     /// Address to listen on; overrides [web] listen_address (default 0.0.0.0:10089).
     #[arg(long = "web.listen-address", value_name = "HOST:PORT")]
     listen_address: Option<String>,
-    /// Check the config file, print every problem (file, key, why), and exit: 0 when it
-    /// is valid, 1 when it is not.
+    /// TLS, client certificates, basic auth and response headers for every endpoint, in
+    /// Prometheus exporter-toolkit's YAML format (tls_server_config, basic_auth_users,
+    /// http_server_config.headers). Re-read when it or its certificate files change.
+    #[arg(long = "web.config.file", value_name = "FILE")]
+    web_config_file: Option<PathBuf>,
+    /// Most requests served at once; more are answered 503 at once.
+    #[arg(long = "web.max-requests", value_name = "N", default_value_t = 40)]
+    max_requests: usize,
+    /// Most connections open at once; more wait to be accepted (idle ones are closed
+    /// after 10 s without a request).
+    #[arg(long = "web.max-connections", value_name = "N", default_value_t = 512)]
+    max_connections: usize,
+    /// Check the config file (and --web.config.file), print every problem (file, key,
+    /// why), and exit: 0 when it is valid, 1 when it is not.
     #[arg(long = "check-config")]
     check_config: bool,
     /// Log level or filter (error, warn, info, debug, trace, or a tracing filter). Without
@@ -61,10 +74,26 @@ fn main() -> ExitCode {
     if let Some(address) = cli.listen_address {
         config.web.listen_address = address;
     }
+    let web = match WebServer::new(cli.web_config_file.as_deref()) {
+        Ok(web) => Arc::new(web),
+        Err(e) => {
+            eprintln!("{e}");
+            eprintln!("nothing was started.");
+            return ExitCode::FAILURE;
+        }
+    };
     if cli.check_config {
         println!("{}: OK ({}; listening on {})", cli.config.display(), summary(&config), config.web.listen_address);
+        if let Some(file) = &cli.web_config_file {
+            println!("{}: OK ({})", file.display(), if web.tls() { "TLS" } else { "plain HTTP" });
+        }
         return ExitCode::SUCCESS;
     }
+    if cli.max_requests == 0 || cli.max_connections == 0 {
+        eprintln!("tickwatch-exporter: --web.max-requests and --web.max-connections must be at least 1");
+        return ExitCode::FAILURE;
+    }
+    let limits = Limits { max_requests: cli.max_requests, max_connections: cli.max_connections };
     init_logging(cli.log_level.as_deref(), cli.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
@@ -73,7 +102,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(serve(config)) {
+    match runtime.block_on(serve(config, web, limits)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("tickwatch-exporter: {e}");
@@ -113,18 +142,16 @@ fn init_logging(level: Option<&str>, format: LogFormat) {
     }
 }
 
-async fn serve(config: config::Config) -> Result<(), String> {
+async fn serve(config: config::Config, web: Arc<WebServer>, limits: Limits) -> Result<(), String> {
     let address = config.web.listen_address.clone();
     let listener =
         tokio::net::TcpListener::bind(&address).await.map_err(|e| format!("cannot listen on {address}: {e}"))?;
     let shared = Arc::new(Shared::new());
     let probes = build_all(&config, &shared);
-    tracing::info!(address, targets = probes.len(), "tickwatch-exporter listening");
+    tracing::info!(address, targets = probes.len(), tls = web.tls(), "tickwatch-exporter listening");
     let app = Arc::new(App { probes, shared, default_timeout: config.defaults.timeout });
-    axum::serve(listener, router(app))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|e| format!("server error: {e}"))
+    tickwatch_common::web::serve(listener, router(app), web, limits, shutdown_signal()).await;
+    Ok(())
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -191,7 +191,14 @@ mod tests {
     }
 
     fn target(name: &str, probe: Arc<dyn Probe>) -> TargetProbe {
-        TargetProbe { kind: "redis", target: name.into(), up: None, probe, tls_context: None, rounds: Default::default() }
+        TargetProbe {
+            kind: "redis",
+            target: name.into(),
+            up: None,
+            probe,
+            tls_context: None,
+            rounds: Default::default(),
+        }
     }
 
     #[tokio::test]

@@ -48,6 +48,10 @@ enum Command {
         /// Serve live Prometheus metrics on HOST:PORT while running.
         #[arg(long, value_name = "HOST:PORT")]
         metrics_address: Option<String>,
+        /// TLS, client certificates and basic auth for --metrics-address, in Prometheus
+        /// exporter-toolkit's YAML format (the exporter's --web.config.file).
+        #[arg(long = "web.config.file", value_name = "FILE")]
+        web_config_file: Option<PathBuf>,
         /// Exchange time of the first message (RFC 3339) instead of now: with a fixed
         /// start, the same seed makes the same bytes.
         #[arg(long)]
@@ -178,6 +182,7 @@ fn main() -> ExitCode {
             duration_scale,
             shard,
             metrics_address,
+            web_config_file,
             start,
             junit,
             prometheus,
@@ -214,7 +219,19 @@ fn main() -> ExitCode {
                 },
                 (m, _) => m,
             };
-            let options = RunOptions { report_dir, seed, duration_scale, shard, metrics_address, start_ns, monitoring };
+            if web_config_file.is_some() && metrics_address.is_none() {
+                return fail("run", "--web.config.file guards the --metrics-address endpoint: set that too");
+            }
+            let options = RunOptions {
+                report_dir,
+                seed,
+                duration_scale,
+                shard,
+                metrics_address,
+                web_config_file,
+                start_ns,
+                monitoring,
+            };
             let name = scenario.name.clone();
             let outcome = match runtime().block_on(run(scenario, options)) {
                 Ok(outcome) => outcome,

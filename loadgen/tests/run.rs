@@ -521,3 +521,56 @@ fn scenario_variables_come_from_the_environment() {
     let (code, stderr) = check(&[("TW_OUT", "/tmp/x.jsonl"), ("TW_PW", "s3cret")]);
     assert_eq!(code, Some(0), "{stderr}");
 }
+
+#[test]
+fn the_metrics_endpoint_takes_the_exporters_web_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let htpasswd = Command::new(tickwatch_tests::binary("htpasswd").unwrap())
+        .args(["-nbBC", "10", "prometheus", "s3cret"])
+        .output()
+        .unwrap();
+    let hash = String::from_utf8(htpasswd.stdout).unwrap().trim().split_once(':').unwrap().1.to_owned();
+    let web = dir.path().join("web.yml");
+    std::fs::write(&web, format!("basic_auth_users:\n  prometheus: '{hash}'\n")).unwrap();
+    let scenario = dir.path().join("scenario.toml");
+    let sink = "[[sink]]\nname = \"copy\"\nsource = \"trades\"\nkind = \"file\"\npath = \"/dev/null\"\n";
+    std::fs::write(&scenario, trades_scenario(sink, "20s", 100)).unwrap();
+    let port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tickwatch-loadgen"))
+        .arg("run")
+        .arg(&scenario)
+        .args(["--metrics-address", &format!("127.0.0.1:{port}"), "--web.config.file"])
+        .arg(&web)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}/metrics");
+    let get = |user: Option<(&str, &str)>| {
+        let request = reqwest::blocking::Client::new().get(&url).timeout(Duration::from_secs(5));
+        let request = match user {
+            Some((u, p)) => request.basic_auth(u, Some(p)),
+            None => request,
+        };
+        request.send().map(|r| r.status().as_u16()).unwrap_or(0)
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while get(None) == 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let statuses = (get(None), get(Some(("prometheus", "wrong"))), get(Some(("prometheus", "s3cret"))));
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(statuses, (401, 401, 200));
+
+    // A bad file stops the run before it starts, naming the file.
+    std::fs::write(&web, "basic_auth_users:\n  prometheus: plaintext\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tickwatch-loadgen"))
+        .arg("run")
+        .arg(&scenario)
+        .args(["--metrics-address", &format!("127.0.0.1:{}", free_port()), "--web.config.file"])
+        .arg(&web)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("web.yml") && stderr.contains("not a bcrypt hash"), "{stderr}");
+}

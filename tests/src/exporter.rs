@@ -1,3 +1,4 @@
+use crate::ports::accepts;
 use crate::{Result, Server, ServerProcess, free_port};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -7,6 +8,7 @@ use tempfile::TempDir;
 pub struct Exporter {
     process: ServerProcess,
     port: u16,
+    scheme: &'static str,
     dir: TempDir,
 }
 
@@ -20,12 +22,49 @@ impl Exporter {
         std::fs::write(&path, format!("[web]\nlisten_address = \"127.0.0.1:{port}\"\n{config}"))?;
         let args = vec!["--config".to_owned(), path.display().to_string(), "--log.level".to_owned(), log_level.into()];
         let process = ServerProcess::start_http("tickwatch-exporter", binary.to_owned(), args, dir.path(), port)?;
-        Ok(Exporter { process, port, dir })
+        Ok(Exporter { process, port, scheme: "http", dir })
     }
 
-    /// `http://127.0.0.1:PORT` followed by `path`.
+    /// Starts `binary` with `config` and `web_config` as its `--web.config.file`
+    /// (`web.yml` beside the config), plus `args`, and waits until its port accepts
+    /// (its endpoints may need TLS and credentials). `https`: whether `web_config` turns
+    /// TLS on, for [`url`](Self::url).
+    pub fn start_with_web_config(
+        binary: &Path,
+        config: &str,
+        web_config: &str,
+        https: bool,
+        args: &[&str],
+    ) -> Result<Exporter> {
+        let dir = tempfile::Builder::new().prefix("tickwatch-exporter-").tempdir()?;
+        let port = free_port();
+        let path = dir.path().join("exporter.toml");
+        std::fs::write(&path, format!("[web]\nlisten_address = \"127.0.0.1:{port}\"\n{config}"))?;
+        let web = dir.path().join("web.yml");
+        std::fs::write(&web, web_config)?;
+        let mut all_args = vec!["--config".to_owned(), path.display().to_string()];
+        all_args.extend(["--web.config.file".to_owned(), web.display().to_string()]);
+        all_args.extend(args.iter().map(|a| (*a).to_owned()));
+        let program = binary.to_owned();
+        let command = move || {
+            let mut command = std::process::Command::new(&program);
+            command.args(&all_args);
+            command
+        };
+        let log = dir.path().join("tickwatch-exporter.log");
+        let process =
+            ServerProcess::start("tickwatch-exporter", &log, Duration::from_secs(20), command, move || accepts(port))?;
+        Ok(Exporter { process, port, scheme: if https { "https" } else { "http" }, dir })
+    }
+
+    /// `http://127.0.0.1:PORT` (or `https://`) followed by `path`.
     pub fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
+        format!("{}://127.0.0.1:{}{path}", self.scheme, self.port)
+    }
+
+    /// The `--web.config.file` of [`start_with_web_config`](Self::start_with_web_config).
+    pub fn web_config_path(&self) -> PathBuf {
+        self.dir.path().join("web.yml")
     }
 
     pub fn port(&self) -> u16 {

@@ -15,9 +15,10 @@ use crate::thresholds::Observed;
 use crate::verdict::{Check, Verdict};
 use live::LiveMetrics;
 use source::{Feed, Shard};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use tickwatch_common::web::{Limits, WebServer};
 
 /// How to run a scenario.
 pub struct RunOptions {
@@ -27,6 +28,8 @@ pub struct RunOptions {
     pub duration_scale: f64,
     pub shard: Shard,
     pub metrics_address: Option<String>,
+    /// `--web.config.file` for the metrics endpoint.
+    pub web_config_file: Option<PathBuf>,
     /// Exchange time of the first message; now when absent.
     pub start_ns: Option<i64>,
     /// The Prometheus (and Alertmanager) `[expect]` is checked against; without it the
@@ -44,6 +47,7 @@ impl Default for RunOptions {
             duration_scale: 1.0,
             shard: Shard::ALL,
             metrics_address: None,
+            web_config_file: None,
             start_ns: None,
             monitoring: None,
         }
@@ -71,7 +75,7 @@ pub async fn run(mut scenario: Scenario, options: RunOptions) -> Result<Outcome,
         .collect();
     let live = Arc::new(LiveMetrics::new());
     if let Some(address) = &options.metrics_address {
-        serve_metrics(address, Arc::clone(&live)).await?;
+        serve_metrics(address, options.web_config_file.as_deref(), Arc::clone(&live)).await?;
     }
     let start_ns = options
         .start_ns
@@ -179,7 +183,10 @@ pub async fn run(mut scenario: Scenario, options: RunOptions) -> Result<Outcome,
     Ok(Outcome { sinks, verdict })
 }
 
-async fn serve_metrics(address: &str, live: Arc<LiveMetrics>) -> Result<(), String> {
+/// Serves the live metrics on `address` (through `web_config`'s TLS and users, when
+/// given) until the process ends.
+async fn serve_metrics(address: &str, web_config: Option<&Path>, live: Arc<LiveMetrics>) -> Result<(), String> {
+    let web = Arc::new(WebServer::new(web_config)?);
     let listener =
         tokio::net::TcpListener::bind(address).await.map_err(|e| format!("--metrics-address {address}: {e}"))?;
     let app = axum::Router::new().route(
@@ -192,8 +199,7 @@ async fn serve_metrics(address: &str, live: Arc<LiveMetrics>) -> Result<(), Stri
             }
         }),
     );
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
+    let limits = Limits { max_connections: 64, max_requests: 16 };
+    tokio::spawn(tickwatch_common::web::serve(listener, app, web, limits, std::future::pending()));
     Ok(())
 }
