@@ -7,6 +7,7 @@
 //! and never delays or breaks the others.
 
 pub mod config;
+pub mod consumers;
 pub mod discovery;
 pub mod epoch;
 pub mod exposition;

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use tickwatch_common::web::{Limits, WebServer};
 use tickwatch_exporter::config;
-use tickwatch_exporter::probe::{KINDS, build_all};
+use tickwatch_exporter::probe::KINDS;
 use tickwatch_exporter::shared::Shared;
 use tickwatch_exporter::web::{App, router};
 use tracing_subscriber::EnvFilter;
@@ -21,7 +21,9 @@ use tracing_subscriber::EnvFilter;
         Every target in the config file is probed at scrape time, concurrently, each within the \
         scrape's timeout (X-Prometheus-Scrape-Timeout-Seconds less 0.5 s). A target that is down \
         or slow reports tickwatch_probe_success 0 and never delays the others.\n\n\
-        Endpoints: /metrics, /probe?target=NAME, /-/healthy, /-/ready, and a landing page at /."
+        SIGHUP (or POST /-/reload with --web.enable-lifecycle) reloads the config file: unchanged \
+        targets keep their connections and counters, a file with problems keeps the running config.\n\n\
+        Endpoints: /metrics, /probe?target=NAME, /-/reload, /-/healthy, /-/ready, and a landing page at /."
 )]
 struct Cli {
     /// The TOML config file (see examples/exporter.toml).
@@ -42,6 +44,9 @@ struct Cli {
     /// after 10 s without a request).
     #[arg(long = "web.max-connections", value_name = "N", default_value_t = 512)]
     max_connections: usize,
+    /// Serve POST /-/reload (Prometheus's flag). SIGHUP reloads too, always.
+    #[arg(long = "web.enable-lifecycle")]
+    enable_lifecycle: bool,
     /// Check the config file (and --web.config.file), print every problem (file, key,
     /// why), and exit: 0 when it is valid, 1 when it is not.
     #[arg(long = "check-config")]
@@ -63,7 +68,7 @@ enum LogFormat {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let mut config = match config::load(&cli.config) {
+    let config = match config::load(&cli.config) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("{e}");
@@ -71,9 +76,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    if let Some(address) = cli.listen_address {
-        config.web.listen_address = address;
-    }
+    let address = cli.listen_address.clone().unwrap_or_else(|| config.web.listen_address.clone());
     let web = match WebServer::new(cli.web_config_file.as_deref()) {
         Ok(web) => Arc::new(web),
         Err(e) => {
@@ -83,7 +86,7 @@ fn main() -> ExitCode {
         }
     };
     if cli.check_config {
-        println!("{}: OK ({}; listening on {})", cli.config.display(), summary(&config), config.web.listen_address);
+        println!("{}: OK ({}; listening on {address})", cli.config.display(), summary(&config));
         if let Some(file) = &cli.web_config_file {
             println!("{}: OK ({})", file.display(), if web.tls() { "TLS" } else { "plain HTTP" });
         }
@@ -102,7 +105,8 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(serve(config, web, limits)) {
+    let lifecycle = cli.enable_lifecycle;
+    match runtime.block_on(serve(cli.config, config, address, web, limits, lifecycle)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("tickwatch-exporter: {e}");
@@ -142,16 +146,35 @@ fn init_logging(level: Option<&str>, format: LogFormat) {
     }
 }
 
-async fn serve(config: config::Config, web: Arc<WebServer>, limits: Limits) -> Result<(), String> {
-    let address = config.web.listen_address.clone();
+async fn serve(
+    config_path: PathBuf,
+    config: config::Config,
+    address: String,
+    web: Arc<WebServer>,
+    limits: Limits,
+    lifecycle: bool,
+) -> Result<(), String> {
     let listener =
         tokio::net::TcpListener::bind(&address).await.map_err(|e| format!("cannot listen on {address}: {e}"))?;
     let shared = Arc::new(Shared::new());
-    let probes = build_all(&config, &shared);
-    tracing::info!(address, targets = probes.len(), tls = web.tls(), "tickwatch-exporter listening");
-    let app = Arc::new(App { probes, shared, default_timeout: config.defaults.timeout });
+    let app = Arc::new(App::start(config_path, &config, Arc::clone(&shared), lifecycle));
+    tracing::info!(address, targets = app.target_count(), tls = web.tls(), "tickwatch-exporter listening");
+    tokio::spawn(reload_on_sighup(Arc::clone(&app)));
     tickwatch_common::web::serve(listener, router(app), web, limits, shutdown_signal()).await;
+    shared.consumers.stop_all();
     Ok(())
+}
+
+/// Reloads the config on every SIGHUP.
+async fn reload_on_sighup(app: Arc<App>) {
+    let Ok(mut hangups) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
+        tracing::error!("cannot listen for SIGHUP; reload with POST /-/reload (--web.enable-lifecycle)");
+        return;
+    };
+    while hangups.recv().await.is_some() {
+        tracing::info!("SIGHUP: reloading the config");
+        let _ = app.reload().await;
+    }
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

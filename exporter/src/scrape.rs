@@ -38,14 +38,15 @@ pub fn budget(scrape_timeout_header: Option<&str>, default: Duration) -> Duratio
 
 /// Probes `probes` concurrently under `budget` and encodes their samples with every
 /// long-lived metric (`/metrics`).
-pub async fn scrape(probes: &[TargetProbe], budget: Duration, shared: &Arc<Shared>) -> String {
-    encode(probe_all(probes, budget, shared).await, &shared.registry.gather())
+pub async fn scrape(probes: &[Arc<TargetProbe>], budget: Duration, shared: &Arc<Shared>) -> String {
+    let samples = probe_all(probes, budget, shared).await;
+    encode(samples, &shared.gather_configured(&|name| probes.iter().any(|p| p.target == name)))
 }
 
 /// Probes one target and encodes its samples with the long-lived metrics labelled with
 /// its name only (`/probe?target=NAME`): never other targets' series nor the exporter's
 /// own metrics, which belong on `/metrics`.
-pub async fn scrape_one(probe: &TargetProbe, budget: Duration, shared: &Arc<Shared>) -> String {
+pub async fn scrape_one(probe: &Arc<TargetProbe>, budget: Duration, shared: &Arc<Shared>) -> String {
     let samples = probe_all(std::slice::from_ref(probe), budget, shared).await;
     encode(samples, &shared.gather_target(&probe.target))
 }
@@ -53,7 +54,7 @@ pub async fn scrape_one(probe: &TargetProbe, budget: Duration, shared: &Arc<Shar
 /// The samples of one round of probing, with success and duration per target. A scrape
 /// that arrives while a target's round is running shares that round, so concurrent
 /// scrapes (an HA pair of Prometheus servers) cost each target one round.
-pub async fn probe_all(probes: &[TargetProbe], budget: Duration, shared: &Arc<Shared>) -> Samples {
+pub async fn probe_all(probes: &[Arc<TargetProbe>], budget: Duration, shared: &Arc<Shared>) -> Samples {
     let outcomes = join_all(probes.iter().map(|probe| probe.rounds.join(probe, budget, shared))).await;
     let mut samples = Samples::new();
     for (probe, outcome) in probes.iter().zip(outcomes) {
@@ -190,15 +191,16 @@ mod tests {
         }
     }
 
-    fn target(name: &str, probe: Arc<dyn Probe>) -> TargetProbe {
-        TargetProbe {
+    fn target(name: &str, probe: Arc<dyn Probe>) -> Arc<TargetProbe> {
+        Arc::new(TargetProbe {
             kind: "redis",
             target: name.into(),
             up: None,
             probe,
             tls_context: None,
             rounds: Default::default(),
-        }
+            fingerprint: String::new(),
+        })
     }
 
     #[tokio::test]

@@ -1,9 +1,13 @@
-//! State that outlives a scrape: the registry of long-lived metrics (build info, error
-//! counters, background consumers' counters, process metrics).
+//! State that outlives a scrape and a reload: the registry of long-lived metrics (build
+//! info, error counters, background consumers' counters, process metrics), the
+//! consumers themselves, and the monitors' taps.
 
+use crate::consumers::Consumers;
 use crate::probe::websocket::monitor::Tap;
+use prometheus::core::Collector;
 use prometheus::proto::MetricFamily;
-use prometheus::{GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
+use prometheus::{Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
+use std::any::Any;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -14,10 +18,43 @@ pub struct Shared {
     pub probe_errors: IntCounterVec,
     /// Messages of monitor-mode WebSocket targets, by target name, for feeds to consume.
     pub taps: Mutex<HashMap<String, Tap>>,
+    pub consumers: Consumers,
+    /// `tickwatch_config_last_reload_successful`.
+    pub reload_successful: IntGauge,
+    /// `tickwatch_config_last_reload_success_timestamp_seconds`.
+    pub reload_success_time: Gauge,
+    families: Families,
+}
+
+/// Families made so far, by name: a reload that builds a kind again gets the same
+/// family (a second registration would fail, and its series would be lost).
+struct Families {
+    registry: Registry,
+    made: Mutex<HashMap<String, Box<dyn Any + Send>>>,
+}
+
+impl Families {
+    /// The family named `name`, made by `make` and registered the first time only.
+    fn get<F: Collector + Clone + Send + 'static>(&self, name: &str, make: impl FnOnce() -> F) -> F {
+        let mut made = self.made.lock().expect("not poisoned");
+        if let Some(family) = made.get(name).and_then(|f| f.downcast_ref::<F>()) {
+            return family.clone();
+        }
+        let family = make();
+        register(&self.registry, family.clone());
+        made.insert(name.to_owned(), Box::new(family.clone()));
+        family
+    }
+}
+
+/// Registers a metric; names are fixed in code, so a clash is a programming error.
+fn register(registry: &Registry, collector: impl Collector + 'static) {
+    registry.register(Box::new(collector)).expect("each metric is registered once");
 }
 
 impl Shared {
-    /// A registry with build info, the probe error counter and process metrics.
+    /// A registry with build info, the probe error counter, the consumers' and reloads'
+    /// metrics, and process metrics.
     pub fn new() -> Shared {
         let registry = Registry::new();
         let build_info = IntGauge::with_opts(
@@ -26,32 +63,69 @@ impl Shared {
         )
         .expect("valid metric");
         build_info.set(1);
-        let probe_errors = IntCounterVec::new(
-            Opts::new("tickwatch_probe_errors_total", "Failed probes by kind, target and reason."),
+        register(&registry, build_info);
+        register(&registry, prometheus::process_collector::ProcessCollector::for_self());
+        let families = Families { registry: registry.clone(), made: Mutex::new(HashMap::new()) };
+        let counter = |name: &str, help: &str, labels: &[&str]| {
+            families.get(name, || IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric"))
+        };
+        let probe_errors = counter(
+            "tickwatch_probe_errors_total",
+            "Failed probes by kind, target and reason.",
             &["kind", "target", "reason"],
-        )
-        .expect("valid metric");
-        registry.register(Box::new(build_info)).expect("registered once");
-        registry.register(Box::new(probe_errors.clone())).expect("registered once");
-        registry
-            .register(Box::new(prometheus::process_collector::ProcessCollector::for_self()))
-            .expect("registered once");
-        Shared { registry, probe_errors, taps: Mutex::new(HashMap::new()) }
+        );
+        let consumer_up = families.get("tickwatch_consumer_up", || {
+            let help = "Whether the background consumer of the target runs (0 from its death until its restart).";
+            IntGaugeVec::new(Opts::new("tickwatch_consumer_up", help), &["kind", "target"]).expect("valid metric")
+        });
+        let restarts = counter(
+            "tickwatch_consumer_restarts_total",
+            "Times the background consumer of the target ended or panicked and was started again.",
+            &["kind", "target"],
+        );
+        let reload_successful = families.get("tickwatch_config_last_reload_successful", || {
+            let help = "Whether the last config reload worked (1) or not (0).";
+            IntGauge::new("tickwatch_config_last_reload_successful", help).expect("valid metric")
+        });
+        let reload_success_time = families.get("tickwatch_config_last_reload_success_timestamp_seconds", || {
+            let help = "When the config was last loaded successfully (at start or a reload), in Unix seconds.";
+            Gauge::new("tickwatch_config_last_reload_success_timestamp_seconds", help).expect("valid metric")
+        });
+        Shared {
+            registry,
+            probe_errors,
+            taps: Mutex::new(HashMap::new()),
+            consumers: Consumers::new(consumer_up, restarts),
+            reload_successful,
+            reload_success_time,
+            families,
+        }
     }
 
-    /// The long-lived series that belong to target (or feed) `name`, for `/probe`:
-    /// those labelled `target` or `feed` = `name`, without the exporter's own
-    /// `tickwatch_*` families.
-    pub fn gather_target(&self, name: &str) -> Vec<MetricFamily> {
+    /// The long-lived series of `/metrics`: everything but the series of targets (or
+    /// feeds) no longer configured, which a reload removed.
+    pub fn gather_configured(&self, configured: &dyn Fn(&str) -> bool) -> Vec<MetricFamily> {
+        self.gather_where(
+            &|labels| labels.iter().all(|(name, value)| !is_target_label(name) || configured(value)),
+            true,
+        )
+    }
+
+    /// The registry's series whose labels `keep` accepts; the `tickwatch_*` families
+    /// only when `own`.
+    fn gather_where(&self, keep: &LabelFilter<'_>, own: bool) -> Vec<MetricFamily> {
         let mut families = self.registry.gather();
         families.retain_mut(|family| {
-            if family.name().starts_with("tickwatch_") {
+            if !own && family.name().starts_with("tickwatch_") {
                 return false;
             }
             let metrics: Vec<_> = family
                 .take_metric()
                 .into_iter()
-                .filter(|m| m.get_label().iter().any(|l| matches!(l.name(), "target" | "feed") && l.value() == name))
+                .filter(|m| {
+                    let labels: Vec<(&str, &str)> = m.get_label().iter().map(|l| (l.name(), l.value())).collect();
+                    keep(&labels)
+                })
                 .collect();
             family.set_metric(metrics);
             !family.get_metric().is_empty()
@@ -59,38 +133,33 @@ impl Shared {
         families
     }
 
-    /// Registers a background consumer's metric; names are fixed in code, so a clash is
-    /// a programming error.
-    pub fn register(&self, collector: impl prometheus::core::Collector + Clone + 'static) {
-        self.registry.register(Box::new(collector)).expect("each metric is registered once");
+    /// The long-lived series that belong to target (or feed) `name`, for `/probe`:
+    /// those labelled `target` or `feed` = `name`, without the exporter's own
+    /// `tickwatch_*` families.
+    pub fn gather_target(&self, name: &str) -> Vec<MetricFamily> {
+        self.gather_where(&|labels| labels.iter().any(|(label, value)| is_target_label(label) && *value == name), false)
     }
 
-    /// Creates and registers a counter family.
+    /// The counter family `name`, created and registered the first time.
     pub fn counter_vec(&self, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
-        let family = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
-        self.register(family.clone());
-        family
+        self.families.get(name, || IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric"))
     }
 
-    /// Creates and registers an integer gauge family.
+    /// The integer gauge family `name`, created and registered the first time.
     pub fn int_gauge_vec(&self, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
-        let family = IntGaugeVec::new(Opts::new(name, help), labels).expect("valid metric");
-        self.register(family.clone());
-        family
+        self.families.get(name, || IntGaugeVec::new(Opts::new(name, help), labels).expect("valid metric"))
     }
 
-    /// Creates and registers a gauge family.
+    /// The gauge family `name`, created and registered the first time.
     pub fn gauge_vec(&self, name: &str, help: &str, labels: &[&str]) -> GaugeVec {
-        let family = GaugeVec::new(Opts::new(name, help), labels).expect("valid metric");
-        self.register(family.clone());
-        family
+        self.families.get(name, || GaugeVec::new(Opts::new(name, help), labels).expect("valid metric"))
     }
 
-    /// Creates and registers a histogram family.
+    /// The histogram family `name`, created and registered the first time.
     pub fn histogram_vec(&self, name: &str, help: &str, buckets: Vec<f64>, labels: &[&str]) -> HistogramVec {
-        let family = HistogramVec::new(HistogramOpts::new(name, help).buckets(buckets), labels).expect("valid metric");
-        self.register(family.clone());
-        family
+        self.families.get(name, || {
+            HistogramVec::new(HistogramOpts::new(name, help).buckets(buckets), labels).expect("valid metric")
+        })
     }
 }
 
@@ -98,4 +167,12 @@ impl Default for Shared {
     fn default() -> Self {
         Shared::new()
     }
+}
+
+/// Decides from a series' labels, as (name, value), whether it is gathered.
+type LabelFilter<'a> = dyn Fn(&[(&str, &str)]) -> bool + 'a;
+
+/// The labels that name a target: `target`, and `feed` for feeds.
+fn is_target_label(label: &str) -> bool {
+    matches!(label, "target" | "feed")
 }

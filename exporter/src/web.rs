@@ -1,17 +1,20 @@
 //! HTTP: `/metrics` (every target), `/probe?target=NAME` (one configured target, by name
-//! only: no address is ever taken from a request), `/-/healthy`, `/-/ready`, and a
-//! landing page listing the targets.
+//! only: no address is ever taken from a request), `/-/reload` (with
+//! `--web.enable-lifecycle`), `/-/healthy`, `/-/ready`, and a landing page listing the
+//! targets. The running targets can be swapped by a reload while scrapes go on.
 
-use crate::probe::TargetProbe;
+use crate::config;
+use crate::probe::{Running, TargetProbe, build_all};
 use crate::scrape::{budget, scrape, scrape_one};
 use crate::shared::Shared;
 use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 /// The header Prometheus tells its scrape timeout in.
@@ -19,10 +22,92 @@ const TIMEOUT_HEADER: &str = "X-Prometheus-Scrape-Timeout-Seconds";
 
 /// What the handlers share.
 pub struct App {
-    pub probes: Vec<TargetProbe>,
     pub shared: Arc<Shared>,
+    /// The config file, read again on reload.
+    config_path: PathBuf,
+    /// The address listened on; a reload cannot move it.
+    listen_address: String,
+    /// Whether `POST /-/reload` is served (`--web.enable-lifecycle`).
+    lifecycle: bool,
+    current: RwLock<Arc<Targets>>,
+    /// One reload at a time.
+    reloading: tokio::sync::Mutex<()>,
+}
+
+/// The targets in force.
+struct Targets {
+    probes: Vec<Arc<TargetProbe>>,
     /// Probe budget when a scrape has no timeout header.
-    pub default_timeout: Duration,
+    default_timeout: Duration,
+}
+
+impl App {
+    /// Builds every target of `config` (read from `config_path`) and starts their
+    /// consumers. Must run inside a Tokio runtime.
+    pub fn start(config_path: PathBuf, config: &config::Config, shared: Arc<Shared>, lifecycle: bool) -> App {
+        let targets =
+            Targets { probes: build_all(config, &shared, Running::new()), default_timeout: config.defaults.timeout };
+        loaded(&shared);
+        App {
+            shared,
+            config_path,
+            listen_address: config.web.listen_address.clone(),
+            lifecycle,
+            current: RwLock::new(Arc::new(targets)),
+            reloading: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// How many targets run.
+    pub fn target_count(&self) -> usize {
+        self.targets().probes.len()
+    }
+
+    fn targets(&self) -> Arc<Targets> {
+        Arc::clone(&self.current.read().expect("not poisoned"))
+    }
+
+    /// Reads the config file again: unchanged targets keep their connections and
+    /// background state, changed and new ones start, removed ones stop. A file with
+    /// problems keeps the running config; every problem is logged and returned.
+    pub async fn reload(&self) -> Result<(), String> {
+        let _one_at_a_time = self.reloading.lock().await;
+        let config = match config::load(&self.config_path) {
+            Ok(config) => config,
+            Err(e) => {
+                for problem in &e.problems {
+                    tracing::error!(
+                        file = e.file,
+                        key = problem.key,
+                        "reload refused, the running config stays: {}",
+                        problem.why
+                    );
+                }
+                self.shared.reload_successful.set(0);
+                return Err(e.to_string());
+            }
+        };
+        if config.web.listen_address != self.listen_address {
+            tracing::warn!(
+                address = self.listen_address,
+                "[web] listen_address changed: the new address takes a restart; still listening on the old one"
+            );
+        }
+        let running: Running =
+            self.targets().probes.iter().map(|p| ((p.kind, p.target.clone()), Arc::clone(p))).collect();
+        let probes = build_all(&config, &self.shared, running);
+        tracing::info!(targets = probes.len(), "config reloaded");
+        *self.current.write().expect("not poisoned") =
+            Arc::new(Targets { probes, default_timeout: config.defaults.timeout });
+        loaded(&self.shared);
+        Ok(())
+    }
+}
+
+/// Records a successful load (at start or on reload).
+fn loaded(shared: &Shared) {
+    shared.reload_successful.set(1);
+    shared.reload_success_time.set(crate::epoch::now_ms() / 1000.0);
 }
 
 /// The exporter's routes.
@@ -31,13 +116,14 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/", get(landing))
         .route("/metrics", get(metrics))
         .route("/probe", get(probe))
+        .route("/-/reload", post(reload))
         .route("/-/healthy", get(|| async { "Healthy\n" }))
         .route("/-/ready", get(|| async { "Ready\n" }))
         .with_state(app)
 }
 
-fn scrape_budget(app: &App, headers: &HeaderMap) -> Duration {
-    budget(headers.get(TIMEOUT_HEADER).and_then(|v| v.to_str().ok()), app.default_timeout)
+fn scrape_budget(targets: &Targets, headers: &HeaderMap) -> Duration {
+    budget(headers.get(TIMEOUT_HEADER).and_then(|v| v.to_str().ok()), targets.default_timeout)
 }
 
 fn exposition(text: String) -> Response {
@@ -45,7 +131,8 @@ fn exposition(text: String) -> Response {
 }
 
 async fn metrics(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
-    exposition(scrape(&app.probes, scrape_budget(&app, &headers), &app.shared).await)
+    let targets = app.targets();
+    exposition(scrape(&targets.probes, scrape_budget(&targets, &headers), &app.shared).await)
 }
 
 async fn probe(
@@ -56,16 +143,33 @@ async fn probe(
     let Some(name) = query.get("target") else {
         return (StatusCode::BAD_REQUEST, "missing ?target=NAME (a target name from the config)\n").into_response();
     };
-    let Some(probe) = app.probes.iter().find(|p| p.target == *name) else {
-        let known: Vec<&str> = app.probes.iter().map(|p| p.target.as_str()).collect();
+    let targets = app.targets();
+    let Some(probe) = targets.probes.iter().find(|p| p.target == *name) else {
+        let known: Vec<&str> = targets.probes.iter().map(|p| p.target.as_str()).collect();
         let message = format!("unknown target `{name}`; configured targets: {}\n", known.join(", "));
         return (StatusCode::NOT_FOUND, message).into_response();
     };
-    exposition(scrape_one(probe, scrape_budget(&app, &headers), &app.shared).await)
+    exposition(scrape_one(probe, scrape_budget(&targets, &headers), &app.shared).await)
+}
+
+/// `POST /-/reload`, as Prometheus answers it: 403 without `--web.enable-lifecycle`, 500
+/// with the problems when the file is refused.
+async fn reload(State(app): State<Arc<App>>) -> Response {
+    if !app.lifecycle {
+        return (StatusCode::FORBIDDEN, "Lifecycle API is not enabled (start with --web.enable-lifecycle).\n")
+            .into_response();
+    }
+    match app.reload().await {
+        Ok(()) => (StatusCode::OK, "config reloaded\n").into_response(),
+        Err(problems) => {
+            (StatusCode::INTERNAL_SERVER_ERROR, format!("{problems}\nthe running config stays\n")).into_response()
+        }
+    }
 }
 
 async fn landing(State(app): State<Arc<App>>) -> Html<String> {
     let rows: String = app
+        .targets()
         .probes
         .iter()
         .map(|p| {

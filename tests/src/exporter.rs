@@ -16,11 +16,18 @@ impl Exporter {
     /// Starts `binary` with `config` (its `[web]` section is added here) at `log_level`
     /// and waits until it answers `/-/ready`.
     pub fn start(binary: &Path, config: &str, log_level: &str) -> Result<Exporter> {
+        Exporter::start_with_args(binary, config, log_level, &[])
+    }
+
+    /// [`start`](Self::start) with more command-line arguments.
+    pub fn start_with_args(binary: &Path, config: &str, log_level: &str, extra: &[&str]) -> Result<Exporter> {
         let dir = tempfile::Builder::new().prefix("tickwatch-exporter-").tempdir()?;
         let port = free_port();
         let path = dir.path().join("exporter.toml");
         std::fs::write(&path, format!("[web]\nlisten_address = \"127.0.0.1:{port}\"\n{config}"))?;
-        let args = vec!["--config".to_owned(), path.display().to_string(), "--log.level".to_owned(), log_level.into()];
+        let mut args =
+            vec!["--config".to_owned(), path.display().to_string(), "--log.level".to_owned(), log_level.into()];
+        args.extend(extra.iter().map(|a| (*a).to_owned()));
         let process = ServerProcess::start_http("tickwatch-exporter", binary.to_owned(), args, dir.path(), port)?;
         Ok(Exporter { process, port, scheme: "http", dir })
     }
@@ -69,6 +76,14 @@ impl Exporter {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// Rewrites its config file as `config` (the `[web]` section is added again), for a
+    /// reload.
+    pub fn rewrite_config(&self, config: &str) -> Result<()> {
+        let web = format!("[web]\nlisten_address = \"127.0.0.1:{}\"\n", self.port);
+        std::fs::write(self.config_path(), format!("{web}{config}"))?;
+        Ok(())
     }
 
     /// The config file it reads (to rewrite before a reload).

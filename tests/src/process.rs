@@ -108,6 +108,13 @@ impl ServerProcess {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// Sends SIGHUP (a reload, for servers that take it that way).
+    pub fn hang_up(&self) -> Result<()> {
+        let child = self.child.as_ref().ok_or_else(|| KitError(format!("{} is not running", self.name)))?;
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), Signal::SIGHUP)
+            .map_err(|e| KitError(format!("cannot signal {}: {e}", self.name)))
+    }
+
     /// SIGTERM to the group, then SIGKILL after the grace period; reaps the child.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {

@@ -31,10 +31,19 @@ pub fn parse(text: &str, file: &str, lookup: &dyn Fn(&str) -> Option<String>) ->
 
     let web: Option<WebConfig> = section(&mut table, "web", &mut problems);
     let defaults: Option<Defaults> = section(&mut table, "defaults", &mut problems);
-    let mut config =
-        Config { web: web.unwrap_or_default(), defaults: defaults.unwrap_or_default(), sections: Vec::new() };
+    let mut config = Config {
+        web: web.unwrap_or_default(),
+        defaults: defaults.unwrap_or_default(),
+        sections: Vec::new(),
+        tables: Default::default(),
+    };
     for kind in KINDS {
         let items = list(&mut table, kind.section(), &mut problems);
+        for item in &items {
+            if let Some(name) = item.get("name").and_then(toml::Value::as_str) {
+                config.tables.insert((kind.section(), name.to_owned()), item.clone());
+            }
+        }
         if !items.is_empty() {
             config.sections.push((kind.section(), kind.read(items, &mut problems)));
         }

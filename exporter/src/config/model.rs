@@ -6,6 +6,7 @@ use super::{Problem, TargetProblems};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use std::any::Any;
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,6 +20,9 @@ pub struct Config {
     pub defaults: Defaults,
     /// The targets of each kind that has any, in `probe::KINDS` order.
     pub(super) sections: Vec<(&'static str, Arc<dyn Targets>)>,
+    /// Each target's table as written (after `${VAR}`s), by (section, name): what a
+    /// reload compares.
+    pub(super) tables: HashMap<(&'static str, String), toml::Value>,
 }
 
 impl Config {
@@ -32,6 +36,21 @@ impl Config {
         self.sections.iter().find(|(s, _)| *s == section).map_or(0, |(_, t)| t.count())
     }
 
+    /// What a target's probe and consumers are built from: its table, `[defaults]`, and
+    /// the tables of the targets it reads from. Equal fingerprints across a reload mean
+    /// the running target can stay as it is.
+    pub fn fingerprint<T: Target>(&self, section: &'static str, target: &T) -> String {
+        let table = |section: &'static str, name: &str| {
+            self.tables.get(&(section, name.to_owned())).map(toml::Value::to_string).unwrap_or_default()
+        };
+        let mut fingerprint = format!("{:?}\n{}", self.defaults, table(section, target.name()));
+        for (section, name) in target.references() {
+            fingerprint.push('\n');
+            fingerprint.push_str(&table(section, name));
+        }
+        fingerprint
+    }
+
     /// Every configured target as (key, name), e.g. (`redis[0]`, `cache`).
     pub fn names(&self) -> impl Iterator<Item = (String, &str)> {
         self.sections
@@ -41,12 +60,16 @@ impl Config {
 }
 
 /// One target of a probe kind, as its config section holds it.
-pub trait Target: DeserializeOwned + fmt::Debug + Send + Sync + 'static {
+pub trait Target: DeserializeOwned + Clone + fmt::Debug + Send + Sync + 'static {
     /// The unique target name: the `target` (or `feed`) label and the `/probe?target=` value.
     fn name(&self) -> &str;
     /// Checks what the types cannot (addresses, combinations, references to other
     /// targets).
     fn validate(&self, config: &Config, problems: &mut TargetProblems);
+    /// The targets it reads from, as (section, name): a feed's monitor or MongoDB target.
+    fn references(&self) -> Vec<(&'static str, &str)> {
+        Vec::new()
+    }
     /// Where the target's TLS looks for trust and identity (see
     /// `TlsConfig::context`), for failure logs; None when it does not use TLS.
     fn tls_context(&self) -> Option<String> {

@@ -16,6 +16,7 @@ use crate::exposition::{Family, Samples};
 use crate::reason::Reason;
 use crate::scrape::Rounds;
 use crate::shared::Shared;
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -75,7 +76,12 @@ pub struct TargetProbe {
     pub tls_context: Option<String>,
     /// The round running now, shared by concurrent scrapes.
     pub rounds: Rounds,
+    /// What it was built from ([`Config::fingerprint`]).
+    pub fingerprint: String,
 }
+
+/// The running probes by (kind, target), for a reload to keep what did not change.
+pub type Running = HashMap<(&'static str, String), Arc<TargetProbe>>;
 
 /// A target whose client could not be built: it stays in every scrape, failing with
 /// reason `config` and saying why, instead of silently having no series.
@@ -110,8 +116,10 @@ pub trait AnyKind: Sync {
     fn counted_as(&self) -> &'static str;
     /// Reads the section's tables, each on its own, as the kind's targets.
     fn read(&self, items: Vec<toml::Value>, problems: &mut Vec<Problem>) -> Arc<dyn Targets>;
-    /// Builds the probes of the kind's targets in `config`.
-    fn build(&self, config: &Config, shared: &Arc<Shared>) -> Vec<TargetProbe>;
+    /// The probes of the kind's targets in `config`: taken from `running` where the
+    /// target did not change, built (and their consumers started) where it did or is
+    /// new; a changed target's old consumers are stopped first.
+    fn build(&self, config: &Config, shared: &Arc<Shared>, running: &mut Running) -> Vec<Arc<TargetProbe>>;
     /// The keys one of its tables accepts (for the config reference and its test).
     fn keys(&self) -> Vec<String>;
 }
@@ -134,28 +142,45 @@ impl<T: Target> AnyKind for Kind<T> {
         Arc::new(targets)
     }
 
-    fn build(&self, config: &Config, shared: &Arc<Shared>) -> Vec<TargetProbe> {
-        let targets = config.targets::<T>();
-        let built = (self.build)(targets, config, shared);
-        debug_assert_eq!(built.len(), targets.len(), "{}: one result per target", self.section);
-        targets
-            .iter()
-            .zip(built)
-            .map(|(target, built)| {
-                let probe = built.unwrap_or_else(|e| {
-                    tracing::error!(target = target.name(), "{} target cannot be started: {e}", self.section);
-                    Arc::new(Unbuildable(e))
-                });
-                TargetProbe {
-                    kind: self.section,
-                    target: target.name().to_owned(),
-                    up: self.up,
-                    probe,
-                    tls_context: target.tls_context(),
-                    rounds: Rounds::default(),
+    fn build(&self, config: &Config, shared: &Arc<Shared>, running: &mut Running) -> Vec<Arc<TargetProbe>> {
+        let mut kept = HashMap::new();
+        let mut changed = Vec::new();
+        for target in config.targets::<T>() {
+            let key = (self.section, target.name().to_owned());
+            let fingerprint = config.fingerprint(self.section, target);
+            match running.remove(&key) {
+                Some(probe) if probe.fingerprint == fingerprint => {
+                    kept.insert(key.1, probe);
                 }
-            })
-            .collect()
+                previous => {
+                    if previous.is_some() {
+                        stop(shared, self.section, &key.1);
+                    }
+                    changed.push((target.clone(), fingerprint));
+                }
+            }
+        }
+        let targets: Vec<T> = changed.iter().map(|(t, _)| t.clone()).collect();
+        let built = (self.build)(&targets, config, shared);
+        debug_assert_eq!(built.len(), targets.len(), "{}: one result per target", self.section);
+        for ((target, fingerprint), built) in changed.into_iter().zip(built) {
+            let probe = built.unwrap_or_else(|e| {
+                tracing::error!(target = target.name(), "{} target cannot be started: {e}", self.section);
+                Arc::new(Unbuildable(e))
+            });
+            let name = target.name().to_owned();
+            let built = Arc::new(TargetProbe {
+                kind: self.section,
+                target: name.clone(),
+                up: self.up,
+                probe,
+                tls_context: target.tls_context(),
+                rounds: Rounds::default(),
+                fingerprint,
+            });
+            kept.insert(name, built);
+        }
+        config.targets::<T>().iter().filter_map(|t| kept.remove(t.name())).collect()
     }
 
     fn keys(&self) -> Vec<String> {
@@ -174,8 +199,20 @@ pub const KINDS: &[&dyn AnyKind] = &[
     &Kind { section: "feed", counted_as: "feed", up: None, build: feed::build },
 ];
 
-/// Builds the probes of every configured target, in config order within each kind.
+/// The probes of every configured target, in config order within each kind: those of
+/// `running` whose targets did not change are kept as they are (connections, consumers
+/// and counters go on), the rest are built; targets no longer configured are stopped.
 /// Must run inside a Tokio runtime (background consumers are spawned here).
-pub fn build_all(config: &Config, shared: &Arc<Shared>) -> Vec<TargetProbe> {
-    KINDS.iter().flat_map(|kind| kind.build(config, shared)).collect()
+pub fn build_all(config: &Config, shared: &Arc<Shared>, mut running: Running) -> Vec<Arc<TargetProbe>> {
+    let probes = KINDS.iter().flat_map(|kind| kind.build(config, shared, &mut running)).collect();
+    for (kind, name) in running.into_keys() {
+        stop(shared, kind, &name);
+    }
+    probes
+}
+
+/// Stops what runs in the background for a target that was removed or changed.
+fn stop(shared: &Shared, kind: &'static str, name: &str) {
+    shared.consumers.stop(kind, name);
+    shared.taps.lock().expect("not poisoned").remove(name);
 }

@@ -10,6 +10,7 @@
 use super::CeleryTarget;
 use crate::shared::Shared;
 use base64::Engine;
+use futures_util::FutureExt;
 use futures_util::StreamExt;
 use prometheus::{HistogramVec, IntCounterVec, IntGaugeVec};
 use serde_json::Value;
@@ -157,9 +158,12 @@ impl EventSettings {
     }
 }
 
-/// Starts the consumer; it runs for the life of the process and reconnects on its own.
-pub fn spawn(settings: EventSettings, metrics: Arc<EventMetrics>) {
-    tokio::spawn(run(settings, metrics));
+/// Starts the consumer, supervised: it reconnects on its own, and is started again if it
+/// ever ends.
+pub fn spawn(settings: EventSettings, metrics: Arc<EventMetrics>, shared: &Shared) {
+    let target = settings.target.clone();
+    let start = move || run(settings.clone(), Arc::clone(&metrics)).boxed();
+    shared.consumers.spawn("celery", &target, Box::new(start));
 }
 
 async fn run(settings: EventSettings, metrics: Arc<EventMetrics>) {

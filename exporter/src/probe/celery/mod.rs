@@ -28,7 +28,7 @@ pub fn build(targets: &[CeleryTarget], config: &Config, shared: &Arc<Shared>) ->
         .iter()
         .map(|target| {
             if let (true, Some(metrics)) = (target.events, &event_metrics) {
-                events::spawn(EventSettings::from_target(target), Arc::clone(metrics));
+                events::spawn(EventSettings::from_target(target), Arc::clone(metrics), shared);
             }
             if target.broker.starts_with("amqp") {
                 amqp_broker::AmqpQueues::new(target).map(|p| Arc::new(p) as Arc<dyn Probe>)

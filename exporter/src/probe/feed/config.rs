@@ -175,6 +175,14 @@ impl Target for FeedTarget {
         &self.name
     }
 
+    fn references(&self) -> Vec<(&'static str, &str)> {
+        match &self.source {
+            FeedSource::Websocket { target } => vec![("websocket", target.as_str())],
+            FeedSource::Mongodb { target, .. } => vec![("mongodb", target.as_str())],
+            FeedSource::RedisPubsub { .. } | FeedSource::RedisStream { .. } => Vec::new(),
+        }
+    }
+
     fn validate(&self, config: &Config, problems: &mut TargetProblems) {
         match &self.source {
             FeedSource::RedisPubsub { url, tls_config, .. } | FeedSource::RedisStream { url, tls_config, .. } => {

@@ -17,6 +17,7 @@ use crate::exposition::{Samples, families};
 use crate::probe::{Probe, ProbeError, ProbeFuture};
 use crate::reason::Reason;
 use crate::shared::Shared;
+use futures_util::FutureExt;
 use pipeline::{FeedMetrics, LastSeen, Pipeline};
 use prometheus::IntGauge;
 use sources::{Source, SourceContext};
@@ -49,7 +50,13 @@ pub fn build(targets: &[FeedTarget], config: &Config, shared: &Arc<Shared>) -> V
                 lagged: lagged.with_label_values(&[&target.name]),
             };
             let source = Source::resolve(&target.source, config, shared)?;
-            tokio::spawn(sources::run(source, pipeline, ctx));
+            // The pipeline (windows, scores) lives across restarts of its source loop.
+            let pipeline = Arc::new(tokio::sync::Mutex::new(pipeline));
+            let start = move || {
+                let (source, pipeline, ctx) = (source.clone(), Arc::clone(&pipeline), ctx.clone());
+                async move { sources::run(source, &mut *pipeline.lock().await, &ctx).await }.boxed()
+            };
+            shared.consumers.spawn("feed", &target.name, Box::new(start));
             Ok(Arc::new(FeedProbe { name: target.name.clone(), connected, last_seen }) as Arc<dyn Probe>)
         })
         .collect()

@@ -16,8 +16,8 @@ use redis::streams::{StreamReadOptions, StreamReadReply};
 use std::sync::Arc;
 use std::time::Duration;
 use tickwatch_common::backoff::Backoff;
-use tokio::sync::broadcast::Receiver;
 use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::{Receiver, Sender};
 use tokio_tungstenite::tungstenite::Bytes;
 
 const TICK: Duration = Duration::from_secs(1);
@@ -29,6 +29,7 @@ fn now_ns() -> i64 {
 }
 
 /// What a source loop needs besides its pipeline.
+#[derive(Clone)]
 pub struct SourceContext {
     pub feed: String,
     pub connected: IntGauge,
@@ -38,10 +39,11 @@ pub struct SourceContext {
 
 /// A feed's source with its references resolved and its client built, so whatever can
 /// fail before connecting fails when the feed is built, never later in a background task.
+#[derive(Clone)]
 pub enum Source {
     Pubsub { client: redis::Client, channel: String },
     Stream { client: redis::Client, stream: String, group: Option<String>, consumer: String, field: String },
-    Tap { receiver: Receiver<Bytes>, monitor: Arc<MonitorState> },
+    Tap { sender: Sender<Bytes>, monitor: Arc<MonitorState> },
     Mongodb { uri: String, db: String, collection: String, time_field: String, poll_interval: Duration },
 }
 
@@ -64,7 +66,7 @@ impl Source {
             FeedSource::Websocket { target } => {
                 let taps = shared.taps.lock().expect("not poisoned");
                 let tap = taps.get(target).ok_or_else(|| format!("no monitor-mode [[websocket]] target `{target}`"))?;
-                Source::Tap { receiver: tap.sender.subscribe(), monitor: Arc::clone(&tap.monitor) }
+                Source::Tap { sender: tap.sender.clone(), monitor: Arc::clone(&tap.monitor) }
             }
             FeedSource::Mongodb { target, db, collection, time_field, poll_interval } => Source::Mongodb {
                 uri: config
@@ -94,17 +96,17 @@ pub fn default_consumer() -> String {
     format!("{host}-{}", std::process::id())
 }
 
-/// Runs the source of one feed for the life of the process.
-pub async fn run(source: Source, mut pipeline: Pipeline, ctx: SourceContext) {
+/// Runs the source of one feed until stopped, reconnecting on its own.
+pub async fn run(source: Source, pipeline: &mut Pipeline, ctx: &SourceContext) {
     match source {
-        Source::Pubsub { client, channel } => pubsub(&client, &channel, &mut pipeline, &ctx).await,
+        Source::Pubsub { client, channel } => pubsub(&client, &channel, pipeline, ctx).await,
         Source::Stream { client, stream, group, consumer, field } => {
             let group = group.as_deref().map(|g| (g, consumer.as_str()));
-            redis_stream(&client, &stream, group, &field, &mut pipeline, &ctx).await
+            redis_stream(&client, &stream, group, &field, pipeline, ctx).await
         }
-        Source::Tap { receiver, monitor } => websocket(receiver, &monitor, &mut pipeline, &ctx).await,
+        Source::Tap { sender, monitor } => websocket(sender.subscribe(), &monitor, pipeline, ctx).await,
         Source::Mongodb { uri, db, collection, time_field, poll_interval } => {
-            mongodb(&uri, &db, &collection, &time_field, poll_interval, &mut pipeline, &ctx).await
+            mongodb(&uri, &db, &collection, &time_field, poll_interval, pipeline, ctx).await
         }
     }
 }

@@ -22,7 +22,7 @@ use crate::probe::{Probe, ProbeError, ProbeFuture, ProbeResult};
 use crate::reason::Reason;
 use crate::shared::Shared;
 use connect::{Endpoint, failure};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use monitor::{MessageRecorder, Monitor, MonitorMetrics, MonitorState, Tap};
 use pointer::Pointer;
 use std::sync::Arc;
@@ -65,7 +65,7 @@ fn build_one(
             let (tap, _) = tokio::sync::broadcast::channel(TAP_CAPACITY);
             let entry = Tap { sender: tap.clone(), monitor: Arc::clone(&state) };
             shared.taps.lock().expect("not poisoned").insert(target.name.clone(), entry);
-            let monitor = Monitor {
+            let monitor = Arc::new(Monitor {
                 target: target.name.clone(),
                 endpoint,
                 subscribe: target.subscribe.clone(),
@@ -73,8 +73,12 @@ fn build_one(
                 recorder,
                 metrics: Arc::clone(metrics),
                 tap,
+            });
+            let start = move || {
+                let monitor = Arc::clone(&monitor);
+                async move { monitor.run().await }.boxed()
             };
-            tokio::spawn(monitor.run());
+            shared.consumers.spawn("websocket", &target.name, Box::new(start));
             Arc::new(MonitorProbe { name: target.name.clone(), state })
         }
         _ => Arc::new(ConnectProbe::new(target, endpoint)),

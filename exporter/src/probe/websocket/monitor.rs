@@ -140,12 +140,13 @@ pub struct Monitor {
 }
 
 impl Monitor {
-    /// Runs for the life of the process.
-    pub async fn run(self) {
+    /// Runs until stopped, reconnecting with capped backoff.
+    pub async fn run(&self) {
         let errors = |reason: Reason| self.metrics.errors.with_label_values(&[&self.target, reason.as_str()]).inc();
         let reconnects = self.metrics.reconnects.with_label_values(&[&self.target]);
         let missed_pongs = self.metrics.missed_pongs.with_label_values(&[&self.target]);
         let connected = &self.recorder.state().connected;
+        connected.set(0);
         let mut backoff = Backoff::new(FIRST_BACKOFF, MAX_BACKOFF);
         loop {
             match tokio::time::timeout(CONNECT_TIMEOUT, self.endpoint.connect()).await {
