@@ -8,7 +8,7 @@ mod common;
 
 use common::{start_exporter, wait_for};
 use std::time::Duration;
-use tickwatch_tests::{Pki, RedisServer, Server, WebSocketServer, value};
+use tickwatch_tests::{MongoServer, Pki, RabbitMq, RedisServer, Server, WebSocketServer, value};
 
 #[test]
 fn rediss_targets_work_and_bad_certificates_fail_alone() {
@@ -137,4 +137,66 @@ fn wss_with_client_certificates() {
         no_cert.len() == 1 && (no_cert[0].contains("reason=\"tls\"") || no_cert[0].contains("reason=\"closed\"")),
         "{no_cert:?}"
     );
+}
+
+#[test]
+fn mongodb_over_tls_with_a_client_certificate() {
+    let pki = Pki::new().unwrap();
+    let mongo = MongoServer::start_tls(&pki, true).unwrap();
+    let uri = mongo.uri();
+    let ca = pki.ca();
+    let client = format!("cert_file = \"{}\", key_file = \"{}\"", pki.client.cert(), pki.client.key());
+    let exporter = start_exporter(&format!(
+        "[[mongodb]]\nname = \"mutual\"\nuri = \"{uri}\"\ntls_config = {{ ca_file = \"{ca}\", {client} }}\n\
+         [[mongodb]]\nname = \"other_ca\"\nuri = \"{uri}\"\ntls_config = {{ ca_file = \"{other}\", {client} }}\n\
+         [[mongodb]]\nname = \"plain\"\nuri = \"{uri}\"\n",
+        other = pki.other_ca.display()
+    ));
+    let text = exporter.metrics();
+    let success = |target: &str| value(&text, "tickwatch_probe_success", &[("target", target)]);
+    assert_eq!(success("mutual"), Some(1.0), "{text}");
+    assert_eq!(value(&text, "mongodb_up", &[("target", "mutual")]), Some(1.0));
+    assert_eq!(success("other_ca"), Some(0.0));
+    let errors = value(&text, "tickwatch_probe_errors_total", &[("target", "other_ca"), ("reason", "tls")]);
+    assert!(errors.is_some_and(|n| n >= 1.0), "{text}");
+    assert_eq!(success("plain"), Some(0.0), "a plain client gets nothing from a TLS-only server");
+}
+
+#[test]
+fn amqps_brokers_with_a_client_certificate() {
+    let pki = Pki::new().unwrap();
+    let rabbit = RabbitMq::start_tls(&pki).unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let _connection = runtime.block_on(async {
+        use lapin::options::{BasicPublishOptions, QueueDeclareOptions};
+        let connection =
+            lapin::Connection::connect(&rabbit.url(), lapin::ConnectionProperties::default()).await.unwrap();
+        let channel = connection.create_channel().await.unwrap();
+        channel.queue_declare("orders".into(), QueueDeclareOptions::default(), Default::default()).await.unwrap();
+        for i in 0..3 {
+            let body = format!("{i}");
+            let publish = BasicPublishOptions::default();
+            channel
+                .basic_publish("".into(), "orders".into(), publish, body.as_bytes(), Default::default())
+                .await
+                .unwrap();
+        }
+        connection
+    });
+    let url = rabbit.tls_url().unwrap();
+    let ca = pki.ca();
+    let client = format!("cert_file = \"{}\", key_file = \"{}\"", pki.client.cert(), pki.client.key());
+    let exporter = start_exporter(&format!(
+        "[[celery]]\nname = \"mutual\"\nbroker = \"{url}\"\nqueues = [\"orders\"]\ntls_config = {{ ca_file = \"{ca}\", {client} }}\n\
+         [[celery]]\nname = \"other_ca\"\nbroker = \"{url}\"\nqueues = [\"orders\"]\ntls_config = {{ ca_file = \"{other}\", {client} }}\n",
+        other = pki.other_ca.display()
+    ));
+    let mut text = String::new();
+    wait_for("the queue's three messages", Duration::from_secs(20), || {
+        text = exporter.metrics();
+        value(&text, "celery_queue_length", &[("target", "mutual"), ("queue_name", "orders")]) == Some(3.0)
+    });
+    assert_eq!(value(&text, "tickwatch_probe_success", &[("target", "other_ca")]), Some(0.0));
+    let errors = value(&text, "tickwatch_probe_errors_total", &[("target", "other_ca"), ("reason", "tls")]);
+    assert!(errors.is_some_and(|n| n >= 1.0), "{text}");
 }

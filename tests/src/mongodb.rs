@@ -1,3 +1,4 @@
+use crate::certs::Pki;
 use crate::ports::{accepts, free_port};
 use crate::{Result, Server, ServerProcess, venv_binary};
 use std::process::Command;
@@ -16,15 +17,25 @@ pub struct MongoServer {
 impl MongoServer {
     /// Starts a one-member replica set (secantusd's default topology).
     pub fn start() -> Result<MongoServer> {
-        Self::start_with(false)
+        Self::start_with(false, Vec::new())
     }
 
     /// Starts a standalone server (no replica set).
     pub fn start_standalone() -> Result<MongoServer> {
-        Self::start_with(true)
+        Self::start_with(true, Vec::new())
     }
 
-    fn start_with(standalone: bool) -> Result<MongoServer> {
+    /// Starts a TLS-only server showing `pki.server`; with `require_client_cert` it takes
+    /// only clients with a certificate `pki.ca` signed.
+    pub fn start_tls(pki: &Pki, require_client_cert: bool) -> Result<MongoServer> {
+        let mut args = vec!["--tls-cert-file", pki.server.cert(), "--tls-key-file", pki.server.key()];
+        if require_client_cert {
+            args.extend(["--tls-ca-file", pki.ca(), "--tls-require-client-cert"]);
+        }
+        Self::start_with(false, args.into_iter().map(str::to_owned).collect())
+    }
+
+    fn start_with(standalone: bool, tls_args: Vec<String>) -> Result<MongoServer> {
         let dir = tempfile::Builder::new().prefix("tickwatch-mongo-").tempdir()?;
         let port = free_port();
         let (secantusd, d) = (venv_binary("secantusd-py")?, dir.path().to_owned());
@@ -34,6 +45,7 @@ impl MongoServer {
             if standalone {
                 command.arg("--standalone");
             }
+            command.args(&tls_args);
             command.current_dir(&d);
             command
         };

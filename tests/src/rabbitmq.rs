@@ -1,4 +1,5 @@
 use crate::binaries::binary_in;
+use crate::certs::Pki;
 use crate::ports::{accepts, free_port};
 use crate::{Result, Server, ServerProcess, binary};
 use std::process::Command;
@@ -12,12 +13,24 @@ pub struct RabbitMq {
     server: ServerProcess,
     _epmd: ServerProcess,
     port: u16,
+    /// The TLS listener's port, when it has one.
+    tls_port: Option<u16>,
     _dir: TempDir,
 }
 
 impl RabbitMq {
     /// Starts epmd and a node, and waits until the node accepts AMQP connections.
     pub fn start() -> Result<RabbitMq> {
+        RabbitMq::launch(None)
+    }
+
+    /// Like [`start`](Self::start), plus a TLS listener showing `pki.server` that takes
+    /// only clients with a certificate `pki.ca` signed.
+    pub fn start_tls(pki: &Pki) -> Result<RabbitMq> {
+        RabbitMq::launch(Some(pki))
+    }
+
+    fn launch(pki: Option<&Pki>) -> Result<RabbitMq> {
         let dir = tempfile::Builder::new().prefix("tickwatch-rabbitmq-").tempdir()?;
         let d = dir.path();
         let (port, dist_port, epmd_port) = (free_port(), free_port(), free_port());
@@ -32,10 +45,18 @@ impl RabbitMq {
             accepts(epmd_port)
         })?;
 
-        std::fs::write(
-            d.join("rabbitmq.conf"),
-            format!("listeners.tcp.1 = 127.0.0.1:{port}\nloopback_users = none\n"),
-        )?;
+        let mut conf = format!("listeners.tcp.1 = 127.0.0.1:{port}\nloopback_users = none\n");
+        let tls_port = pki.map(|_| free_port());
+        if let (Some(pki), Some(tls_port)) = (pki, tls_port) {
+            conf.push_str(&format!(
+                "listeners.ssl.1 = 127.0.0.1:{tls_port}\nssl_options.cacertfile = {}\nssl_options.certfile = {}\n\
+                 ssl_options.keyfile = {}\nssl_options.verify = verify_peer\nssl_options.fail_if_no_peer_cert = true\n",
+                pki.ca(),
+                pki.server.cert(),
+                pki.server.key()
+            ));
+        }
+        std::fs::write(d.join("rabbitmq.conf"), conf)?;
         std::fs::write(d.join("enabled_plugins"), "[].\n")?;
         // Debian's /usr/sbin/rabbitmq-server is a wrapper that switches to the rabbitmq user
         // and its /var/lib directory; the kit runs the real script with its own directories.
@@ -57,9 +78,14 @@ impl RabbitMq {
                 .env("RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS", "-kernel inet_dist_use_interface {127,0,0,1}");
             server
         };
-        let server =
-            ServerProcess::start("rabbitmq-server", &log, Duration::from_secs(60), server, move || accepts(port))?;
-        Ok(RabbitMq { server, _epmd: epmd, port, _dir: dir })
+        let ready = move || accepts(port) && tls_port.is_none_or(accepts);
+        let server = ServerProcess::start("rabbitmq-server", &log, Duration::from_secs(60), server, ready)?;
+        Ok(RabbitMq { server, _epmd: epmd, port, tls_port, _dir: dir })
+    }
+
+    /// `amqps://guest:guest@127.0.0.1:TLS_PORT/%2f` (a node started with TLS only).
+    pub fn tls_url(&self) -> Option<String> {
+        self.tls_port.map(|port| format!("amqps://guest:guest@127.0.0.1:{port}/%2f"))
     }
 
     /// `amqp://guest:guest@127.0.0.1:PORT/%2f`.

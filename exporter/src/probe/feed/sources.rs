@@ -16,6 +16,7 @@ use redis::streams::{StreamReadOptions, StreamReadReply};
 use std::sync::Arc;
 use std::time::Duration;
 use tickwatch_common::backoff::Backoff;
+use tickwatch_common::mongodb::MongoTls;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::broadcast::{Receiver, Sender};
 use tokio_tungstenite::tungstenite::Bytes;
@@ -41,10 +42,29 @@ pub struct SourceContext {
 /// fail before connecting fails when the feed is built, never later in a background task.
 #[derive(Clone)]
 pub enum Source {
-    Pubsub { client: redis::Client, channel: String },
-    Stream { client: redis::Client, stream: String, group: Option<String>, consumer: String, field: String },
-    Tap { sender: Sender<Bytes>, monitor: Arc<MonitorState> },
-    Mongodb { uri: String, db: String, collection: String, time_field: String, poll_interval: Duration },
+    Pubsub {
+        client: redis::Client,
+        channel: String,
+    },
+    Stream {
+        client: redis::Client,
+        stream: String,
+        group: Option<String>,
+        consumer: String,
+        field: String,
+    },
+    Tap {
+        sender: Sender<Bytes>,
+        monitor: Arc<MonitorState>,
+    },
+    Mongodb {
+        uri: String,
+        tls: Option<MongoTls>,
+        db: String,
+        collection: String,
+        time_field: String,
+        poll_interval: Duration,
+    },
 }
 
 impl Source {
@@ -68,18 +88,21 @@ impl Source {
                 let tap = taps.get(target).ok_or_else(|| format!("no monitor-mode [[websocket]] target `{target}`"))?;
                 Source::Tap { sender: tap.sender.clone(), monitor: Arc::clone(&tap.monitor) }
             }
-            FeedSource::Mongodb { target, db, collection, time_field, poll_interval } => Source::Mongodb {
-                uri: config
+            FeedSource::Mongodb { target, db, collection, time_field, poll_interval } => {
+                let mongodb = config
                     .targets::<MongoTarget>()
                     .iter()
                     .find(|m| &m.name == target)
-                    .map(|m| m.uri.clone())
-                    .ok_or_else(|| format!("no [[mongodb]] target `{target}`"))?,
-                db: db.clone(),
-                collection: collection.clone(),
-                time_field: time_field.clone(),
-                poll_interval: *poll_interval,
-            },
+                    .ok_or_else(|| format!("no [[mongodb]] target `{target}`"))?;
+                Source::Mongodb {
+                    uri: mongodb.uri.clone(),
+                    tls: mongodb.tls_config.as_ref().map(MongoTls::new).transpose()?,
+                    db: db.clone(),
+                    collection: collection.clone(),
+                    time_field: time_field.clone(),
+                    poll_interval: *poll_interval,
+                }
+            }
         })
     }
 }
@@ -105,8 +128,9 @@ pub async fn run(source: Source, pipeline: &mut Pipeline, ctx: &SourceContext) {
             redis_stream(&client, &stream, group, &field, pipeline, ctx).await
         }
         Source::Tap { sender, monitor } => websocket(sender.subscribe(), &monitor, pipeline, ctx).await,
-        Source::Mongodb { uri, db, collection, time_field, poll_interval } => {
-            mongodb(&uri, &db, &collection, &time_field, poll_interval, pipeline, ctx).await
+        Source::Mongodb { uri, tls, db, collection, time_field, poll_interval } => {
+            let poll = Poll { db: &db, collection: &collection, time_field: &time_field, interval: poll_interval };
+            mongodb(&uri, tls.as_ref(), poll, pipeline, ctx).await
         }
     }
 }
@@ -241,19 +265,20 @@ async fn websocket(
     ctx.connected.set(0);
 }
 
-async fn mongodb(
-    uri: &str,
-    db: &str,
-    collection: &str,
-    time_field: &str,
-    poll_interval: Duration,
-    pipeline: &mut Pipeline,
-    ctx: &SourceContext,
-) {
+/// What a MongoDB feed polls, and how often.
+struct Poll<'a> {
+    db: &'a str,
+    collection: &'a str,
+    time_field: &'a str,
+    interval: Duration,
+}
+
+async fn mongodb(uri: &str, tls: Option<&MongoTls>, poll: Poll<'_>, pipeline: &mut Pipeline, ctx: &SourceContext) {
+    let Poll { db, collection, time_field, interval: poll_interval } = poll;
     let mut backoff = Backoff::new(FIRST_BACKOFF, MAX_BACKOFF);
     let mut last: Option<Bson> = None;
     loop {
-        let client = match crate::probe::mongodb::connect(uri).await {
+        let client = match crate::probe::mongodb::connect(uri, tls).await {
             Ok(c) => c,
             Err(_) => {
                 backoff_sleep(&mut backoff, pipeline).await;

@@ -1,7 +1,8 @@
 //! `[[mongodb]]`: the MongoDB probe's deployments.
 
-use crate::config::{Config, Target, TargetProblems, check_url};
+use crate::config::{Config, Target, TargetProblems, check_tls, check_url};
 use serde::Deserialize;
+use tickwatch_common::tls::TlsConfig;
 
 /// `[[mongodb]]`: one MongoDB deployment.
 #[derive(Debug, Clone, Deserialize)]
@@ -12,6 +13,10 @@ pub struct MongoTarget {
     /// `mongodb://[user:password@]host:port/?options` (`mongodb+srv://` is not supported:
     /// the exporter is built without a DNS resolver).
     pub uri: String,
+    /// TLS: `{ ca_file, cert_file, key_file, insecure_skip_verify }` (Prometheus's names;
+    /// `server_name` is not supported). It replaces the URI's own `tls=true&tlsCAFile=...`
+    /// options; without it, those apply.
+    pub tls_config: Option<TlsConfig>,
     /// Databases to report `dbStats` for.
     #[serde(default)]
     pub databases: Vec<String>,
@@ -37,7 +42,19 @@ impl Target for MongoTarget {
         &self.name
     }
 
+    fn tls_context(&self) -> Option<String> {
+        let tls = self.tls_config.as_ref()?;
+        let host = url::Url::parse(&self.uri).ok()?.host_str().unwrap_or_default().to_owned();
+        Some(tls.context(&host))
+    }
+
     fn validate(&self, _config: &Config, problems: &mut TargetProblems) {
+        if let Some(tls) = &self.tls_config {
+            check_tls(tls, true, "mongodb://", problems);
+            if let Err(why) = tickwatch_common::mongodb::check(tls) {
+                problems.at("tls_config.server_name", why);
+            }
+        }
         let why = match check_url(&self.uri, &["mongodb", "mongodb+srv"]) {
             Err(why) => why,
             Ok(scheme) if scheme == "mongodb+srv" => {

@@ -18,6 +18,7 @@ use crate::shared::Shared;
 use mongodb::bson::{Bson, DateTime, Document, doc};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tickwatch_common::mongodb::MongoTls;
 use tokio::sync::OnceCell;
 
 families! {
@@ -49,28 +50,30 @@ const NO_REPLICATION_ENABLED: i32 = 76;
 
 /// Builds one probe per `[[mongodb]]` target.
 pub fn build(targets: &[MongoTarget], _config: &Config, _shared: &Arc<Shared>) -> Vec<Result<Arc<dyn Probe>, String>> {
-    targets.iter().map(|t| Ok(Arc::new(MongoProbe::new(t)) as Arc<dyn Probe>)).collect()
+    targets.iter().map(|t| Ok(Arc::new(MongoProbe::new(t)?) as Arc<dyn Probe>)).collect()
 }
 
 /// The one client of a `[[mongodb]]` target, for its probe and the feeds that poll it.
 /// It fails fast (2 s to select a server or connect): the scrape's budget bounds the probe
 /// anyway, and a feed's poll loop retries on its own.
-pub async fn connect(uri: &str) -> Result<mongodb::Client, String> {
-    tickwatch_common::mongodb::client(uri, "tickwatch-exporter", Duration::from_secs(2)).await
+pub async fn connect(uri: &str, tls: Option<&MongoTls>) -> Result<mongodb::Client, String> {
+    tickwatch_common::mongodb::client(uri, "tickwatch-exporter", Duration::from_secs(2), tls).await
 }
 
 /// One MongoDB deployment.
 pub struct MongoProbe {
     target: MongoTarget,
+    tls: Option<MongoTls>,
     client: OnceCell<mongodb::Client>,
     /// Per collection: whether its time field leads an index (looked up once).
     indexed: Vec<OnceCell<bool>>,
 }
 
 impl MongoProbe {
-    pub fn new(target: &MongoTarget) -> MongoProbe {
+    pub fn new(target: &MongoTarget) -> Result<MongoProbe, String> {
         let indexed = target.collections.iter().map(|_| OnceCell::new()).collect();
-        MongoProbe { target: target.clone(), client: OnceCell::new(), indexed }
+        let tls = target.tls_config.as_ref().map(MongoTls::new).transpose()?;
+        Ok(MongoProbe { target: target.clone(), tls, client: OnceCell::new(), indexed })
     }
 
     /// The target's client, created on first use and kept: the driver pools connections
@@ -78,7 +81,7 @@ impl MongoProbe {
     async fn client(&self) -> Result<&mongodb::Client, ProbeError> {
         self.client
             .get_or_try_init(|| async {
-                connect(&self.target.uri).await.map_err(|e| ProbeError::new(Reason::Config, e))
+                connect(&self.target.uri, self.tls.as_ref()).await.map_err(|e| ProbeError::new(Reason::Config, e))
             })
             .await
     }
@@ -262,7 +265,12 @@ fn failure(e: mongodb::error::Error) -> ProbeError {
         ErrorKind::Authentication { .. } => Reason::Auth,
         _ => Reason::Command,
     };
-    ProbeError::new(reason, e.kind.to_string())
+    // TLS failures arrive as server selection errors that quote rustls.
+    let message = e.kind.to_string();
+    match tickwatch_common::tls::explain_text(&message) {
+        Some(hint) => ProbeError::new(Reason::Tls, format!("{message}: {hint}")),
+        None => ProbeError::new(reason, message),
+    }
 }
 
 fn command_code(e: &mongodb::error::Error) -> Option<i32> {

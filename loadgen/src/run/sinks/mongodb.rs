@@ -70,7 +70,7 @@ impl MongoSink {
     /// Server selection and connecting give up after `timeout`, the sink's own bound.
     pub async fn new(config: &MongoSinkConfig, timeout: Duration) -> Result<MongoSink, String> {
         let url = config.url.as_deref().unwrap_or_default();
-        let client = tickwatch_common::mongodb::client(url, "tickwatch-loadgen", timeout).await?;
+        let client = tickwatch_common::mongodb::client(url, "tickwatch-loadgen", timeout, None).await?;
         let concern = WriteConcern::builder().w(config.write_concern.acknowledgment()).build();
         let collection = client.database(config.db.as_deref().unwrap_or_default()).collection_with_options(
             config.collection.as_deref().unwrap_or_default(),
