@@ -18,28 +18,33 @@ fn rediss_targets_work_and_bad_certificates_fail_alone() {
     let expired = RedisServer::start_tls(&pki, &pki.expired, false).unwrap();
     let wrong_host = RedisServer::start_tls(&pki, &pki.wrong_host, false).unwrap();
     let mut con = mutual.connection().unwrap();
+    // The README's least-privilege ACL for the exporter's probes.
+    let acl = "on >s3cret ~* &* -@all +info +ping +select +scan +exists +llen +hlen +smembers +xlen +xrevrange \
+               +pubsub|channels +pubsub|numsub";
     let _: () = redis::cmd("ACL")
         .arg("SETUSER")
         .arg("probe")
-        .arg("on")
-        .arg(">s3cret")
-        .arg("+@all")
-        .arg("~*")
-        .arg("&*")
+        .arg(acl.split_whitespace().collect::<Vec<_>>())
         .exec(&mut con)
         .unwrap();
+    let _: () = redis::cmd("XADD").arg("ticks:BTC").arg("*").arg("p").arg(1).exec(&mut con).unwrap();
     let _: () = redis::cmd("LPUSH").arg("celery").arg("t1").arg("t2").exec(&mut open.connection().unwrap()).unwrap();
 
     let ca = pki.ca();
     let client = format!("cert_file = \"{}\", key_file = \"{}\"", pki.client.cert(), pki.client.key());
     let stranger = format!("cert_file = \"{}\", key_file = \"{}\"", pki.stranger.cert(), pki.stranger.key());
     let acl_url = format!("rediss://probe:s3cret@127.0.0.1:{}/0", mutual.port());
+    let tls = format!("tls_config = {{ ca_file = \"{ca}\", {client} }}");
+    let acl_targets = format!(
+        "[[redis]]\nname = \"mutual_acl\"\nurl = \"{acl_url}\"\nstreams = [\"ticks*\"]\nchannels = [\"trades*\"]\n{tls}\n\
+         [[celery]]\nname = \"acl_broker\"\nbroker = \"{acl_url}\"\nqueues = [\"celery\"]\ndiscover = true\n{tls}\n"
+    );
     let config = format!(
         "[[redis]]\nname = \"trusted\"\nurl = \"{open}\"\ntls_config = {{ ca_file = \"{ca}\" }}\n\
          [[redis]]\nname = \"web_roots\"\nurl = \"{open}\"\n\
          [[redis]]\nname = \"other_ca\"\nurl = \"{open}\"\ntls_config = {{ ca_file = \"{other}\" }}\n\
          [[redis]]\nname = \"skip_verify\"\nurl = \"{open}\"\ntls_config = {{ insecure_skip_verify = true }}\n\
-         [[redis]]\nname = \"mutual_acl\"\nurl = \"{acl_url}\"\ntls_config = {{ ca_file = \"{ca}\", {client} }}\n\
+         {acl_targets}\
          [[redis]]\nname = \"no_client_cert\"\nurl = \"{mutual}\"\ntls_config = {{ ca_file = \"{ca}\" }}\n\
          [[redis]]\nname = \"stranger_cert\"\nurl = \"{mutual}\"\ntls_config = {{ ca_file = \"{ca}\", {stranger} }}\n\
          [[redis]]\nname = \"expired\"\nurl = \"{expired}\"\ntls_config = {{ ca_file = \"{ca}\" }}\n\
@@ -65,10 +70,12 @@ fn rediss_targets_work_and_bad_certificates_fail_alone() {
             .all(|(name, label)| value(&text, name, &[*label]) == Some(1.0))
     });
     let success = |target: &str| value(&text, "tickwatch_probe_success", &[("target", target)]);
-    for ok in ["trusted", "skip_verify", "mutual_acl", "broker"] {
+    for ok in ["trusted", "skip_verify", "mutual_acl", "acl_broker", "broker"] {
         assert_eq!(success(ok), Some(1.0), "{ok}:\n{}", exporter.process().log_tail(40));
     }
     assert_eq!(value(&text, "celery_queue_length", &[("target", "broker"), ("queue_name", "celery")]), Some(2.0));
+    assert_eq!(value(&text, "redis_stream_length", &[("target", "mutual_acl"), ("stream", "ticks:BTC")]), Some(1.0));
+    assert!(!log_has_acl_errors(&text), "the ACL user was refused a command:\n{text}");
     for bad in ["web_roots", "other_ca", "no_client_cert", "stranger_cert", "expired", "wrong_host"] {
         assert_eq!(success(bad), Some(0.0), "{bad}");
         assert_eq!(value(&text, "redis_up", &[("target", bad)]), Some(0.0), "{bad}");
@@ -88,6 +95,11 @@ fn rediss_targets_work_and_bad_certificates_fail_alone() {
     assert!(line("wrong_host").contains("does not hold this host name"), "{}", line("wrong_host"));
     assert!(line("no_client_cert").contains("client certificate"), "{}", line("no_client_cert"));
     assert!(!log.contains("s3cret"), "no password in the log");
+}
+
+/// Whether the ACL user's server counted refused commands (NOPERM).
+fn log_has_acl_errors(text: &str) -> bool {
+    value(text, "redis_errors_total", &[("target", "mutual_acl"), ("err", "NOPERM")]).is_some_and(|n| n > 0.0)
 }
 
 #[test]
@@ -183,7 +195,11 @@ fn amqps_brokers_with_a_client_certificate() {
         }
         connection
     });
-    let url = rabbit.tls_url().unwrap();
+    // The README's least privilege: a monitoring user with no configure, write or read
+    // permission at all (passive declares need none).
+    rabbit.ctl(&["add_user", "tickwatch", "s3cret"]).unwrap();
+    rabbit.ctl(&["set_permissions", "-p", "/", "tickwatch", "^$", "^$", "^$"]).unwrap();
+    let url = rabbit.tls_url().unwrap().replace("guest:guest", "tickwatch:s3cret");
     let ca = pki.ca();
     let client = format!("cert_file = \"{}\", key_file = \"{}\"", pki.client.cert(), pki.client.key());
     let exporter = start_exporter(&format!(

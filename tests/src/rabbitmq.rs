@@ -1,7 +1,7 @@
 use crate::binaries::binary_in;
 use crate::certs::Pki;
 use crate::ports::{accepts, free_port};
-use crate::{Result, Server, ServerProcess, binary};
+use crate::{KitError, Result, Server, ServerProcess, binary};
 use std::process::Command;
 use std::time::Duration;
 use tempfile::TempDir;
@@ -15,7 +15,8 @@ pub struct RabbitMq {
     port: u16,
     /// The TLS listener's port, when it has one.
     tls_port: Option<u16>,
-    _dir: TempDir,
+    epmd_port: u16,
+    dir: TempDir,
 }
 
 impl RabbitMq {
@@ -80,7 +81,19 @@ impl RabbitMq {
         };
         let ready = move || accepts(port) && tls_port.is_none_or(accepts);
         let server = ServerProcess::start("rabbitmq-server", &log, Duration::from_secs(60), server, ready)?;
-        Ok(RabbitMq { server, _epmd: epmd, port, tls_port, _dir: dir })
+        Ok(RabbitMq { server, _epmd: epmd, port, tls_port, epmd_port, dir })
+    }
+
+    /// Runs `rabbitmqctl ARGS` against this node (users, permissions).
+    pub fn ctl(&self, args: &[&str]) -> Result<String> {
+        let out = Command::new(binary_in("/usr/lib/rabbitmq/bin", "rabbitmqctl")?)
+            .env("HOME", self.dir.path())
+            .env("ERL_EPMD_PORT", self.epmd_port.to_string())
+            .args(["-n", &format!("kit{}@localhost", self.port)])
+            .args(args)
+            .output()?;
+        let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+        if out.status.success() { Ok(text) } else { Err(KitError(format!("rabbitmqctl {args:?}: {text}"))) }
     }
 
     /// `amqps://guest:guest@127.0.0.1:TLS_PORT/%2f` (a node started with TLS only).

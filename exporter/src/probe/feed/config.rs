@@ -55,9 +55,9 @@ pub enum FeedSource {
         url: String,
         stream: String,
         group: Option<String>,
-        /// The group consumer's name; it must differ per replica, or replicas split the
-        /// stream between them. Default: the host name (the pod name in Kubernetes) and
-        /// the process id.
+        /// The group consumer's name. Default: the host name (the pod name in Kubernetes)
+        /// and the process id, unique per replica. Replicas sharing a `group` split the
+        /// stream whatever their names: give each its own group (see the README).
         consumer: Option<String>,
         #[serde(default = "default_stream_field")]
         field: String,
