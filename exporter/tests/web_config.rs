@@ -142,3 +142,25 @@ fn a_bad_web_config_is_refused_at_start_naming_file_and_key() {
         assert!(stderr.contains(&path.display().to_string()) && stderr.contains(expected), "{web}: {stderr}");
     }
 }
+
+#[test]
+fn idle_connections_cannot_starve_scrapes() {
+    use std::io::Read;
+    let exporter =
+        tickwatch_tests::Exporter::start_with_args(EXPORTER.as_ref(), "", "info", &["--web.max-connections", "3"])
+            .unwrap();
+    // Three clients take every connection and send nothing (or half a request).
+    let address = format!("127.0.0.1:{}", exporter.port());
+    let mut idle: Vec<std::net::TcpStream> = (0..3).map(|_| std::net::TcpStream::connect(&address).unwrap()).collect();
+    std::io::Write::write_all(&mut idle[0], b"GET /metrics HTTP/1.1\r\nHost: x\r\n").unwrap();
+    // A scrape still gets through once the server gives up on them (10 s).
+    let started = std::time::Instant::now();
+    let (status, body) = curl(&["--max-time", "30", &exporter.url("/metrics")]);
+    assert_eq!(status, 200, "{body}");
+    assert!(started.elapsed() < Duration::from_secs(20), "{:?}", started.elapsed());
+    for mut socket in idle {
+        socket.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut buffer = [0u8; 256];
+        assert!(matches!(socket.read(&mut buffer), Ok(0)), "the server closed the idle connection");
+    }
+}
