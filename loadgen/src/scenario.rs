@@ -32,7 +32,9 @@ pub struct Scenario {
     /// Pass/fail criteria in k6's grammar: `"latency{sink:gateway}" = ["p(99) < 5"]`
     /// (see [`crate::thresholds`]). A crossed one makes the run exit 99.
     #[serde(default)]
-    pub thresholds: BTreeMap<String, Vec<String>>,
+    /// Each condition is a string, or a table `{ threshold, abort_on_fail,
+    /// delay_abort_eval }` to stop the run as soon as it is crossed.
+    pub thresholds: BTreeMap<String, Vec<toml::Value>>,
     /// `thresholds`, parsed once when the scenario is loaded.
     #[serde(skip)]
     pub threshold_rules: Vec<Threshold>,

@@ -1,6 +1,9 @@
 //! Pass/fail criteria of a run in k6's grammar. `[thresholds]` maps a metric, narrowed to
 //! a sink and/or a phase if wanted (`latency{sink:gateway,phase:steady}`), to conditions
-//! such as `p(99) < 5`; they are judged on the run's tallies when it ends.
+//! such as `p(99) < 5`; they are judged on the run's tallies when it ends. A condition
+//! written `{ threshold = "p(99) < 5", abort_on_fail = true, delay_abort_eval = "10s" }`
+//! is also judged every second while the run goes on (after the delay), and a crossing
+//! stops the run there, report and all (k6's abortOnFail).
 //!
 //! | metric | what | aggregations |
 //! |---|---|---|
@@ -11,6 +14,7 @@
 use crate::run::pace::Tally;
 use crate::verdict::Check;
 use hdrhistogram::Histogram;
+use std::time::Duration;
 
 /// The metrics a threshold can read, with their aggregations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,9 +117,50 @@ struct Condition {
     aggregation: Aggregation,
     op: Op,
     bound: f64,
+    /// With `abort_on_fail`: judged while the run goes on, from this long after its start.
+    abort_after: Option<Duration>,
 }
 
 impl Condition {
+    /// A condition as written: a string, or a table with `threshold`, `abort_on_fail` and
+    /// `delay_abort_eval`.
+    fn read(entry: &toml::Value, metric: Metric) -> Result<Condition, String> {
+        let table = match entry {
+            toml::Value::String(text) => return Condition::parse(text, metric),
+            toml::Value::Table(table) => table,
+            other => return Err(format!("`{other}`: a condition is a string or a table {{ threshold = \"...\" }}")),
+        };
+        if let Some(key) =
+            table.keys().find(|k| !["threshold", "abort_on_fail", "delay_abort_eval"].contains(&k.as_str()))
+        {
+            return Err(format!(
+                "unknown key `{key}`; a condition table has threshold, abort_on_fail, delay_abort_eval"
+            ));
+        }
+        let text = table
+            .get("threshold")
+            .and_then(toml::Value::as_str)
+            .ok_or("a condition table needs threshold = \"AGGREGATION OP NUMBER\"")?;
+        let mut condition = Condition::parse(text, metric)?;
+        let abort = match table.get("abort_on_fail") {
+            None => false,
+            Some(toml::Value::Boolean(b)) => *b,
+            Some(_) => return Err(format!("`{text}`: abort_on_fail is true or false")),
+        };
+        let delay = match table.get("delay_abort_eval") {
+            None => Duration::ZERO,
+            Some(toml::Value::String(d)) => {
+                humantime::parse_duration(d).map_err(|e| format!("`{text}`: delay_abort_eval `{d}`: {e}"))?
+            }
+            Some(_) => return Err(format!("`{text}`: delay_abort_eval is a duration such as \"10s\"")),
+        };
+        if !abort && table.contains_key("delay_abort_eval") {
+            return Err(format!("`{text}`: delay_abort_eval needs abort_on_fail = true"));
+        }
+        condition.abort_after = abort.then_some(delay);
+        Ok(condition)
+    }
+
     fn parse(text: &str, metric: Metric) -> Result<Condition, String> {
         let (op, at, len) = Op::ALL
             .iter()
@@ -124,7 +169,7 @@ impl Condition {
         let aggregation = Aggregation::parse(text[..at].trim(), metric)?;
         let bound = text[at + len..].trim();
         let bound = bound.parse::<f64>().map_err(|_| format!("`{text}`: `{bound}` is not a number"))?;
-        Ok(Condition { text: text.trim().to_owned(), aggregation, op, bound })
+        Ok(Condition { text: text.trim().to_owned(), aggregation, op, bound, abort_after: None })
     }
 }
 
@@ -142,7 +187,12 @@ pub struct Threshold {
 impl Threshold {
     /// Parses one entry of a scenario with these sinks and phases; the error lists
     /// every problem.
-    pub fn parse(key: &str, conditions: &[String], sinks: &[&str], phases: &[&str]) -> Result<Threshold, Vec<String>> {
+    pub fn parse(
+        key: &str,
+        conditions: &[toml::Value],
+        sinks: &[&str],
+        phases: &[&str],
+    ) -> Result<Threshold, Vec<String>> {
         let mut problems = Vec::new();
         let (name, selector) = match key.split_once('{') {
             Some((name, rest)) => match rest.strip_suffix('}') {
@@ -169,7 +219,7 @@ impl Threshold {
             problems.push("needs at least one condition, e.g. \"p(99) < 5\"".to_owned());
         }
         let conditions: Vec<Condition> =
-            conditions.iter().filter_map(|c| Condition::parse(c, metric).map_err(|e| problems.push(e)).ok()).collect();
+            conditions.iter().filter_map(|c| Condition::read(c, metric).map_err(|e| problems.push(e)).ok()).collect();
         if !problems.is_empty() {
             return Err(problems);
         }
@@ -178,22 +228,46 @@ impl Threshold {
 
     /// Judges every condition on the tallies this threshold selects.
     pub fn judge(&self, tallies: &[Observed]) -> Vec<Check> {
+        self.conditions.iter().map(|condition| self.check(condition, tallies)).collect()
+    }
+
+    /// Whether any condition is judged while the run goes on.
+    pub fn aborts(&self) -> bool {
+        self.conditions.iter().any(|c| c.abort_after.is_some())
+    }
+
+    /// The `abort_on_fail` conditions crossed on the tallies so far, `elapsed` into the
+    /// run (each only once past its `delay_abort_eval`). Nothing sent yet is no crossing.
+    pub fn crossed(&self, tallies: &[Observed], elapsed: Duration) -> Vec<Check> {
+        self.conditions
+            .iter()
+            .filter(|c| c.abort_after.is_some_and(|delay| elapsed >= delay))
+            .map(|condition| self.check(condition, tallies))
+            .filter(|check| !check.passed && check.observed != NO_MESSAGES)
+            .collect()
+    }
+
+    fn check(&self, condition: &Condition, tallies: &[Observed]) -> Check {
         let selected: Vec<&Observed> = tallies
             .iter()
             .filter(|o| self.sink.as_deref().is_none_or(|s| s == o.sink))
             .filter(|o| self.phase.as_deref().is_none_or(|p| p == o.phase))
             .collect();
-        self.conditions
-            .iter()
-            .map(|condition| {
-                let observed = match observe(condition.aggregation, &selected) {
-                    Some(v) => (format_value(v), condition.op.holds(v, condition.bound)),
-                    None => ("no messages".to_owned(), false),
-                };
-                Check::new(format!("{} {}", self.key, condition.text), &condition.text, Ok(observed))
-            })
-            .collect()
+        let observed = match observe(condition.aggregation, &selected) {
+            Some(v) => (format_value(v), condition.op.holds(v, condition.bound)),
+            None => (NO_MESSAGES.to_owned(), false),
+        };
+        Check::new(format!("{} {}", self.key, condition.text), &condition.text, Ok(observed))
     }
+}
+
+/// What a condition observes before its tallies hold anything.
+const NO_MESSAGES: &str = "no messages";
+
+/// An abort condition's crossing: the check, and when in the run.
+pub fn abort_check(crossed: &Check, at: Duration) -> Check {
+    let observed = format!("crossed {} s into the run ({}): the run was stopped", at.as_secs(), crossed.observed);
+    Check::new(format!("{} (abort_on_fail)", crossed.name), "holds for the whole run", Ok((observed, false)))
 }
 
 /// One sink's tally of one phase, with the rate it was meant to send at.
@@ -255,7 +329,7 @@ mod tests {
     }
 
     fn parse(key: &str, conditions: &[&str]) -> Result<Threshold, Vec<String>> {
-        let conditions: Vec<String> = conditions.iter().map(|c| c.to_string()).collect();
+        let conditions: Vec<toml::Value> = conditions.iter().map(|c| toml::Value::String(c.to_string())).collect();
         Threshold::parse(key, &conditions, &["gateway", "store"], &["steady", "faults"])
     }
 
@@ -278,6 +352,24 @@ mod tests {
         let achieved = parse("achieved{sink:store}", &["ratio >= 0.99"]).unwrap().judge(&observed);
         assert_eq!(achieved[0].observed, "0.2500");
         assert!(!achieved[0].passed);
+    }
+
+    #[test]
+    fn abort_conditions_are_judged_after_their_delay_and_only_on_messages() {
+        let table: toml::Value = toml::from_str::<toml::Table>(
+            "c = { threshold = \"max < 5\", abort_on_fail = true, delay_abort_eval = \"10s\" }",
+        )
+        .unwrap()["c"]
+            .clone();
+        let threshold = Threshold::parse("latency", &[table], &["gateway"], &["steady"]).unwrap();
+        assert!(threshold.aborts());
+        let (slow, empty) = (tally(&[40_000], 0, 1.0), tally(&[], 0, 1.0));
+        let observed = [Observed { sink: "gateway", phase: "steady", tally: &slow, target_rate: 1.0 }];
+        assert!(threshold.crossed(&observed, Duration::from_secs(9)).is_empty(), "not before its delay");
+        assert_eq!(threshold.crossed(&observed, Duration::from_secs(10)).len(), 1);
+        let nothing = [Observed { sink: "gateway", phase: "steady", tally: &empty, target_rate: 1.0 }];
+        assert!(threshold.crossed(&nothing, Duration::from_secs(60)).is_empty(), "nothing sent is no crossing");
+        assert!(!parse("latency", &["max < 5"]).unwrap().aborts());
     }
 
     #[test]

@@ -491,13 +491,44 @@ fn check_names_a_bad_threshold() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("bad.toml");
     let sink = "[[sink]]\nname = \"out\"\nsource = \"trades\"\nkind = \"file\"\npath = \"x\"\n";
-    let thresholds = "[thresholds]\n\"latency{sink:nope}\" = [\"p(99) < 5\"]\n\"failed\" = [\"p(99) < 5\"]\n";
+    let thresholds = "[thresholds]\n\"latency{sink:nope}\" = [\"p(99) < 5\"]\n\"failed\" = [\"p(99) < 5\"]\n\
+                      \"latency\" = [{ threshold = \"max < 5\", abort_on_fial = true }, { threshold = \"max < 9\", delay_abort_eval = \"5s\" }]\n";
     std::fs::write(&file, format!("{}{thresholds}", trades_scenario(sink, "1s", 1))).unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_tickwatch-loadgen")).arg("check").arg(&file).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("thresholds.\"latency{sink:nope}\": `nope` is not a sink; sinks are out"), "{stderr}");
     assert!(stderr.contains("thresholds.\"failed\": `p(99)` is not an aggregation of rate, count"), "{stderr}");
+    assert!(stderr.contains("thresholds.\"latency\": unknown key `abort_on_fial`"), "{stderr}");
+    assert!(
+        stderr.contains("thresholds.\"latency\": `max < 9`: delay_abort_eval needs abort_on_fail = true"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn abort_on_fail_stops_the_run_early_and_still_writes_the_report() {
+    let sink = "[[sink]]\nname = \"out\"\nsource = \"trades\"\nkind = \"file\"\npath = \"DIR/out.jsonl\"\n";
+    // Sending twice the target rate is impossible: crossed as soon as it is judged, 2 s in.
+    let thresholds = "[thresholds]\n\"achieved\" = [{ threshold = \"ratio >= 2\", abort_on_fail = true, delay_abort_eval = \"2s\" }]\n\
+                      \"failed\" = [\"count == 0\"]\n";
+    let started = Instant::now();
+    let finished = run_scenario(&format!("{}{thresholds}", trades_scenario(sink, "60s", 50)), &[]);
+    let took = started.elapsed();
+    assert_eq!(finished.code, 99, "{}", finished.stderr);
+    assert!(took < Duration::from_secs(20), "stopped early: {took:?}");
+    let name = "achieved ratio >= 2 (abort_on_fail)";
+    assert!(finished.stderr.contains(name) && finished.stderr.contains("the run was stopped"), "{}", finished.stderr);
+    let summary = finished.summary();
+    let checks = summary["verdict"]["checks"].as_array().unwrap();
+    let abort = checks.iter().find(|c| c["name"] == name).unwrap();
+    assert_eq!(abort["passed"], false);
+    assert!(abort["observed"].as_str().unwrap().starts_with("crossed 2 s into the run"), "{abort}");
+    // Every message sent before the stop is accounted: the file holds what the report says.
+    let sent = summary["sinks"]["out"]["sent"].as_u64().unwrap();
+    let lines = std::fs::read_to_string(finished.path("out.jsonl")).unwrap().lines().count() as u64;
+    assert!(sent > 0 && sent == lines, "sent {sent}, file {lines}");
+    assert!(finished.report().join("report.html").exists());
 }
 
 #[test]

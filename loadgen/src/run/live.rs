@@ -1,6 +1,7 @@
 //! What a running load test shows while it runs: Prometheus metrics on
 //! `--metrics-address` and a progress line per second.
 
+use super::pace::Tally;
 use crate::scenario::Phase;
 use indicatif::{ProgressBar, ProgressStyle};
 use prometheus::{Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry};
@@ -76,6 +77,7 @@ impl LiveMetrics {
             phase: self.phase.clone(),
             target_rate: self.target_rate.with_label_values(&[name]),
             current: std::sync::Mutex::new(String::new()),
+            tallies: std::sync::Mutex::new(Vec::new()),
         }
     }
 }
@@ -95,6 +97,8 @@ pub struct LiveSink {
     phase: IntGaugeVec,
     target_rate: prometheus::Gauge,
     current: std::sync::Mutex<String>,
+    /// The per-phase tallies as of the last second, for `abort_on_fail` thresholds.
+    tallies: std::sync::Mutex<Vec<Tally>>,
 }
 
 impl LiveSink {
@@ -106,6 +110,16 @@ impl LiveSink {
         self.phase.with_label_values(&[&self.name, &phase.name]).set(1);
         self.target_rate.set(phase.rate_at(0.0));
         *current = phase.name.clone();
+    }
+
+    /// Publishes the per-phase tallies so far (the driver does, once a second).
+    pub fn publish(&self, tallies: &[Tally]) {
+        *self.tallies.lock().expect("not poisoned") = tallies.to_vec();
+    }
+
+    /// The tallies last published.
+    pub fn tallies(&self) -> Vec<Tally> {
+        self.tallies.lock().expect("not poisoned").clone()
     }
 
     /// Records a finished batch: its messages' (intended offset, phase) and when it completed.

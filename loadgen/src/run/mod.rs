@@ -11,9 +11,9 @@ pub mod source;
 
 use crate::expectations::{self, Monitoring, Window};
 use crate::scenario::{Phase, Scenario};
-use crate::thresholds::Observed;
+use crate::thresholds::{self, Observed, Threshold};
 use crate::verdict::{Check, Verdict};
-use live::LiveMetrics;
+use live::{LiveMetrics, LiveSink};
 use source::{Feed, Shard};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -91,8 +91,10 @@ pub async fn run(mut scenario: Scenario, options: RunOptions) -> Result<Outcome,
         prepared.push((sink.clone(), feed, built, live_sink));
     }
     let (cancel_tx, cancel) = tokio::sync::watch::channel(false);
+    let cancel_tx = Arc::new(cancel_tx);
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(|e| format!("cannot watch for SIGTERM: {e}"))?;
+    let stop = Arc::clone(&cancel_tx);
     tokio::spawn(async move {
         let signal = tokio::select! {
             r = tokio::signal::ctrl_c() => r.ok().map(|_| "SIGINT"),
@@ -100,7 +102,7 @@ pub async fn run(mut scenario: Scenario, options: RunOptions) -> Result<Outcome,
         };
         if let Some(signal) = signal {
             eprintln!("\n{signal}: stopping; every message sent so far is in the report");
-            let _ = cancel_tx.send(true);
+            let _ = stop.send(true);
         }
     });
     let scheduled = phases.iter().map(|p| p.duration).sum();
@@ -111,6 +113,12 @@ pub async fn run(mut scenario: Scenario, options: RunOptions) -> Result<Outcome,
     let start_ns = options
         .start_ns
         .unwrap_or_else(|| started.duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as i64).unwrap_or(start_ns));
+    let live_sinks: Vec<Arc<LiveSink>> = prepared.iter().map(|(_, _, _, l)| Arc::clone(l)).collect();
+    let abort_watch = scenario.threshold_rules.iter().any(Threshold::aborts).then(|| {
+        let watch =
+            AbortWatch { rules: scenario.threshold_rules.clone(), sinks: live_sinks, phases: phases.clone(), start };
+        tokio::spawn(watch.run(Arc::clone(&cancel_tx)))
+    });
     let mut tasks = Vec::new();
     for (config, mut feed, mut sink, live_sink) in prepared {
         let (phases, cancel) = (phases.clone(), cancel.clone());
@@ -126,6 +134,14 @@ pub async fn run(mut scenario: Scenario, options: RunOptions) -> Result<Outcome,
         results.push(task.await.map_err(|e| format!("a sink's driver failed: {e}"))?);
     }
     progress.abort();
+    let aborted = match abort_watch {
+        Some(watch) if watch.is_finished() => watch.await.ok().flatten(),
+        Some(watch) => {
+            watch.abort();
+            None
+        }
+        None => None,
+    };
     eprintln!();
     let reports: Vec<report::SinkReport> = results
         .iter()
@@ -143,7 +159,8 @@ pub async fn run(mut scenario: Scenario, options: RunOptions) -> Result<Outcome,
             })
         })
         .collect();
-    let mut checks: Vec<Check> = scenario.threshold_rules.iter().flat_map(|t| t.judge(&observed)).collect();
+    let mut checks: Vec<Check> = aborted.into_iter().collect();
+    checks.extend(scenario.threshold_rules.iter().flat_map(|t| t.judge(&observed)));
     let mut not_checked = Vec::new();
     match &options.monitoring {
         Some(monitoring) if monitoring.has_checks(&scenario.expect) => {
@@ -202,4 +219,43 @@ async fn serve_metrics(address: &str, web_config: Option<&Path>, live: Arc<LiveM
     let limits = Limits { max_connections: 64, max_requests: 16 };
     tokio::spawn(tickwatch_common::web::serve(listener, app, web, limits, std::future::pending()));
     Ok(())
+}
+
+/// Judges the `abort_on_fail` thresholds once a second on the sinks' published tallies;
+/// the first crossing stops the run (as SIGTERM does: sinks drain, the report is written).
+struct AbortWatch {
+    rules: Vec<Threshold>,
+    sinks: Vec<Arc<LiveSink>>,
+    phases: Vec<Phase>,
+    start: Instant,
+}
+
+impl AbortWatch {
+    /// Resolves with the crossing that stopped the run.
+    async fn run(self, cancel: Arc<tokio::sync::watch::Sender<bool>>) -> Option<Check> {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+        loop {
+            tick.tick().await;
+            let tallies: Vec<(&str, Vec<pace::Tally>)> =
+                self.sinks.iter().map(|s| (s.name.as_str(), s.tallies())).collect();
+            let observed: Vec<Observed> = tallies
+                .iter()
+                .flat_map(|(sink, phase_tallies)| {
+                    self.phases.iter().zip(phase_tallies).map(|(p, tally)| Observed {
+                        sink,
+                        phase: &p.name,
+                        tally,
+                        target_rate: p.mean_rate(),
+                    })
+                })
+                .collect();
+            let elapsed = self.start.elapsed();
+            if let Some(crossed) = self.rules.iter().flat_map(|r| r.crossed(&observed, elapsed)).next() {
+                let check = thresholds::abort_check(&crossed, elapsed);
+                eprintln!("\n{}: {}", check.name, check.observed);
+                let _ = cancel.send(true);
+                return Some(check);
+            }
+        }
+    }
 }

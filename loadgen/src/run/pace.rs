@@ -198,6 +198,10 @@ pub async fn drive(
             run.first_error.get_or_insert(e);
         }
         let second = done.as_secs() as usize;
+        if second >= run.intervals.len() {
+            // A new second: what thresholds judged while running see.
+            live.publish(&run.phases);
+        }
         while run.intervals.len() <= second {
             run.intervals.push(histogram());
             run.sent_per_second.push(0);
