@@ -1,18 +1,44 @@
 //! The shipped alert rules fire through the real chain — a real server, the exporter, a
 //! real Prometheus loading `dashboards/prometheus/alerts.yml` — and stay silent while all
-//! is well. `for:` durations are scaled down (a minute becomes a second) so the test is
-//! quick; the scaling is printed.
+//! is well: Redis near maxmemory and rejecting connections (the server's own settings,
+//! changed at run time), a refused config reload, and Redis down. `for:` durations are
+//! scaled down (a minute becomes a second) so the test is quick; the scaling is printed.
 
 mod common;
 
-use common::{firing_alerts, start_exporter, wait_for};
+use common::{firing_alerts, wait_for};
+use std::path::Path;
 use std::time::{Duration, Instant};
-use tickwatch_tests::{Prometheus, RedisServer, Server};
+use tickwatch_tests::{Exporter, Prometheus, RedisServer, Server};
+
+/// Waits until `alert` fires for `target` (and says how long it took).
+fn fires(prometheus: &Prometheus, alert: &str, target: &str) {
+    let since = Instant::now();
+    wait_for(&format!("{alert} to fire"), Duration::from_secs(30), || {
+        firing_alerts(prometheus).contains(&(alert.to_owned(), target.to_owned()))
+    });
+    eprintln!("{alert} fired {:.1} s after its cause", since.elapsed().as_secs_f64());
+}
+
+/// Waits until `alert` no longer fires.
+fn resolves(prometheus: &Prometheus, alert: &str) {
+    wait_for(&format!("{alert} to resolve"), Duration::from_secs(30), || {
+        !firing_alerts(prometheus).iter().any(|(name, _)| name == alert)
+    });
+}
+
+fn info_field(con: &mut redis::Connection, field: &str) -> u64 {
+    let info: String = redis::cmd("INFO").query(con).unwrap();
+    let prefix = format!("{field}:");
+    info.lines().find_map(|l| l.strip_prefix(&prefix)).unwrap().trim().parse().unwrap()
+}
 
 #[test]
-fn redis_down_fires_through_prometheus_and_stays_silent_before() {
+fn alerts_fire_through_prometheus_and_stay_silent_before() {
     let mut redis = RedisServer::start().unwrap();
-    let exporter = start_exporter(&format!("[[redis]]\nname = \"cache\"\nurl = \"{}\"\n", redis.url()));
+    let cache = format!("[[redis]]\nname = \"cache\"\nurl = \"{}\"\n", redis.url());
+    let mut exporter =
+        Exporter::start_with_args(Path::new(env!("CARGO_BIN_EXE_tickwatch-exporter")), &cache, "warn", &[]).unwrap();
     let target = exporter.url("").trim_start_matches("http://").to_owned();
     let config = format!(
         "global: {{scrape_interval: 1s, evaluation_interval: 1s}}\nrule_files: [alerts.yml]\n\
@@ -29,14 +55,38 @@ fn redis_down_fires_through_prometheus_and_stays_silent_before() {
     std::thread::sleep(Duration::from_secs(4));
     assert_eq!(firing_alerts(&prometheus), Vec::<(String, String)>::new(), "baseline fires nothing");
 
+    // maxmemory just above what the server uses: over 90 % of it is in use.
+    let mut admin = redis.connection().unwrap();
+    let used = info_field(&mut admin, "used_memory");
+    let set = |con: &mut redis::Connection, key: &str, value: u64| {
+        let _: () = redis::cmd("CONFIG").arg("SET").arg(key).arg(value).exec(con).unwrap();
+    };
+    set(&mut admin, "maxmemory", used * 100 / 95);
+    fires(&prometheus, "RedisMemoryNearLimit", "cache");
+    set(&mut admin, "maxmemory", 0);
+    resolves(&prometheus, "RedisMemoryNearLimit");
+
+    // maxclients at the clients already connected: the next one is rejected.
+    let connected = info_field(&mut admin, "connected_clients");
+    set(&mut admin, "maxclients", connected);
+    let refused = redis.connection().and_then(|mut c| {
+        redis::cmd("PING").query::<String>(&mut c).map_err(|e| tickwatch_tests::KitError(e.to_string()))
+    });
+    assert!(refused.is_err(), "a client past maxclients is refused");
+    fires(&prometheus, "RedisRejectingConnections", "cache");
+    set(&mut admin, "maxclients", 10_000);
+    drop(admin);
+
+    // A reload that finds problems: the running config stays, and the alert says so.
+    exporter.rewrite_config(&format!("{cache}[[redis]]\nname = \"typo\"\nurll = \"x\"\n")).unwrap();
+    exporter.process().hang_up().unwrap();
+    fires(&prometheus, "TickwatchConfigReloadFailed", "");
+    exporter.rewrite_config(&cache).unwrap();
+    exporter.process().hang_up().unwrap();
+    resolves(&prometheus, "TickwatchConfigReloadFailed");
+
     redis.kill();
-    let killed = Instant::now();
-    wait_for("RedisDown to fire", Duration::from_secs(30), || {
-        firing_alerts(&prometheus).contains(&("RedisDown".to_owned(), "cache".to_owned()))
-    });
-    eprintln!("RedisDown fired {:.1} s after redis-server was killed", killed.elapsed().as_secs_f64());
+    fires(&prometheus, "RedisDown", "cache");
     redis.restart().unwrap();
-    wait_for("RedisDown to resolve after the restart", Duration::from_secs(30), || {
-        !firing_alerts(&prometheus).iter().any(|(name, _)| name == "RedisDown")
-    });
+    resolves(&prometheus, "RedisDown");
 }
