@@ -90,3 +90,53 @@ fn alerts_fire_through_prometheus_and_stay_silent_before() {
     redis.restart().unwrap();
     resolves(&prometheus, "RedisDown");
 }
+
+/// The staleness alerts, with their thresholds set short in the config (they are
+/// exported beside the ages, so the rules follow the config): a collection nobody writes
+/// and a feed that went quiet.
+#[test]
+fn staleness_alerts_follow_the_configured_thresholds() {
+    let redis = RedisServer::start().unwrap();
+    let mongo = tickwatch_tests::MongoServer::start().unwrap();
+    let config = format!(
+        "[[mongodb]]\nname = \"store\"\nuri = \"{mongo}\"\n\
+         collections = [{{ db = \"chains\", name = \"nifty\", time_field = \"ts\", max_age = \"3s\" }}]\n\
+         [[feed]]\nname = \"trades\"\nkind = \"trade\"\nstale_after = \"3s\"\nformat = \"mapped\"\n\
+         fields = {{ symbol = \"/s\", seq = \"/seq\", price = \"/p\", qty = \"/q\", ts = \"/ts\", ts_unit = \"ms\" }}\n\
+         source = {{ type = \"redis-pubsub\", url = \"{redis}\", channel = \"trades\" }}\n",
+        mongo = mongo.uri(),
+        redis = redis.url()
+    );
+    let exporter =
+        Exporter::start_with_args(Path::new(env!("CARGO_BIN_EXE_tickwatch-exporter")), &config, "warn", &[]).unwrap();
+    let target = exporter.url("").trim_start_matches("http://").to_owned();
+    let prometheus = Prometheus::start(
+        &format!(
+            "global: {{scrape_interval: 1s, evaluation_interval: 1s}}\nrule_files: [alerts.yml]\n\
+             scrape_configs:\n  - job_name: tickwatch\n    scrape_timeout: 1s\n    static_configs: [{{targets: ['{target}']}}]\n"
+        ),
+        &[("alerts.yml", &tickwatch_tests::scaled_alert_rules(60))],
+    )
+    .unwrap();
+    // One chain document and one trade, then silence.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let client = mongodb::Client::with_uri_str(mongo.uri()).await.unwrap();
+        let now = mongodb::bson::DateTime::now();
+        client.database("chains").collection("nifty").insert_one(mongodb::bson::doc! { "ts": now }).await.unwrap();
+    });
+    let mut publisher = redis.connection().unwrap();
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis();
+    let trade = format!(r#"{{"s":"BTCUSDT","seq":1,"p":42000.5,"q":0.1,"ts":{now_ms}}}"#);
+    wait_for("the feed to subscribe", Duration::from_secs(10), || {
+        redis::cmd("PUBLISH").arg("trades").arg(&trade).query::<i64>(&mut publisher).unwrap() > 0
+    });
+    let written = Instant::now();
+    wait_for("FeedStale and MongoDBCollectionNotWritten to fire", Duration::from_secs(30), || {
+        let firing = firing_alerts(&prometheus);
+        firing.iter().any(|(name, _)| name == "FeedStale")
+            && firing.contains(&("MongoDBCollectionNotWritten".to_owned(), "store".to_owned()))
+    });
+    eprintln!("both fired within {:.1} s of the last write (3 s thresholds)", written.elapsed().as_secs_f64());
+    drop(exporter);
+}

@@ -25,6 +25,7 @@ use std::sync::Arc;
 
 families! {
     LAST_MESSAGE_AGE: gauge "data_last_message_age_seconds", "Seconds since the symbol's last message arrived.";
+    STALE_AFTER: gauge "data_feed_stale_after_seconds", "The feed's configured stale_after: how long a symbol may be silent before it is stale (and FeedStale fires).";
 }
 
 /// Builds one probe per `[[feed]]` and starts its consumer.
@@ -57,7 +58,8 @@ pub fn build(targets: &[FeedTarget], config: &Config, shared: &Arc<Shared>) -> V
                 async move { sources::run(source, &mut *pipeline.lock().await, &ctx).await }.boxed()
             };
             shared.consumers.spawn("feed", &target.name, Box::new(start));
-            Ok(Arc::new(FeedProbe { name: target.name.clone(), connected, last_seen }) as Arc<dyn Probe>)
+            let stale_after = target.stale_after.as_secs_f64();
+            Ok(Arc::new(FeedProbe { name: target.name.clone(), connected, last_seen, stale_after }) as Arc<dyn Probe>)
         })
         .collect()
 }
@@ -67,6 +69,8 @@ pub struct FeedProbe {
     name: String,
     connected: IntGauge,
     last_seen: Arc<LastSeen>,
+    /// `stale_after`, in seconds.
+    stale_after: f64,
 }
 
 impl Probe for FeedProbe {
@@ -74,6 +78,7 @@ impl Probe for FeedProbe {
         Box::pin(async move {
             let now = crate::epoch::now_ms();
             let mut out = Samples::new();
+            out.add(&STALE_AFTER, &[("feed", &self.name)], self.stale_after);
             for (symbol, last_ms) in self.last_seen.snapshot() {
                 let age = ((now - last_ms as f64) / 1000.0).max(0.0);
                 out.add(&LAST_MESSAGE_AGE, &[("feed", &self.name), ("symbol", &symbol)], age);
@@ -81,7 +86,8 @@ impl Probe for FeedProbe {
             if self.connected.get() == 1 {
                 Ok(out)
             } else {
-                Err(ProbeError::new(Reason::Disconnected, "the feed's source is not connected"))
+                // The ages go on growing while the source is away: FeedStale needs them most then.
+                Err(ProbeError::new(Reason::Disconnected, "the feed's source is not connected").with_samples(out))
             }
         })
     }

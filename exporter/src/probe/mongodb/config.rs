@@ -2,7 +2,9 @@
 
 use crate::config::{Config, Target, TargetProblems, check_tls, check_url};
 use serde::Deserialize;
+use std::time::Duration;
 use tickwatch_common::tls::TlsConfig;
+use tickwatch_common::{default, duration};
 
 /// `[[mongodb]]`: one MongoDB deployment.
 #[derive(Debug, Clone, Deserialize)]
@@ -35,6 +37,11 @@ pub struct CollectionRef {
     /// RFC 3339 string): the newest document's age says whether writers are alive; when
     /// the field is indexed, documents written in the last minute are counted too.
     pub time_field: Option<String>,
+    /// With `time_field`: the newest document may be this old before
+    /// MongoDBCollectionNotWritten fires (exported as
+    /// `mongodb_collection_max_age_seconds`). Default `5m`.
+    #[serde(default = "default::secs::<300>", deserialize_with = "duration::deserialize")]
+    pub max_age: Duration,
 }
 
 impl Target for MongoTarget {

@@ -39,6 +39,7 @@ families! {
     COLL_DOCS: gauge "mongodb_collection_documents", "Documents in the collection.";
     COLL_SIZE: gauge "mongodb_collection_size_bytes", "Uncompressed size of the collection's documents.";
     COLL_AGE: gauge "mongodb_collection_newest_document_age_seconds", "Seconds since the time_field of the newest document (absent for an empty collection).";
+    COLL_MAX_AGE: gauge "mongodb_collection_max_age_seconds", "The collection's configured max_age: how old its newest document may be before MongoDBCollectionNotWritten fires.";
     COLL_RECENT: gauge "mongodb_collection_documents_last_minute", "Documents whose time_field lies in the last 60 s (only when time_field is indexed).";
     RS_HEALTH: gauge "mongodb_rs_member_health", "Replica-set member health as the server sees it.";
     RS_STATE: gauge "mongodb_rs_member_state", "Replica-set member state (1 primary, 2 secondary, ...).";
@@ -193,6 +194,7 @@ impl MongoProbe {
             out.add(&COLL_SIZE, &labels, v);
         }
         let Some(field) = &which.time_field else { return Ok(()) };
+        out.add(&COLL_MAX_AGE, &labels, which.max_age.as_secs_f64());
         let collection = db.collection::<Document>(&which.name);
         let newest = collection
             .find_one(doc! { field: { "$exists": true } })
