@@ -140,3 +140,42 @@ fn staleness_alerts_follow_the_configured_thresholds() {
     eprintln!("both fired within {:.1} s of the last write (3 s thresholds)", written.elapsed().as_secs_f64());
     drop(exporter);
 }
+
+/// A gateway whose messages arrive 2 s after their exchange time, and one that goes
+/// silent after a few messages.
+#[test]
+fn gateway_alerts_fire_on_lagging_and_silent_gateways() {
+    let lagging = tickwatch_tests::WebSocketServer::start(&[
+        "--count",
+        "1000000",
+        "--interval-ms",
+        "20",
+        "--lag-ms",
+        "2000",
+        "--no-subscribe",
+    ])
+    .unwrap();
+    let silent = tickwatch_tests::WebSocketServer::start(&["--count", "3", "--no-subscribe"]).unwrap();
+    let config = format!(
+        "[[websocket]]\nname = \"lagging\"\nurl = \"ws://127.0.0.1:{}/\"\nmode = \"monitor\"\ntimestamp_pointer = \"/T\"\n\
+         [[websocket]]\nname = \"silent\"\nurl = \"ws://127.0.0.1:{}/\"\nmode = \"monitor\"\nstale_after = \"3s\"\n",
+        lagging.port(),
+        silent.port()
+    );
+    let exporter =
+        Exporter::start_with_args(Path::new(env!("CARGO_BIN_EXE_tickwatch-exporter")), &config, "warn", &[]).unwrap();
+    let target = exporter.url("").trim_start_matches("http://").to_owned();
+    let prometheus = Prometheus::start(
+        &format!(
+            "global: {{scrape_interval: 1s, evaluation_interval: 1s}}\nrule_files: [alerts.yml]\n\
+             scrape_configs:\n  - job_name: tickwatch\n    scrape_timeout: 1s\n    static_configs: [{{targets: ['{target}']}}]\n"
+        ),
+        &[("alerts.yml", &tickwatch_tests::scaled_alert_rules(60))],
+    )
+    .unwrap();
+    fires(&prometheus, "WebSocketPayloadLagHigh", "lagging");
+    fires(&prometheus, "WebSocketFeedStale", "silent");
+    let firing = firing_alerts(&prometheus);
+    assert!(!firing.contains(&("WebSocketFeedStale".to_owned(), "lagging".to_owned())), "{firing:?}");
+    assert!(!firing.contains(&("WebSocketPayloadLagHigh".to_owned(), "silent".to_owned())), "{firing:?}");
+}

@@ -45,6 +45,10 @@ pub struct WebSocketTarget {
     /// The same as `tls_config.insecure_skip_verify` (kept from before `tls_config`).
     #[serde(default)]
     pub insecure: bool,
+    /// Monitor mode: how long the open subscription may stay silent before
+    /// WebSocketFeedStale fires (exported as `websocket_stale_after_seconds`). Default `30s`.
+    #[serde(default = "default::secs::<30>", deserialize_with = "duration::deserialize")]
+    pub stale_after: Duration,
     /// Monitor mode: how often to send a ping; a ping unanswered by the next one counts
     /// as a missed pong. Default `10s`.
     #[serde(default = "default::secs::<10>", deserialize_with = "duration::deserialize")]

@@ -34,6 +34,7 @@ families! {
     CONNECT: gauge "websocket_connect_duration_seconds", "Probe mode: time to open the connection (TCP, TLS and the upgrade).";
     FIRST_MESSAGE: gauge "websocket_first_message_duration_seconds", "Probe mode: time from sending the subscribe message (or connecting) to the first data message.";
     LAST_MESSAGE_AGE: gauge "websocket_last_message_age_seconds", "Monitor mode: seconds since the last data message (absent before the first).";
+    STALE_AFTER: gauge "websocket_stale_after_seconds", "Monitor mode: the target's stale_after, how long it may be silent before WebSocketFeedStale fires.";
 }
 
 /// Messages a feed may fall behind a monitor before it loses the oldest.
@@ -79,7 +80,7 @@ fn build_one(
                 async move { monitor.run().await }.boxed()
             };
             shared.consumers.spawn("websocket", &target.name, Box::new(start));
-            Arc::new(MonitorProbe { name: target.name.clone(), state })
+            Arc::new(MonitorProbe { name: target.name.clone(), state, stale_after: target.stale_after.as_secs_f64() })
         }
         _ => Arc::new(ConnectProbe::new(target, endpoint)),
     }
@@ -134,12 +135,15 @@ impl Probe for ConnectProbe {
 pub struct MonitorProbe {
     name: String,
     state: Arc<MonitorState>,
+    /// `stale_after`, in seconds.
+    stale_after: f64,
 }
 
 impl Probe for MonitorProbe {
     fn probe(&self) -> ProbeFuture<'_> {
         Box::pin(async move {
             let mut out = Samples::new();
+            out.add(&STALE_AFTER, &[("target", &self.name)], self.stale_after);
             let last = self.state.last_message_ms.load(Ordering::Relaxed);
             if last > 0 {
                 let age = (crate::epoch::now_ms() - last as f64) / 1000.0;
