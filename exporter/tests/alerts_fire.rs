@@ -36,7 +36,15 @@ fn info_field(con: &mut redis::Connection, field: &str) -> u64 {
 #[test]
 fn alerts_fire_through_prometheus_and_stay_silent_before() {
     let mut redis = RedisServer::start().unwrap();
-    let cache = format!("[[redis]]\nname = \"cache\"\nurl = \"{}\"\n", redis.url());
+    let mut mongo = tickwatch_tests::MongoServer::start().unwrap();
+    let cache = format!(
+        "[[redis]]\nname = \"cache\"\nurl = \"{url}\"\n\
+         [[celery]]\nname = \"broker\"\nbroker = \"{url}\"\nqueues = [\"celery\"]\n\
+         [[mongodb]]\nname = \"store\"\nuri = \"{mongo}\"\n\
+         [[feed]]\nname = \"trades\"\nkind = \"trade\"\nsource = {{ type = \"redis-pubsub\", url = \"{url}\", channel = \"trades\" }}\n",
+        url = redis.url(),
+        mongo = mongo.uri()
+    );
     let mut exporter =
         Exporter::start_with_args(Path::new(env!("CARGO_BIN_EXE_tickwatch-exporter")), &cache, "warn", &[]).unwrap();
     let target = exporter.url("").trim_start_matches("http://").to_owned();
@@ -85,8 +93,18 @@ fn alerts_fire_through_prometheus_and_stay_silent_before() {
     exporter.process().hang_up().unwrap();
     resolves(&prometheus, "TickwatchConfigReloadFailed");
 
+    mongo.kill();
+    fires(&prometheus, "MongoDBDown", "store");
+    mongo.restart().unwrap();
+    resolves(&prometheus, "MongoDBDown");
+
+    // Redis gone: the server, the broker on it and the feed it carries, and the failing
+    // probes (for 10 minutes, scaled to 10 s).
     redis.kill();
     fires(&prometheus, "RedisDown", "cache");
+    fires(&prometheus, "CeleryBrokerUnreachable", "broker");
+    fires(&prometheus, "FeedSourceDisconnected", "");
+    fires(&prometheus, "TickwatchProbesFailing", "cache");
     redis.restart().unwrap();
     resolves(&prometheus, "RedisDown");
 }
