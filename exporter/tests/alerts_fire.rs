@@ -197,3 +197,28 @@ fn gateway_alerts_fire_on_lagging_and_silent_gateways() {
     assert!(!firing.contains(&("WebSocketFeedStale".to_owned(), "lagging".to_owned())), "{firing:?}");
     assert!(!firing.contains(&("WebSocketPayloadLagHigh".to_owned(), "silent".to_owned())), "{firing:?}");
 }
+
+/// A target that accepts connections and never answers, scraped with a 7 s timeout: each
+/// probe takes its whole budget (6.5 s), over TickwatchProbeSlow's 5 s.
+#[test]
+fn a_probe_that_takes_its_whole_budget_is_slow() {
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let config = format!("[[redis]]\nname = \"silent\"\nurl = \"redis://{}/0\"\n", silent.local_addr().unwrap());
+    let exporter =
+        Exporter::start_with_args(Path::new(env!("CARGO_BIN_EXE_tickwatch-exporter")), &config, "warn", &[]).unwrap();
+    let target = exporter.url("").trim_start_matches("http://").to_owned();
+    let prometheus = Prometheus::start(
+        &format!(
+            "global: {{scrape_interval: 8s, evaluation_interval: 1s}}\nrule_files: [alerts.yml]\n\
+             scrape_configs:\n  - job_name: tickwatch\n    scrape_timeout: 7s\n    static_configs: [{{targets: ['{target}']}}]\n"
+        ),
+        &[("alerts.yml", &tickwatch_tests::scaled_alert_rules(60))],
+    )
+    .unwrap();
+    let since = Instant::now();
+    wait_for("TickwatchProbeSlow to fire", Duration::from_secs(60), || {
+        firing_alerts(&prometheus).contains(&("TickwatchProbeSlow".to_owned(), "silent".to_owned()))
+    });
+    eprintln!("TickwatchProbeSlow fired {:.1} s after the first scrape", since.elapsed().as_secs_f64());
+    drop(silent);
+}
