@@ -6,9 +6,10 @@ use crate::probe::{ProbeError, ProbeResult, TargetProbe};
 use crate::reason::Reason;
 use crate::shared::Shared;
 use futures_util::future::{BoxFuture, FutureExt, Shared as Shared_, join_all};
+use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::task::JoinError;
+use tokio::task::AbortHandle;
 
 families! {
     PROBE_SUCCESS: gauge "tickwatch_probe_success", "Whether the last probe of the target succeeded (1) or not (0).";
@@ -88,7 +89,9 @@ type SharedRound = Shared_<BoxFuture<'static, Arc<Outcome>>>;
 /// The round of a target's probe that is running now, if any, for scrapes to join.
 #[derive(Default)]
 pub struct Rounds {
-    running: Mutex<Option<SharedRound>>,
+    /// The round, and its task (which says whether the round is still running even when
+    /// no scrape polls it any more).
+    running: Mutex<Option<(SharedRound, AbortHandle)>>,
 }
 
 impl Rounds {
@@ -98,10 +101,11 @@ impl Rounds {
         let round = {
             let mut running = self.running.lock().expect("not poisoned");
             match running.as_ref() {
-                Some(round) if round.peek().is_none() => round.clone(),
+                Some((round, task)) if !task.is_finished() => round.clone(),
                 _ => {
-                    let round = start(probe, budget, Arc::clone(shared)).boxed().shared();
-                    *running = Some(round.clone());
+                    let (round, task) = start(probe, budget, Arc::clone(shared));
+                    let round = round.boxed().shared();
+                    *running = Some((round.clone(), task));
                     round
                 }
             }
@@ -113,27 +117,22 @@ impl Rounds {
     }
 }
 
-/// One round, in a task of its own: it finishes for the scrapes that joined it even when
-/// the one that started it hung up, and a probe that panics fails its own target
-/// (reason `panic`) and nothing else. Failures are counted and logged once per round.
-fn start(probe: &TargetProbe, budget: Duration, shared: Arc<Shared>) -> impl Future<Output = Arc<Outcome>> + use<> {
+/// One round, in a task of its own: it finishes (and is counted and logged, once) even
+/// when every scrape that joined it stopped waiting, and a probe that panics fails its own
+/// target (reason `panic`) and nothing else.
+fn start(
+    probe: &TargetProbe,
+    budget: Duration,
+    shared: Arc<Shared>,
+) -> (impl Future<Output = Arc<Outcome>> + use<>, AbortHandle) {
     let (kind, target, tls) = (probe.kind, probe.target.clone(), probe.tls_context.clone());
-    let task = tokio::spawn({
-        let probe = Arc::clone(&probe.probe);
-        async move {
-            let start = Instant::now();
-            let result = match tokio::time::timeout(budget, probe.probe()).await {
-                Ok(result) => result,
-                Err(_) => Err(timed_out(budget)),
-            };
-            (result, start.elapsed())
-        }
-    });
-    let started = Instant::now();
-    async move {
-        let (result, elapsed) = match task.await {
-            Ok(done) => done,
-            Err(e) => (Err(ProbeError::new(Reason::Panic, panic_message(e))), started.elapsed()),
+    let probe = Arc::clone(&probe.probe);
+    let task = tokio::spawn(async move {
+        let start = Instant::now();
+        let result = match tokio::time::timeout(budget, AssertUnwindSafe(probe.probe()).catch_unwind()).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(panic)) => Err(ProbeError::new(Reason::Panic, panic_message(panic.as_ref()))),
+            Err(_) => Err(timed_out(budget)),
         };
         if let Err(error) = &result {
             shared.probe_errors.with_label_values(&[kind, &target, error.reason.as_str()]).inc();
@@ -143,21 +142,25 @@ fn start(probe: &TargetProbe, budget: Duration, shared: Arc<Shared>) -> impl Fut
             };
             tracing::warn!(kind, target, reason = error.reason.as_str(), "probe failed: {}{context}", error.message);
         }
-        Arc::new(Outcome { result, elapsed })
-    }
+        Arc::new(Outcome { result, elapsed: start.elapsed() })
+    });
+    let abort = task.abort_handle();
+    let started = Instant::now();
+    let outcome = async move {
+        task.await.unwrap_or_else(|_| {
+            let cancelled = ProbeError::new(Reason::Timeout, "the probe task was cancelled (shutdown)");
+            Arc::new(Outcome { result: Err(cancelled), elapsed: started.elapsed() })
+        })
+    };
+    (outcome, abort)
 }
 
 fn timed_out(budget: Duration) -> ProbeError {
     ProbeError::new(Reason::Timeout, format!("no answer within {budget:?}"))
 }
 
-/// What a probe task that did not finish said: its panic message, or that it was
-/// cancelled (at shutdown).
-fn panic_message(error: JoinError) -> String {
-    if !error.is_panic() {
-        return "the probe task was cancelled".to_owned();
-    }
-    let payload = error.into_panic();
+/// A panic's message.
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     let text = payload
         .downcast_ref::<&str>()
         .map(|s| (*s).to_owned())

@@ -11,6 +11,23 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 use tickwatch_tests::{Exporter, Prometheus, RedisServer, Server};
 
+/// The exporter with `config`, and a Prometheus with the shipped rules (`for:` scaled
+/// 1/60) scraping it every `interval` seconds with `timeout` seconds to answer.
+fn watched(config: &str, interval: u32, timeout: u32) -> (Exporter, Prometheus) {
+    let exporter =
+        Exporter::start_with_args(Path::new(env!("CARGO_BIN_EXE_tickwatch-exporter")), config, "warn", &[]).unwrap();
+    let target = exporter.url("").trim_start_matches("http://").to_owned();
+    let prometheus = Prometheus::start(
+        &format!(
+            "global: {{scrape_interval: {interval}s, evaluation_interval: 1s}}\nrule_files: [alerts.yml]\n\
+             scrape_configs:\n  - job_name: tickwatch\n    scrape_timeout: {timeout}s\n    static_configs: [{{targets: ['{target}']}}]\n"
+        ),
+        &[("alerts.yml", &tickwatch_tests::scaled_alert_rules(60))],
+    )
+    .unwrap();
+    (exporter, prometheus)
+}
+
 /// Waits until `alert` fires for `target` (and says how long it took).
 fn fires(prometheus: &Prometheus, alert: &str, target: &str) {
     let since = Instant::now();
@@ -45,15 +62,8 @@ fn alerts_fire_through_prometheus_and_stay_silent_before() {
         url = redis.url(),
         mongo = mongo.uri()
     );
-    let mut exporter =
-        Exporter::start_with_args(Path::new(env!("CARGO_BIN_EXE_tickwatch-exporter")), &cache, "warn", &[]).unwrap();
-    let target = exporter.url("").trim_start_matches("http://").to_owned();
-    let config = format!(
-        "global: {{scrape_interval: 1s, evaluation_interval: 1s}}\nrule_files: [alerts.yml]\n\
-         scrape_configs:\n  - job_name: tickwatch\n    scrape_timeout: 1s\n    static_configs: [{{targets: ['{target}']}}]\n"
-    );
     eprintln!("alert `for:` durations scaled by 1/60 (1m -> 1s)");
-    let prometheus = Prometheus::start(&config, &[("alerts.yml", &tickwatch_tests::scaled_alert_rules(60))]).unwrap();
+    let (mut exporter, prometheus) = watched(&cache, 1, 1);
     let up = format!("{}/api/v1/query?query=redis_up", prometheus.url());
     wait_for("Prometheus to scrape the exporter", Duration::from_secs(20), || {
         let body: serde_json::Value = reqwest::blocking::get(&up).unwrap().json().unwrap();
@@ -125,17 +135,7 @@ fn staleness_alerts_follow_the_configured_thresholds() {
         mongo = mongo.uri(),
         redis = redis.url()
     );
-    let exporter =
-        Exporter::start_with_args(Path::new(env!("CARGO_BIN_EXE_tickwatch-exporter")), &config, "warn", &[]).unwrap();
-    let target = exporter.url("").trim_start_matches("http://").to_owned();
-    let prometheus = Prometheus::start(
-        &format!(
-            "global: {{scrape_interval: 1s, evaluation_interval: 1s}}\nrule_files: [alerts.yml]\n\
-             scrape_configs:\n  - job_name: tickwatch\n    scrape_timeout: 1s\n    static_configs: [{{targets: ['{target}']}}]\n"
-        ),
-        &[("alerts.yml", &tickwatch_tests::scaled_alert_rules(60))],
-    )
-    .unwrap();
+    let (exporter, prometheus) = watched(&config, 1, 1);
     // One chain document and one trade, then silence.
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
@@ -180,17 +180,7 @@ fn gateway_alerts_fire_on_lagging_and_silent_gateways() {
         lagging.port(),
         silent.port()
     );
-    let exporter =
-        Exporter::start_with_args(Path::new(env!("CARGO_BIN_EXE_tickwatch-exporter")), &config, "warn", &[]).unwrap();
-    let target = exporter.url("").trim_start_matches("http://").to_owned();
-    let prometheus = Prometheus::start(
-        &format!(
-            "global: {{scrape_interval: 1s, evaluation_interval: 1s}}\nrule_files: [alerts.yml]\n\
-             scrape_configs:\n  - job_name: tickwatch\n    scrape_timeout: 1s\n    static_configs: [{{targets: ['{target}']}}]\n"
-        ),
-        &[("alerts.yml", &tickwatch_tests::scaled_alert_rules(60))],
-    )
-    .unwrap();
+    let (_exporter, prometheus) = watched(&config, 1, 1);
     fires(&prometheus, "WebSocketPayloadLagHigh", "lagging");
     fires(&prometheus, "WebSocketFeedStale", "silent");
     let firing = firing_alerts(&prometheus);
@@ -204,17 +194,7 @@ fn gateway_alerts_fire_on_lagging_and_silent_gateways() {
 fn a_probe_that_takes_its_whole_budget_is_slow() {
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let config = format!("[[redis]]\nname = \"silent\"\nurl = \"redis://{}/0\"\n", silent.local_addr().unwrap());
-    let exporter =
-        Exporter::start_with_args(Path::new(env!("CARGO_BIN_EXE_tickwatch-exporter")), &config, "warn", &[]).unwrap();
-    let target = exporter.url("").trim_start_matches("http://").to_owned();
-    let prometheus = Prometheus::start(
-        &format!(
-            "global: {{scrape_interval: 8s, evaluation_interval: 1s}}\nrule_files: [alerts.yml]\n\
-             scrape_configs:\n  - job_name: tickwatch\n    scrape_timeout: 7s\n    static_configs: [{{targets: ['{target}']}}]\n"
-        ),
-        &[("alerts.yml", &tickwatch_tests::scaled_alert_rules(60))],
-    )
-    .unwrap();
+    let (_exporter, prometheus) = watched(&config, 8, 7);
     let since = Instant::now();
     wait_for("TickwatchProbeSlow to fire", Duration::from_secs(60), || {
         firing_alerts(&prometheus).contains(&("TickwatchProbeSlow".to_owned(), "silent".to_owned()))
