@@ -17,7 +17,7 @@ pub struct MongoTls {
 
 impl MongoTls {
     pub fn new(tls: &TlsConfig) -> Result<MongoTls, String> {
-        check(tls)?;
+        tls.refuse_server_name("MongoDB")?;
         let mut options = TlsOptions::default();
         options.ca_file_path = tls.ca_file.as_ref().map(Into::into);
         options.allow_invalid_certificates = tls.insecure_skip_verify.then_some(true);
@@ -43,15 +43,6 @@ impl MongoTls {
             (None, _) => None,
         };
         Ok(MongoTls { options, _joined: joined })
-    }
-}
-
-/// What a MongoDB `tls_config` cannot hold: the driver verifies the URI's hosts and takes
-/// no other name.
-pub fn check(tls: &TlsConfig) -> Result<(), String> {
-    match &tls.server_name {
-        Some(_) => Err("server_name is not supported for MongoDB (the driver verifies the URI's hosts)".to_owned()),
-        None => Ok(()),
     }
 }
 

@@ -23,7 +23,7 @@ pub fn client(url: &str, tls: Option<&TlsConfig>) -> Result<redis::Client, Strin
     };
     crate::tls::provider();
     let tls = tls.cloned().unwrap_or_default();
-    check(&tls)?;
+    tls.refuse_server_name("Redis")?;
     let info =
         info.set_addr(ConnectionAddr::TcpTls { host, port, insecure: tls.insecure_skip_verify, tls_params: None });
     let pem = tls.pem_files()?;
@@ -32,17 +32,6 @@ pub fn client(url: &str, tls: Option<&TlsConfig>) -> Result<redis::Client, Strin
         root_cert: pem.ca,
     };
     redis::Client::build_with_tls(info, certificates).map_err(|e| format!("tls_config: {e}"))
-}
-
-/// What a Redis `tls_config` cannot hold: redis-rs verifies the URL's host and takes no
-/// other name.
-pub fn check(tls: &TlsConfig) -> Result<(), String> {
-    match &tls.server_name {
-        Some(_) => Err("server_name is not supported for Redis (the driver verifies the URL's host): \
-                        put a name the server's certificate holds in the URL"
-            .to_owned()),
-        None => Ok(()),
-    }
 }
 
 /// A lazily connecting, self-reconnecting connection to `url`. The driver's own 500 ms

@@ -102,6 +102,18 @@ impl TlsConfig {
         }
     }
 
+    /// For drivers that verify the URL's host and take no other name (redis-rs, the
+    /// MongoDB driver, lapin): `server_name` is an error that says what to do instead.
+    pub fn refuse_server_name(&self, driver: &str) -> Result<(), String> {
+        match &self.server_name {
+            Some(_) => Err(format!(
+                "server_name is not supported for {driver} (the driver verifies the URL's host): \
+                 put a name the server's certificate holds in the URL"
+            )),
+            None => Ok(()),
+        }
+    }
+
     /// The name to verify the server's certificate against: `server_name`, or `host`.
     pub fn server_name(&self, host: &str) -> Result<ServerName<'static>, String> {
         let name = self.server_name.as_deref().unwrap_or(host);

@@ -48,11 +48,7 @@ impl Consumers {
                 match ended {
                     Ok(()) => tracing::warn!(kind, target = name, "background consumer ended; restarting it"),
                     Err(panic) => {
-                        let message = panic
-                            .downcast_ref::<&str>()
-                            .map(|s| (*s).to_owned())
-                            .or_else(|| panic.downcast_ref::<String>().cloned())
-                            .unwrap_or_default();
+                        let message = panic_text(panic.as_ref());
                         tracing::error!(kind, target = name, "background consumer panicked: {message}; restarting it");
                     }
                 }
@@ -85,6 +81,15 @@ impl Consumers {
             tasks.iter().for_each(AbortHandle::abort);
         }
     }
+}
+
+/// What a panic said (its `&str` or `String` payload).
+pub fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".to_owned())
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! One scrape: every probe concurrently, each under the budget, then one exposition;
 //! concurrent scrapes share each target's running round.
 
+use crate::consumers::panic_text;
 use crate::exposition::{Samples, encode, families};
 use crate::probe::{ProbeError, ProbeResult, TargetProbe};
 use crate::reason::Reason;
@@ -41,7 +42,8 @@ pub fn budget(scrape_timeout_header: Option<&str>, default: Duration) -> Duratio
 /// long-lived metric (`/metrics`).
 pub async fn scrape(probes: &[Arc<TargetProbe>], budget: Duration, shared: &Arc<Shared>) -> String {
     let samples = probe_all(probes, budget, shared).await;
-    encode(samples, &shared.gather_configured(&|name| probes.iter().any(|p| p.target == name)))
+    let configured: std::collections::HashSet<&str> = probes.iter().map(|p| p.target.as_str()).collect();
+    encode(samples, &shared.gather_configured(&|name| configured.contains(name)))
 }
 
 /// Probes one target and encodes its samples with the long-lived metrics labelled with
@@ -131,7 +133,9 @@ fn start(
         let start = Instant::now();
         let result = match tokio::time::timeout(budget, AssertUnwindSafe(probe.probe()).catch_unwind()).await {
             Ok(Ok(result)) => result,
-            Ok(Err(panic)) => Err(ProbeError::new(Reason::Panic, panic_message(panic.as_ref()))),
+            Ok(Err(panic)) => {
+                Err(ProbeError::new(Reason::Panic, format!("the probe panicked: {}", panic_text(panic.as_ref()))))
+            }
             Err(_) => Err(timed_out(budget)),
         };
         if let Err(error) = &result {
@@ -157,16 +161,6 @@ fn start(
 
 fn timed_out(budget: Duration) -> ProbeError {
     ProbeError::new(Reason::Timeout, format!("no answer within {budget:?}"))
-}
-
-/// A panic's message.
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    let text = payload
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "no message".to_owned());
-    format!("the probe panicked: {text}")
 }
 
 #[cfg(test)]

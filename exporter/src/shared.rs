@@ -5,7 +5,7 @@
 use crate::consumers::Consumers;
 use crate::probe::websocket::monitor::Tap;
 use prometheus::core::Collector;
-use prometheus::proto::MetricFamily;
+use prometheus::proto::{LabelPair, MetricFamily};
 use prometheus::{Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
 use std::any::Any;
 use std::collections::HashMap;
@@ -105,10 +105,7 @@ impl Shared {
     /// The long-lived series of `/metrics`: everything but the series of targets (or
     /// feeds) no longer configured, which a reload removed.
     pub fn gather_configured(&self, configured: &dyn Fn(&str) -> bool) -> Vec<MetricFamily> {
-        self.gather_where(
-            &|labels| labels.iter().all(|(name, value)| !is_target_label(name) || configured(value)),
-            true,
-        )
+        self.gather_where(&|labels| labels.iter().all(|l| !is_target_label(l.name()) || configured(l.value())), true)
     }
 
     /// The registry's series whose labels `keep` accepts; the `tickwatch_*` families
@@ -119,14 +116,7 @@ impl Shared {
             if !own && family.name().starts_with("tickwatch_") {
                 return false;
             }
-            let metrics: Vec<_> = family
-                .take_metric()
-                .into_iter()
-                .filter(|m| {
-                    let labels: Vec<(&str, &str)> = m.get_label().iter().map(|l| (l.name(), l.value())).collect();
-                    keep(&labels)
-                })
-                .collect();
+            let metrics: Vec<_> = family.take_metric().into_iter().filter(|m| keep(m.get_label())).collect();
             family.set_metric(metrics);
             !family.get_metric().is_empty()
         });
@@ -137,7 +127,7 @@ impl Shared {
     /// those labelled `target` or `feed` = `name`, without the exporter's own
     /// `tickwatch_*` families.
     pub fn gather_target(&self, name: &str) -> Vec<MetricFamily> {
-        self.gather_where(&|labels| labels.iter().any(|(label, value)| is_target_label(label) && *value == name), false)
+        self.gather_where(&|labels| labels.iter().any(|l| is_target_label(l.name()) && l.value() == name), false)
     }
 
     /// The counter family `name`, created and registered the first time.
@@ -169,8 +159,8 @@ impl Default for Shared {
     }
 }
 
-/// Decides from a series' labels, as (name, value), whether it is gathered.
-type LabelFilter<'a> = dyn Fn(&[(&str, &str)]) -> bool + 'a;
+/// Decides from a series' labels whether it is gathered.
+type LabelFilter<'a> = dyn Fn(&[LabelPair]) -> bool + 'a;
 
 /// The labels that name a target: `target`, and `feed` for feeds.
 fn is_target_label(label: &str) -> bool {

@@ -75,7 +75,7 @@ fn rediss_targets_work_and_bad_certificates_fail_alone() {
     }
     assert_eq!(value(&text, "celery_queue_length", &[("target", "broker"), ("queue_name", "celery")]), Some(2.0));
     assert_eq!(value(&text, "redis_stream_length", &[("target", "mutual_acl"), ("stream", "ticks:BTC")]), Some(1.0));
-    assert!(!log_has_acl_errors(&text), "the ACL user was refused a command:\n{text}");
+    assert!(!refused_commands(&text), "the ACL user was refused a command:\n{text}");
     for bad in ["web_roots", "other_ca", "no_client_cert", "stranger_cert", "expired", "wrong_host"] {
         assert_eq!(success(bad), Some(0.0), "{bad}");
         assert_eq!(value(&text, "redis_up", &[("target", bad)]), Some(0.0), "{bad}");
@@ -97,8 +97,8 @@ fn rediss_targets_work_and_bad_certificates_fail_alone() {
     assert!(!log.contains("s3cret"), "no password in the log");
 }
 
-/// Whether the ACL user's server counted refused commands (NOPERM).
-fn log_has_acl_errors(text: &str) -> bool {
+/// Whether the ACL user's server counted commands refused for want of permission (NOPERM).
+fn refused_commands(text: &str) -> bool {
     value(text, "redis_errors_total", &[("target", "mutual_acl"), ("err", "NOPERM")]).is_some_and(|n| n > 0.0)
 }
 

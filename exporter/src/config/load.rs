@@ -157,7 +157,7 @@ pub fn check_redis(url: &str, field: &str, tls: Option<&TlsConfig>, problems: &m
     let before = problems.count();
     let tls_config = tls.cloned().unwrap_or_default();
     check_tls(&tls_config, scheme == "rediss", "rediss://", problems);
-    if let Err(why) = tickwatch_common::redis::check(&tls_config) {
+    if let Err(why) = tls_config.refuse_server_name("Redis") {
         problems.at("tls_config.server_name", why);
     }
     if problems.count() == before

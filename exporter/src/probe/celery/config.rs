@@ -67,10 +67,13 @@ impl Target for CeleryTarget {
             Ok(scheme) if scheme.starts_with("amqp") => {
                 let tls = self.tls_config.clone().unwrap_or_default();
                 check_tls(&tls, scheme == "amqps", "amqps://", problems);
-                if tls.server_name.is_some() || tls.insecure_skip_verify {
+                if let Err(why) = tls.refuse_server_name("AMQP brokers") {
+                    problems.at("tls_config.server_name", why);
+                }
+                if tls.insecure_skip_verify {
                     problems.at(
-                        "tls_config",
-                        "server_name and insecure_skip_verify are not supported for AMQP brokers (the driver verifies the URL's host against ca_file)",
+                        "tls_config.insecure_skip_verify",
+                        "not supported for AMQP brokers: trust the broker's CA with ca_file instead",
                     );
                 }
                 if self.discover {

@@ -58,7 +58,7 @@ impl Target for MongoTarget {
     fn validate(&self, _config: &Config, problems: &mut TargetProblems) {
         if let Some(tls) = &self.tls_config {
             check_tls(tls, true, "mongodb://", problems);
-            if let Err(why) = tickwatch_common::mongodb::check(tls) {
+            if let Err(why) = tls.refuse_server_name("MongoDB") {
                 problems.at("tls_config.server_name", why);
             }
         }
