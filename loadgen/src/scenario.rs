@@ -71,6 +71,10 @@ pub struct SourceConfig {
     /// Replay: start again at the end of the file.
     #[serde(default, rename = "loop")]
     pub loop_: bool,
+    /// Synthetic sources: how far each message's exchange time lies behind its send time
+    /// (a venue or collector running late), so payload-lag monitoring can be proven.
+    #[serde(default, deserialize_with = "duration::deserialize")]
+    pub lag: Duration,
 }
 
 fn default_venue() -> String {
@@ -106,7 +110,8 @@ pub struct Phase {
     pub name: String,
     #[serde(deserialize_with = "duration::deserialize")]
     pub duration: Duration,
-    /// Messages per second to each sink.
+    /// Messages per second to each sink; 0 is a pause (the feed goes quiet while every
+    /// sink stays up).
     pub rate: Option<f64>,
     /// A linear ramp `[from, to]` messages per second instead of `rate`.
     pub ramp: Option<[f64; 2]>,
@@ -389,6 +394,9 @@ fn check(s: &mut Scenario) -> Vec<String> {
                 }
             }
             SourceKind::Replay => {
+                if !src.lag.is_zero() {
+                    p(format!("{key}.lag"), "a replay keeps its recorded times; lag is for synthetic sources".into());
+                }
                 if src.file.is_none() {
                     p(format!("{key}.file"), "a replay source needs a file".into());
                 }
@@ -418,9 +426,11 @@ fn check(s: &mut Scenario) -> Vec<String> {
         match (phase.rate, phase.ramp) {
             (Some(_), Some(_)) => p(key.clone(), "give rate or ramp, not both".into()),
             (None, None) => p(key.clone(), "needs rate = messages/s or ramp = [from, to]".into()),
-            (Some(r), None) if !(r > 0.0 && r.is_finite()) => p(format!("{key}.rate"), "must be more than zero".into()),
-            (None, Some([a, b])) if !(a >= 0.0 && b >= 0.0 && a + b > 0.0) => {
-                p(format!("{key}.ramp"), "rates must be zero or more, not both zero".into())
+            (Some(r), None) if !(r >= 0.0 && r.is_finite()) => {
+                p(format!("{key}.rate"), "must be zero (a pause) or more".into())
+            }
+            (None, Some([a, b])) if !(a >= 0.0 && b >= 0.0 && a.is_finite() && b.is_finite()) => {
+                p(format!("{key}.ramp"), "rates must be zero or more".into())
             }
             _ => {}
         }

@@ -286,6 +286,28 @@ fn same_seed_same_bytes_and_shards_add_up_to_the_whole() {
     assert_eq!(shards, whole, "shards 0/2 and 1/2 together are the unsharded feed");
 }
 
+/// A trailing `rate = 0` phase keeps the run (and its sinks) going without sending, and a
+/// source's `lag` puts every exchange time that far behind its send time.
+#[test]
+fn a_pause_sends_nothing_for_its_duration_and_lag_shifts_exchange_times() {
+    let scenario = "name = \"pause\"\nseed = 3\n\
+        [[source]]\nname = \"trades\"\nkind = \"synthetic-trades\"\nsymbols = [\"BTCUSDT\"]\nlag = \"2s\"\n\
+        [[sink]]\nname = \"out\"\nsource = \"trades\"\nkind = \"file\"\npath = \"DIR/out.jsonl\"\n\
+        [[phase]]\nname = \"trading\"\nduration = \"1s\"\nrate = 100\n\
+        [[phase]]\nname = \"halt\"\nduration = \"2s\"\nrate = 0\n";
+    let started = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+    let since = Instant::now();
+    let run = run(scenario, &[]);
+    let took = since.elapsed();
+    assert!(took >= Duration::from_secs(3), "the pause is part of the run: {took:?}");
+    assert_eq!(counts(run.sink("out")), (100, 100, 0));
+    assert_eq!(run.summary["sinks"]["out"]["phases"]["halt"]["attempted"], 0, "{}", run.summary);
+    let lines = std::fs::read_to_string(run.path("out.jsonl")).unwrap();
+    let first: Value = serde_json::from_str(lines.lines().next().unwrap()).unwrap();
+    let behind_ns = started.as_nanos() as i64 - first["ts_ns"].as_i64().unwrap();
+    assert!((1_500_000_000..2_500_000_000).contains(&behind_ns), "first exchange time {behind_ns} ns before the start");
+}
+
 #[test]
 fn broken_scenarios_and_replay_files_name_file_line_and_key() {
     let dir = tempfile::tempdir().unwrap();

@@ -19,11 +19,23 @@ pub struct ChainOptions {
     pub gateway_probe: bool,
     /// Alert `for:` durations are divided by this.
     pub alert_scale: u32,
+    /// The staleness thresholds of the trade feed, the chain collection and the monitored
+    /// gateway (their defaults, 10 s to 5 m, when `None`), so a short run can reach them.
+    pub stale_after: Option<&'static str>,
+    /// Redis's `maxmemory` in bytes (noeviction, Redis's default policy), so a run can fill it.
+    pub redis_maxmemory: Option<u64>,
 }
 
 impl ChainOptions {
     /// The demo's chain (`scenarios/demo/demo.toml`): everything, alerts 30 times faster.
-    pub const DEMO: ChainOptions = ChainOptions { worker: true, gateway: true, gateway_probe: true, alert_scale: 30 };
+    pub const DEMO: ChainOptions = ChainOptions {
+        worker: true,
+        gateway: true,
+        gateway_probe: true,
+        alert_scale: 30,
+        stale_after: None,
+        redis_maxmemory: None,
+    };
 }
 
 /// Redis, secantusd, an optional Celery worker, the exporter watching all of it,
@@ -46,6 +58,15 @@ impl Chain {
     /// Prometheus has scraped the exporter once.
     pub fn start(exporter: &Path, options: ChainOptions) -> Result<Chain> {
         let redis = RedisServer::start()?;
+        if let Some(bytes) = options.redis_maxmemory {
+            let mut admin = redis.connection()?;
+            redis::cmd("CONFIG")
+                .arg("SET")
+                .arg("maxmemory")
+                .arg(bytes)
+                .exec(&mut admin)
+                .map_err(|e| KitError(format!("CONFIG SET maxmemory: {e}")))?;
+        }
         let mongo = MongoServer::start()?;
         let worker = options.worker.then(|| CeleryWorker::start(&redis.url(), &["enrich"])).transpose()?;
         let (gateway_port, loadgen_metrics_port) = (free_port(), free_port());
@@ -114,13 +135,17 @@ impl Chain {
 /// with a gateway, the chain feed it serves.
 fn exporter_config(redis: &RedisServer, mongo: &MongoServer, gateway_port: u16, options: ChainOptions) -> String {
     let gateway = format!("ws://127.0.0.1:{gateway_port}/");
+    let (stale_after, max_age) = match options.stale_after {
+        Some(d) => (format!("stale_after = \"{d}\"\n"), format!(", max_age = \"{d}\"")),
+        None => Default::default(),
+    };
     let mut config = format!(
         "[[redis]]\nname = \"redis\"\nurl = \"{redis}\"\nstreams = [\"ticks:*\"]\nchannels = [\"trades.*\"]\n\
          [[celery]]\nname = \"broker\"\nbroker = \"{redis}\"\nqueues = [\"enrich\", \"ticks\"]\nevents = true\nworker_timeout = \"3s\"\n\
          [[mongodb]]\nname = \"store\"\nuri = \"{mongo}\"\ndatabases = [\"chains\"]\n\
-         collections = [{{ db = \"chains\", name = \"snapshots\", time_field = \"ts_ns\" }}]\n\
+         collections = [{{ db = \"chains\", name = \"snapshots\", time_field = \"ts_ns\"{max_age} }}]\n\
          [[feed]]\nname = \"trades\"\nkind = \"trade\"\nsource = {{ type = \"redis-pubsub\", url = \"{redis}\", channel = \"trades.*\" }}\n\
-         max_clock_drift = \"1h\"\nscore_window = 200\n\
+         {stale_after}max_clock_drift = \"1h\"\nscore_window = 200\n\
          weights = {{ duplicate = 0, out_of_order = 0, spike = 0, non_positive = 0, clock_drift = 0, stale = 0 }}\n",
         redis = redis.url(),
         mongo = mongo.uri()
@@ -128,7 +153,7 @@ fn exporter_config(redis: &RedisServer, mongo: &MongoServer, gateway_port: u16, 
     if options.gateway {
         config.push_str(&format!(
             "[[websocket]]\nname = \"gateway\"\nurl = \"{gateway}\"\nmode = \"monitor\"\n\
-             subscribe = '{{\"op\":\"subscribe\",\"symbols\":[\"NIFTY\",\"BANKNIFTY\"]}}'\ntimestamp_pointer = \"/ts_ns\"\n\
+             subscribe = '{{\"op\":\"subscribe\",\"symbols\":[\"NIFTY\",\"BANKNIFTY\"]}}'\ntimestamp_pointer = \"/ts_ns\"\n{stale_after}\
              [[feed]]\nname = \"chains\"\nkind = \"option_chain\"\nsource = {{ type = \"websocket\", target = \"gateway\" }}\n"
         ));
     }

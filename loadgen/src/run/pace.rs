@@ -219,6 +219,17 @@ pub async fn drive(
         }
         live.record(ok, &due, done.as_secs_f64());
     }
+    // A trailing pause (rate 0) is part of the run: the sink stays up, a gateway keeps its
+    // clients, until the schedule ends.
+    if let Schedule::Rate { .. } = schedule {
+        let end = start + phases.iter().map(|p| p.duration).sum::<Duration>();
+        while !*cancel.borrow() && Instant::now() < end {
+            tokio::select! {
+                _ = tokio::time::sleep_until(end.into()) => {}
+                changed = cancel.changed() => if changed.is_err() { break },
+            }
+        }
+    }
     if let Err(e) = sink.finish().await {
         run.first_error.get_or_insert(e);
     }

@@ -79,6 +79,8 @@ pub struct Feed {
     shard: Shard,
     /// This shard's symbols (synthetic feeds; replays hash their keys instead).
     owned: HashSet<String>,
+    /// How far exchange times lie behind send times (the source's `lag`).
+    lag_ns: i64,
 }
 
 enum FeedKind {
@@ -112,7 +114,7 @@ impl Feed {
             },
             SourceKind::Replay => FeedKind::Replay(Replay::open(source)?),
         };
-        Ok(Feed { kind, shard, owned: shard.owned(symbols) })
+        Ok(Feed { kind, shard, owned: shard.owned(symbols), lag_ns: source.lag.as_nanos() as i64 })
     }
 
     /// Switches to a phase's faults; each feed takes those of its own kind.
@@ -137,7 +139,7 @@ impl Feed {
     /// `None` at the end of a replay, `Some(None)` for a message of another shard (its
     /// slot in the schedule passes unsent).
     pub fn next(&mut self, now_ns: i64) -> Option<Option<Outgoing>> {
-        let message = self.next_of_all(now_ns)?;
+        let message = self.next_of_all(now_ns - self.lag_ns)?;
         let mine = match self.kind {
             FeedKind::Replay(_) => self.shard.owns_unlisted(&message.key),
             _ => self.owned.contains(&message.key),
