@@ -178,6 +178,12 @@ impl TlsConfig {
 /// redis-rs keeps it behind an `Arc<dyn Error>`, which cannot be downcast; rustls writes
 /// every failure with one of a few stable prefixes.
 pub fn explain(error: &(dyn std::error::Error + 'static)) -> Option<String> {
+    explain_text(&causes(error))
+}
+
+/// An error's message with every cause after it (`a: b: c`): wrappers such as hyper's
+/// "client error (Connect)" say nothing on their own.
+pub fn causes(error: &(dyn std::error::Error + 'static)) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(e) = source {
@@ -185,7 +191,7 @@ pub fn explain(error: &(dyn std::error::Error + 'static)) -> Option<String> {
         text.push_str(&e.to_string());
         source = e.source();
     }
-    explain_text(&text)
+    text
 }
 
 /// [`explain`] for an error message.

@@ -183,7 +183,8 @@ fn every_panel_shows_data_for_the_demo_scenario() {
     let panels = tickwatch_loadgen::dashboards::read(&Path::new(ROOT).join("dashboards/grafana/dashboards"));
     let panels = panels.unwrap();
     let expected = panels.len();
-    let monitoring = Monitoring::new(&chain.prometheus.url(), Some(&chain.alertmanager.url())).unwrap();
+    let monitoring =
+        Monitoring::new(&chain.prometheus.url(), Some(&chain.alertmanager.url()), &Default::default()).unwrap();
     let options = RunOptions {
         metrics_address: Some(format!("127.0.0.1:{}", chain.loadgen_metrics_port)),
         monitoring: Some(monitoring.with_panels(panels)),

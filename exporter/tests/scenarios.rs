@@ -41,7 +41,8 @@ fn verify(file: &str) {
     let scenario = scenario::parse(&chain.scenario(&path).unwrap(), file).unwrap();
     eprintln!("{file}: alert `for:` durations scaled by 1/{ALERT_SCALE}");
 
-    let monitoring = Monitoring::new(&chain.prometheus.url(), Some(&chain.alertmanager.url())).unwrap();
+    let monitoring =
+        Monitoring::new(&chain.prometheus.url(), Some(&chain.alertmanager.url()), &Default::default()).unwrap();
     let options = RunOptions {
         metrics_address: Some(format!("127.0.0.1:{}", chain.loadgen_metrics_port)),
         monitoring: Some(monitoring),

@@ -8,16 +8,9 @@ mod common;
 use common::wait_for;
 use std::process::Command;
 use std::time::Duration;
-use tickwatch_tests::{Exporter, Pki, Prometheus, RedisServer, Server, binary};
+use tickwatch_tests::{Exporter, Pki, Prometheus, RedisServer, Server, bcrypt_hash, binary};
 
 const EXPORTER: &str = env!("CARGO_BIN_EXE_tickwatch-exporter");
-
-/// `htpasswd -nbBC 10 USER PASSWORD`'s hash.
-fn bcrypt_hash(user: &str, password: &str) -> String {
-    let out = Command::new(binary("htpasswd").unwrap()).args(["-nbBC", "10", user, password]).output().unwrap();
-    let line = String::from_utf8(out.stdout).unwrap();
-    line.trim().split_once(':').unwrap().1.to_owned()
-}
 
 fn web_config(pki: &Pki, cert: &str, key: &str, hash: &str) -> String {
     format!(
@@ -45,7 +38,7 @@ fn curl(args: &[&str]) -> (u16, String) {
 fn tls_client_certificates_and_basic_auth_guard_every_endpoint() {
     let pki = Pki::new().unwrap();
     let redis = RedisServer::start().unwrap();
-    let hash = bcrypt_hash("prometheus", "s3cret");
+    let hash = bcrypt_hash("prometheus", "s3cret").unwrap();
     let served = (pki.dir().join("served.pem"), pki.dir().join("served.key"));
     std::fs::copy(&pki.server.cert, &served.0).unwrap();
     std::fs::copy(&pki.server.key, &served.1).unwrap();

@@ -6,11 +6,13 @@
 //! hold at the end. URLs are shown with their credentials masked.
 
 use crate::dashboards::{Panel, resolve};
+use crate::http::JsonClient;
 use crate::scenario::Expect;
 use crate::verdict::{Check, Observation};
 use serde_json::Value;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tickwatch_common::redact::redact_url;
+use tickwatch_common::tls::TlsConfig;
 
 /// How often Prometheus is asked again while an expected alert has not fired yet.
 const POLL: Duration = Duration::from_secs(2);
@@ -18,11 +20,11 @@ const POLL: Duration = Duration::from_secs(2);
 /// The monitoring stack a run's expectations are checked against.
 #[derive(Debug, Clone)]
 pub struct Monitoring {
-    prometheus: String,
-    alertmanager: Option<String>,
+    prometheus: url::Url,
+    alertmanager: Option<url::Url>,
     /// Dashboard panels that must show data for the run (`--dashboards`).
     panels: Vec<Panel>,
-    client: reqwest::Client,
+    client: JsonClient,
 }
 
 /// When the run went: expectations are judged on this window.
@@ -33,31 +35,24 @@ pub struct Window {
 }
 
 impl Monitoring {
-    /// A client for Prometheus at `prometheus` (and Alertmanager at `alertmanager`);
-    /// `user:password@` in a URL is sent as basic authentication.
-    pub fn new(prometheus: &str, alertmanager: Option<&str>) -> Result<Monitoring, String> {
-        for (flag, url) in [("--prometheus", Some(prometheus)), ("--alertmanager", alertmanager)] {
-            if let Some(url) = url {
-                match url::Url::parse(url) {
-                    Ok(u) if u.scheme() == "http" => {}
-                    Ok(u) if u.scheme() == "https" => {
-                        return Err(format!("{flag} {}: https is not built in yet; use http", redact_url(url)));
-                    }
-                    _ => return Err(format!("{flag} {}: not an http:// URL", redact_url(url))),
+    /// A client for Prometheus at `prometheus` (and Alertmanager at `alertmanager`),
+    /// http or https (with `tls`); `user:password@` in a URL is sent as basic
+    /// authentication.
+    pub fn new(prometheus: &str, alertmanager: Option<&str>, tls: &TlsConfig) -> Result<Monitoring, String> {
+        let parse = |flag: &str, raw: &str| match url::Url::parse(raw) {
+            Ok(mut u) if matches!(u.scheme(), "http" | "https") => {
+                // Endpoints are joined below the URL's path (a Prometheus under /prometheus/).
+                if !u.path().ends_with('/') {
+                    u.set_path(&format!("{}/", u.path()));
                 }
+                Ok(u)
             }
-        }
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
-        let base = |u: &str| u.trim_end_matches('/').to_owned();
-        Ok(Monitoring {
-            prometheus: base(prometheus),
-            alertmanager: alertmanager.map(base),
-            panels: Vec::new(),
-            client,
-        })
+            _ => Err(format!("{flag} {}: not an http:// or https:// URL", redact_url(raw))),
+        };
+        let prometheus = parse("--prometheus", prometheus)?;
+        let alertmanager = alertmanager.map(|a| parse("--alertmanager", a)).transpose()?;
+        let client = JsonClient::new(tls, Duration::from_secs(10)).map_err(|e| format!("--monitoring TLS: {e}"))?;
+        Ok(Monitoring { prometheus, alertmanager, panels: Vec::new(), client })
     }
 
     /// Also requires every panel of these dashboards to show data for the run.
@@ -226,39 +221,28 @@ impl Monitoring {
 
     /// A Prometheus API call's `data`, or why it failed (the URL masked).
     async fn api(&self, endpoint: &str, params: &[(&str, String)]) -> Result<Value, String> {
-        let url = format!("{}/api/v1/{endpoint}", self.prometheus);
-        let shown = redact_url(&self.prometheus);
-        let response = self
-            .client
-            .get(&url)
-            .query(params)
-            .send()
-            .await
-            .map_err(|e| format!("Prometheus at {shown} did not answer: {}", without_url(&e)))?;
-        let status = response.status();
-        let body: Value =
-            response.json().await.map_err(|e| format!("Prometheus at {shown}: not JSON: {}", without_url(&e)))?;
-        if body["status"] != "success" {
-            let error = body["error"].as_str().unwrap_or("no error message");
-            return Err(format!("Prometheus at {shown} answered {status}: {error}"));
+        let shown = redact_url(self.prometheus.as_str());
+        let url = self.prometheus.join(&format!("api/v1/{endpoint}")).map_err(|e| format!("{shown}: {e}"))?;
+        let answer = self.client.get(&url, params).await.map_err(|e| format!("Prometheus at {shown} {e}"))?;
+        if answer.body["status"] != "success" {
+            let error = answer.body["error"].as_str().unwrap_or("no error message");
+            return Err(format!("Prometheus at {shown} answered {}: {error}", answer.status));
         }
-        Ok(body["data"].clone())
+        Ok(answer.body["data"].clone())
     }
 
     /// Whether Alertmanager (when given) holds `alert`.
     async fn received(&self, alert: &str) -> Result<bool, String> {
         let Some(base) = &self.alertmanager else { return Ok(false) };
+        let shown = redact_url(base.as_str());
+        let url = base.join("api/v2/alerts").map_err(|e| format!("{shown}: {e}"))?;
         let filter = format!("alertname=\"{}\"", escape(alert));
-        let response = self
-            .client
-            .get(format!("{base}/api/v2/alerts"))
-            .query(&[("filter", filter), ("active", "true".into()), ("silenced", "true".into())])
-            .send()
-            .await
-            .map_err(|e| format!("Alertmanager at {} did not answer: {}", redact_url(base), without_url(&e)))?;
-        let alerts: Value =
-            response.json().await.map_err(|e| format!("Alertmanager: not JSON: {}", without_url(&e)))?;
-        Ok(alerts.as_array().is_some_and(|a| !a.is_empty()))
+        let params = [("filter", filter), ("active", "true".into()), ("silenced", "true".into())];
+        let answer = self.client.get(&url, &params).await.map_err(|e| format!("Alertmanager at {shown} {e}"))?;
+        if !answer.status.is_success() {
+            return Err(format!("Alertmanager at {shown} answered {}", answer.status));
+        }
+        Ok(answer.body.as_array().is_some_and(|a| !a.is_empty()))
     }
 }
 
@@ -279,13 +263,4 @@ fn epoch(t: SystemTime) -> f64 {
 /// A label value inside double quotes.
 fn escape(value: &str) -> String {
     value.replace('\\', "\\\\").replace('"', "\\\"")
-}
-
-/// A reqwest error's message without the URL it carries (which may hold credentials).
-fn without_url(error: &reqwest::Error) -> String {
-    let mut text = error.to_string();
-    if let Some(url) = error.url() {
-        text = text.replace(url.as_str(), &redact_url(url.as_str()));
-    }
-    text
 }

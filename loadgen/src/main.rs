@@ -3,6 +3,7 @@
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use tickwatch_common::tls::TlsConfig;
 use tickwatch_loadgen::expectations::Monitoring;
 use tickwatch_loadgen::generate::{FeedKind, GenRequest, generate};
 use tickwatch_loadgen::run::source::Shard;
@@ -67,6 +68,17 @@ enum Command {
         /// With --prometheus: expected alerts must also have reached this Alertmanager.
         #[arg(long, value_name = "URL", requires = "prometheus")]
         alertmanager: Option<String>,
+        /// For https:// --prometheus and --alertmanager: the CA certificates (PEM) that
+        /// signed their server certificates, instead of the public web roots.
+        #[arg(long, value_name = "FILE", requires = "prometheus")]
+        monitoring_ca_file: Option<String>,
+        /// For https:// --prometheus and --alertmanager that require one: the client
+        /// certificate (PEM) to show, with --monitoring-key-file.
+        #[arg(long, value_name = "FILE", requires_all = ["prometheus", "monitoring_key_file"])]
+        monitoring_cert_file: Option<String>,
+        /// The private key (PEM) of --monitoring-cert-file.
+        #[arg(long, value_name = "FILE", requires = "monitoring_cert_file")]
+        monitoring_key_file: Option<String>,
         /// With --prometheus: every panel of the Grafana dashboards (*.json) in DIR must
         /// show data over the run's time range, checked at its end (Grafana's
         /// $__rate_interval, $__interval, $__range and template variables resolved to match
@@ -187,6 +199,9 @@ fn main() -> ExitCode {
             junit,
             prometheus,
             alertmanager,
+            monitoring_ca_file,
+            monitoring_cert_file,
+            monitoring_key_file,
             dashboards,
         } => {
             let scenario = match scenario::load(&path) {
@@ -207,8 +222,17 @@ fn main() -> ExitCode {
             if !(duration_scale > 0.0 && duration_scale.is_finite()) {
                 return fail("run", "--duration-scale must be more than zero");
             }
+            let tls = TlsConfig {
+                ca_file: monitoring_ca_file,
+                cert_file: monitoring_cert_file,
+                key_file: monitoring_key_file,
+                ..TlsConfig::default()
+            };
+            if let Some((field, why)) = tls.check().into_iter().next() {
+                return fail("run", &format!("--monitoring-{}: {why}", field.replace('_', "-")));
+            }
             let monitoring =
-                match prometheus.as_deref().map(|p| Monitoring::new(p, alertmanager.as_deref())).transpose() {
+                match prometheus.as_deref().map(|p| Monitoring::new(p, alertmanager.as_deref(), &tls)).transpose() {
                     Ok(m) => m,
                     Err(e) => return fail("run", &e),
                 };

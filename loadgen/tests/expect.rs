@@ -6,7 +6,7 @@ mod common;
 
 use common::run_scenario;
 use serde_json::Value;
-use tickwatch_tests::{Alertmanager, Prometheus};
+use tickwatch_tests::{Alertmanager, Pki, Prometheus, bcrypt_hash};
 
 /// `AlwaysFiring` waits 5 s so Prometheus has found its Alertmanager by then (an alert
 /// that fires before is only sent again after the resend delay, a minute).
@@ -100,4 +100,40 @@ fn dashboards_are_proven_panel_by_panel() {
     assert_eq!(code, 99, "{stderr}");
     assert_eq!(failed_names(&verdict), ["panel board.json: Never has data"], "{verdict}");
     assert_eq!(verdict["checks"].as_array().unwrap().len(), 3, "{verdict}");
+}
+
+/// An https Prometheus with basic authentication (its own --web.config.file): checked
+/// with the CA given; without it, the TLS failure names the flag to set; a wrong
+/// password is a 401, named; the password shows nowhere.
+#[test]
+fn an_https_prometheus_with_basic_auth_is_checked_with_the_given_ca() {
+    let pki = Pki::new().unwrap();
+    let hash = bcrypt_hash("monitor", "s3cret").unwrap();
+    let prometheus =
+        Prometheus::start_tls("global: {evaluation_interval: 1s}\n", &[], &pki, Some(("monitor", &hash))).unwrap();
+    let url = prometheus.url().replace("https://", "https://monitor:s3cret@");
+    let query = "queries = [\"vector(1) > 0\"]\n";
+
+    let (code, stderr, verdict) = run(query, &["--prometheus", &url, "--monitoring-ca-file", pki.ca()]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(failed_names(&verdict).is_empty(), "{verdict}");
+
+    let (code, stderr, _) = run(query, &["--prometheus", &url]);
+    assert_eq!(code, 99, "{stderr}");
+    assert!(stderr.contains("--monitoring-ca-file"), "the TLS failure names the flag: {stderr}");
+
+    let wrong = prometheus.url().replace("https://", "https://monitor:wrong@");
+    let (code, stderr, verdict) = run(query, &["--prometheus", &wrong, "--monitoring-ca-file", pki.ca()]);
+    assert_eq!(code, 99, "{stderr}");
+    assert!(stderr.contains("answered 401"), "{stderr}");
+    assert!(!stderr.contains("s3cret") && !verdict.to_string().contains("s3cret"), "{stderr}");
+
+    let unreadable = run_scenario(
+        "name = \"x\"\n[[source]]\nname = \"t\"\nkind = \"synthetic-trades\"\nsymbols = [\"BTCUSDT\"]\n\
+         [[sink]]\nname = \"out\"\nsource = \"t\"\nkind = \"file\"\npath = \"DIR/o.jsonl\"\n\
+         [[phase]]\nname = \"p\"\nduration = \"1s\"\nrate = 1\n",
+        &["--prometheus", &url, "--monitoring-ca-file", "/nonexistent/ca.pem"],
+    );
+    assert_eq!(unreadable.code, 2, "{}", unreadable.stderr);
+    assert!(unreadable.stderr.contains("--monitoring-ca-file: `/nonexistent/ca.pem`"), "{}", unreadable.stderr);
 }

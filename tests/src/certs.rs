@@ -1,8 +1,9 @@
 //! A throwaway PKI for TLS tests: a CA, server certificates for `127.0.0.1` and
 //! `localhost` (valid, expired, and one for another host), a client certificate the CA
-//! signed, and a second CA nobody trusts, all as PEM files in a temporary directory.
+//! signed, and a second CA nobody trusts, all as PEM files in a temporary directory; and
+//! bcrypt password hashes as servers' web configs take them.
 
-use crate::Result;
+use crate::{Result, binary};
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, date_time_ymd,
 };
@@ -113,4 +114,14 @@ fn leaf(
 
 fn kit(error: rcgen::Error) -> crate::KitError {
     crate::KitError(format!("cannot make test certificates: {error}"))
+}
+
+/// `htpasswd -nbBC 10 USER PASSWORD`'s hash (Apache's htpasswd, as operators make them).
+pub fn bcrypt_hash(user: &str, password: &str) -> Result<String> {
+    let out = std::process::Command::new(binary("htpasswd")?).args(["-nbBC", "10", user, password]).output()?;
+    let line = String::from_utf8_lossy(&out.stdout).into_owned();
+    match line.trim().split_once(':') {
+        Some((_, hash)) if out.status.success() => Ok(hash.to_owned()),
+        _ => Err(crate::KitError(format!("htpasswd failed: {}", String::from_utf8_lossy(&out.stderr)))),
+    }
 }

@@ -31,7 +31,7 @@ mod websocket;
 pub use alertmanager::Alertmanager;
 pub use binaries::{binary, repo_root, venv_binary};
 pub use celery::{CeleryClient, CeleryWorker};
-pub use certs::{CertFiles, Pki};
+pub use certs::{CertFiles, Pki, bcrypt_hash};
 pub use chain::{Chain, ChainOptions};
 pub use error::{KitError, Result};
 pub use exporter::Exporter;

@@ -1,6 +1,9 @@
+use crate::certs::Pki;
 use crate::ports::free_port;
 use crate::{Result, Server, ServerProcess, binary};
 use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
 use tempfile::TempDir;
 
 /// A real Prometheus server on a free loopback port, with the configuration and rule
@@ -9,6 +12,8 @@ pub struct Prometheus {
     process: ServerProcess,
     port: u16,
     dir: TempDir,
+    /// `http`, or `https` for a server started with [`Prometheus::start_tls`].
+    scheme: &'static str,
 }
 
 impl Prometheus {
@@ -19,12 +24,51 @@ impl Prometheus {
         let (process, port, dir) = start_project_server("prometheus", "prometheus", &files, |d| {
             vec![format!("--storage.tsdb.path={}", d.join("data").display()), "--web.enable-lifecycle".to_owned()]
         })?;
-        Ok(Prometheus { process, port, dir })
+        Ok(Prometheus { process, port, dir, scheme: "http" })
     }
 
-    /// `http://127.0.0.1:PORT`.
+    /// A Prometheus serving only https with `pki.server`, and requiring `user` with the
+    /// bcrypt `hash` as basic authentication when given (its own `--web.config.file`).
+    /// Ready when its log says so: its `/-/ready` then needs TLS and the credentials.
+    pub fn start_tls(
+        config: &str,
+        files: &[(&str, &str)],
+        pki: &Pki,
+        user: Option<(&str, &str)>,
+    ) -> Result<Prometheus> {
+        let dir = tempfile::Builder::new().prefix("tickwatch-prometheus-").tempdir()?;
+        let d = dir.path().to_owned();
+        for (file, text) in [("prometheus.yml", config)].iter().chain(files) {
+            std::fs::write(d.join(file), text)?;
+        }
+        let mut web =
+            format!("tls_server_config:\n  cert_file: {}\n  key_file: {}\n", pki.server.cert(), pki.server.key());
+        if let Some((user, hash)) = user {
+            web.push_str(&format!("basic_auth_users:\n  {user}: '{hash}'\n"));
+        }
+        std::fs::write(d.join("web.yml"), web)?;
+        let (port, program, log) = (free_port(), binary("prometheus")?, d.join("prometheus.log"));
+        let command = move || {
+            let mut command = Command::new(&program);
+            command.current_dir(&d).args([
+                format!("--config.file={}", d.join("prometheus.yml").display()),
+                format!("--web.config.file={}", d.join("web.yml").display()),
+                format!("--web.listen-address=127.0.0.1:{port}"),
+                format!("--storage.tsdb.path={}", d.join("data").display()),
+            ]);
+            command
+        };
+        let written = log.clone();
+        let ready = move || {
+            std::fs::read_to_string(&written).is_ok_and(|l| l.contains("Server is ready to receive web requests"))
+        };
+        let process = ServerProcess::start("prometheus", &log, Duration::from_secs(30), command, ready)?;
+        Ok(Prometheus { process, port, dir, scheme: "https" })
+    }
+
+    /// `http://127.0.0.1:PORT` (`https://` for a TLS server).
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        format!("{}://127.0.0.1:{}", self.scheme, self.port)
     }
 
     /// The directory holding its configuration (to rewrite files before a reload).
