@@ -13,7 +13,7 @@ use mongodb::bson::{Bson, Document, doc};
 use prometheus::{IntCounter, IntGauge};
 use redis::AsyncConnectionConfig;
 use redis::streams::{StreamReadOptions, StreamReadReply};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tickwatch_common::backoff::Backoff;
 use tickwatch_common::mongodb::MongoTls;
@@ -56,6 +56,8 @@ pub enum Source {
     Tap {
         sender: Sender<Bytes>,
         monitor: Arc<MonitorState>,
+        /// The subscription made before the monitor started, for the first run.
+        first: Arc<Mutex<Option<Receiver<Bytes>>>>,
     },
     Mongodb {
         uri: String,
@@ -86,7 +88,12 @@ impl Source {
             FeedSource::Websocket { target } => {
                 let taps = shared.taps.lock().expect("not poisoned");
                 let tap = taps.get(target).ok_or_else(|| format!("no monitor-mode [[websocket]] target `{target}`"))?;
-                Source::Tap { sender: tap.sender.clone(), monitor: Arc::clone(&tap.monitor) }
+                let first = tap.first.lock().expect("not poisoned").take();
+                Source::Tap {
+                    sender: tap.sender.clone(),
+                    monitor: Arc::clone(&tap.monitor),
+                    first: Arc::new(Mutex::new(first)),
+                }
             }
             FeedSource::Mongodb { target, db, collection, time_field, poll_interval } => {
                 let mongodb = config
@@ -127,7 +134,10 @@ pub async fn run(source: Source, pipeline: &mut Pipeline, ctx: &SourceContext) {
             let group = group.as_deref().map(|g| (g, consumer.as_str()));
             redis_stream(&client, &stream, group, &field, pipeline, ctx).await
         }
-        Source::Tap { sender, monitor } => websocket(sender.subscribe(), &monitor, pipeline, ctx).await,
+        Source::Tap { sender, monitor, first } => {
+            let receiver = first.lock().expect("not poisoned").take().unwrap_or_else(|| sender.subscribe());
+            websocket(receiver, &monitor, pipeline, ctx).await
+        }
         Source::Mongodb { uri, tls, db, collection, time_field, poll_interval } => {
             let poll = Poll { db: &db, collection: &collection, time_field: &time_field, interval: poll_interval };
             mongodb(&uri, tls.as_ref(), poll, pipeline, ctx).await

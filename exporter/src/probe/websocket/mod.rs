@@ -16,8 +16,9 @@ pub mod pointer;
 
 pub use config::{WebSocketMode, WebSocketTarget};
 
-use crate::config::Config;
+use crate::config::{Config, Target};
 use crate::exposition::{Samples, families};
+use crate::probe::feed::FeedTarget;
 use crate::probe::{Probe, ProbeError, ProbeFuture, ProbeResult};
 use crate::reason::Reason;
 use crate::shared::Shared;
@@ -25,8 +26,8 @@ use connect::{Endpoint, failure};
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use monitor::{MessageRecorder, Monitor, MonitorMetrics, MonitorState, Tap};
 use pointer::Pointer;
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -43,19 +44,27 @@ const TAP_CAPACITY: usize = 65_536;
 /// Builds one probe per `[[websocket]]` target and starts the monitors.
 pub fn build(
     targets: &[WebSocketTarget],
-    _config: &Config,
+    config: &Config,
     shared: &Arc<Shared>,
 ) -> Vec<Result<Arc<dyn Probe>, String>> {
     let metrics =
         targets.iter().any(|t| t.mode == WebSocketMode::Monitor).then(|| Arc::new(MonitorMetrics::register(shared)));
-    targets.iter().map(|target| Ok(build_one(target, Endpoint::new(target)?, metrics.as_ref(), shared))).collect()
+    targets
+        .iter()
+        .map(|target| {
+            let tapped =
+                config.targets::<FeedTarget>().iter().any(|f| f.references().contains(&("websocket", &target.name)));
+            Ok(build_one(target, Endpoint::new(target)?, metrics.as_ref(), tapped, shared))
+        })
+        .collect()
 }
 
-/// Starts a monitor-mode target's monitor; either mode's probe.
+/// Starts a monitor-mode target's monitor (`tapped`: a feed reads it); either mode's probe.
 fn build_one(
     target: &WebSocketTarget,
     endpoint: Endpoint,
     metrics: Option<&Arc<MonitorMetrics>>,
+    tapped: bool,
     shared: &Shared,
 ) -> Arc<dyn Probe> {
     match (&target.mode, metrics) {
@@ -63,8 +72,9 @@ fn build_one(
             let pointer = target.timestamp_pointer.as_deref().and_then(Pointer::parse);
             let recorder = MessageRecorder::new(&target.name, pointer, metrics);
             let state = Arc::clone(recorder.state());
-            let (tap, _) = tokio::sync::broadcast::channel(TAP_CAPACITY);
-            let entry = Tap { sender: tap.clone(), monitor: Arc::clone(&state) };
+            let (tap, first) = tokio::sync::broadcast::channel(TAP_CAPACITY);
+            let first = Mutex::new(tapped.then_some(first));
+            let entry = Tap { sender: tap.clone(), monitor: Arc::clone(&state), first };
             shared.taps.lock().expect("not poisoned").insert(target.name.clone(), entry);
             let monitor = Arc::new(Monitor {
                 target: target.name.clone(),

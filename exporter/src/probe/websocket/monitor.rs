@@ -11,8 +11,8 @@ use crate::reason::Reason;
 use crate::shared::Shared;
 use futures_util::{SinkExt, StreamExt};
 use prometheus::{Histogram, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tickwatch_common::backoff::Backoff;
 use tokio::sync::broadcast;
@@ -73,14 +73,17 @@ impl MonitorMetrics {
     }
 }
 
-/// What the monitor and the scrape share about one target.
 /// A monitor's messages for feeds to consume, with its state (a feed reading it is
 /// connected while the monitor is).
 pub struct Tap {
-    pub sender: tokio::sync::broadcast::Sender<tokio_tungstenite::tungstenite::Bytes>,
+    pub sender: broadcast::Sender<Bytes>,
     pub monitor: Arc<MonitorState>,
+    /// Subscribed before the monitor starts, when a feed of the config reads this tap, so
+    /// that feed misses not even the first message; the feed's build takes it.
+    pub first: Mutex<Option<broadcast::Receiver<Bytes>>>,
 }
 
+/// What the monitor and the scrape share about one target.
 pub struct MonitorState {
     /// Unix milliseconds of the last data message, 0 before the first.
     pub last_message_ms: AtomicU64,
