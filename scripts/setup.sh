@@ -2,9 +2,11 @@
 # Installs what tickwatch's tests and demo need, and only what is missing:
 #   - Debian packages: redis-server, rabbitmq-server, prometheus, prometheus-alertmanager,
 #     chromium (headless, to load the load report in a real browser), curl and
-#     apache2-utils' htpasswd (real HTTPS and bcrypt clients for the web config tests)
+#     apache2-utils' htpasswd (real HTTPS and bcrypt clients for the web config tests),
+#     kubernetes-client's kubectl (renders the kustomize manifests in deploy/kubernetes)
 #   - a Python virtual environment at .venv/ (ignored by git) with pinned versions of the
-#     third-party servers the tests talk to (secantusdb, celery[redis], websockets).
+#     third-party servers the tests talk to (secantusdb, celery[redis], websockets) and
+#     kubernetes-validate (checks the rendered manifests against Kubernetes' schemas).
 # Idempotent: re-running it on a ready machine only checks and exits.
 # It never leaves the packages' system services running on their default ports.
 set -euo pipefail
@@ -16,7 +18,7 @@ need=()
 for pair in redis-server:redis-server rabbitmq-server:rabbitmq-server \
             prometheus:prometheus promtool:prometheus \
             prometheus-alertmanager:prometheus-alertmanager amtool:prometheus-alertmanager \
-            chromium:chromium curl:curl htpasswd:apache2-utils; do
+            chromium:chromium curl:curl htpasswd:apache2-utils kubectl:kubernetes-client; do
   bin="${pair%%:*}"; pkg="${pair#*:}"
   if ! command -v "$bin" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$bin" ] && [ ! -x "/usr/lib/rabbitmq/bin/$bin" ]; then
     case " ${need[*]-} " in *" $pkg "*) ;; *) need+=("$pkg") ;; esac

@@ -33,7 +33,7 @@ fn pacing(c: &mut Criterion) {
                 [[phase]]\nname = \"p\"\nduration = \"100ms\"\nrate = 1000000\n";
     let scenario = scenario::parse(text, "bench.toml").unwrap();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let live = LiveMetrics::new();
+    let live = LiveMetrics::new(0);
     let live_sink = live.sink("s", &scenario.phase);
     let (_cancel_tx, cancel) = tokio::sync::watch::channel(false);
     let mut group = c.benchmark_group("loadgen");

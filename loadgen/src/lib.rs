@@ -9,6 +9,7 @@ pub mod dashboards;
 pub mod expectations;
 pub mod generate;
 pub mod http;
+pub mod merge;
 pub mod record;
 pub mod run;
 pub mod scenario;

@@ -421,8 +421,16 @@ fn check(s: &mut Scenario) -> Vec<String> {
     }
     let chains = s.source.iter().any(|src| src.kind == SourceKind::SyntheticChains);
     let trades = s.source.iter().any(|src| src.kind == SourceKind::SyntheticTrades);
+    let mut phase_names = HashSet::new();
     for (i, phase) in s.phase.iter_mut().enumerate() {
         let key = format!("phase[{i}]");
+        if !phase_names.insert(phase.name.clone()) {
+            p(format!("{key}.name"), format!("`{}` is used twice", phase.name));
+        }
+        // Phase names tag the HdrHistogram logs (`phase:NAME`), whose tags take none of these.
+        if phase.name.is_empty() || phase.name.contains([' ', ',', '\r', '\n']) {
+            p(format!("{key}.name"), format!("`{}`: a phase name needs no spaces or commas", phase.name));
+        }
         match (phase.rate, phase.ramp) {
             (Some(_), Some(_)) => p(key.clone(), "give rate or ramp, not both".into()),
             (None, None) => p(key.clone(), "needs rate = messages/s or ramp = [from, to]".into()),

@@ -231,6 +231,15 @@ impl Threshold {
         self.conditions.iter().map(|condition| self.check(condition, tallies)).collect()
     }
 
+    /// Each condition's check name (`KEY CONDITION`), as the verdict lists it.
+    pub fn names(&self) -> impl Iterator<Item = String> + '_ {
+        self.conditions.iter().map(|c| self.check_name(c))
+    }
+
+    fn check_name(&self, condition: &Condition) -> String {
+        format!("{} {}", self.key, condition.text)
+    }
+
     /// Whether any condition is judged while the run goes on.
     pub fn aborts(&self) -> bool {
         self.conditions.iter().any(|c| c.abort_after.is_some())
@@ -257,7 +266,7 @@ impl Threshold {
             Some(v) => (format_value(v), condition.op.holds(v, condition.bound)),
             None => (NO_MESSAGES.to_owned(), false),
         };
-        Check::new(format!("{} {}", self.key, condition.text), &condition.text, Ok(observed))
+        Check::new(self.check_name(condition), &condition.text, Ok(observed))
     }
 }
 

@@ -578,11 +578,7 @@ fn scenario_variables_come_from_the_environment() {
 #[test]
 fn the_metrics_endpoint_takes_the_exporters_web_config() {
     let dir = tempfile::tempdir().unwrap();
-    let htpasswd = Command::new(tickwatch_tests::binary("htpasswd").unwrap())
-        .args(["-nbBC", "10", "prometheus", "s3cret"])
-        .output()
-        .unwrap();
-    let hash = String::from_utf8(htpasswd.stdout).unwrap().trim().split_once(':').unwrap().1.to_owned();
+    let hash = tickwatch_tests::bcrypt_hash("prometheus", "s3cret").unwrap();
     let web = dir.path().join("web.yml");
     std::fs::write(&web, format!("basic_auth_users:\n  prometheus: '{hash}'\n")).unwrap();
     let scenario = dir.path().join("scenario.toml");
@@ -611,9 +607,15 @@ fn the_metrics_endpoint_takes_the_exporters_web_config() {
         std::thread::sleep(Duration::from_millis(100));
     }
     let statuses = (get(None), get(Some(("prometheus", "wrong"))), get(Some(("prometheus", "s3cret"))));
+    let request = reqwest::blocking::Client::new().get(&url).basic_auth("prometheus", Some("s3cret"));
+    let text = request.send().and_then(|r| r.text()).unwrap_or_default();
     let _ = child.kill();
     let _ = child.wait();
     assert_eq!(statuses, (401, 401, 200));
+    assert!(
+        text.contains("tickwatch_loadgen_messages_sent_total{sink=\"copy\",shard=\"0\"}"),
+        "every series has its shard: {text}"
+    );
 
     // A bad file stops the run before it starts, naming the file.
     std::fs::write(&web, "basic_auth_users:\n  prometheus: plaintext\n").unwrap();

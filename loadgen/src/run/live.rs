@@ -20,8 +20,11 @@ pub struct LiveMetrics {
 }
 
 impl LiveMetrics {
-    pub fn new() -> LiveMetrics {
-        let registry = Registry::new();
+    /// The families of shard `shard` (0 unsharded): every series carries `shard`, so the
+    /// shards of one run, scraped apart, can be summed or told apart.
+    pub fn new(shard: usize) -> LiveMetrics {
+        let labels = std::collections::HashMap::from([("shard".to_owned(), shard.to_string())]);
+        let registry = Registry::new_custom(None, Some(labels)).expect("a valid label");
         let sent =
             IntCounterVec::new(Opts::new("tickwatch_loadgen_messages_sent_total", "Messages a sink sent."), &["sink"])
                 .expect("valid metric");
@@ -79,12 +82,6 @@ impl LiveMetrics {
             current: std::sync::Mutex::new(String::new()),
             tallies: std::sync::Mutex::new(Vec::new()),
         }
-    }
-}
-
-impl Default for LiveMetrics {
-    fn default() -> Self {
-        LiveMetrics::new()
     }
 }
 

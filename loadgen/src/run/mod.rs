@@ -5,7 +5,7 @@
 mod charts;
 pub mod live;
 pub mod pace;
-mod report;
+pub(crate) mod report;
 pub mod sinks;
 pub mod source;
 
@@ -30,8 +30,13 @@ pub struct RunOptions {
     pub metrics_address: Option<String>,
     /// `--web.config.file` for the metrics endpoint.
     pub web_config_file: Option<PathBuf>,
-    /// Exchange time of the first message; now when absent.
+    /// Exchange time of the first message; the schedule's start when absent.
     pub start_ns: Option<i64>,
+    /// When the schedule starts (`--start-at`): every shard of a run waits for this one
+    /// instant; as soon as the sinks are ready when absent.
+    pub start_at: Option<SystemTime>,
+    /// Leave the thresholds to `merge` (`--no-thresholds`): listed as not checked.
+    pub no_thresholds: bool,
     /// The Prometheus (and Alertmanager) `[expect]` is checked against; without it the
     /// expectations are reported as not checked.
     pub monitoring: Option<Monitoring>,
@@ -49,6 +54,8 @@ impl Default for RunOptions {
             metrics_address: None,
             web_config_file: None,
             start_ns: None,
+            start_at: None,
+            no_thresholds: false,
             monitoring: None,
         }
     }
@@ -68,12 +75,8 @@ pub async fn run(mut scenario: Scenario, options: RunOptions) -> Result<Outcome,
     if let Some(seed) = options.seed {
         scenario.seed = seed;
     }
-    let phases: Vec<Phase> = scenario
-        .phase
-        .iter()
-        .map(|p| Phase { duration: p.duration.mul_f64(options.duration_scale), ..p.clone() })
-        .collect();
-    let live = Arc::new(LiveMetrics::new());
+    let phases = scaled_phases(&scenario, options.duration_scale);
+    let live = Arc::new(LiveMetrics::new(options.shard.index));
     if let Some(address) = &options.metrics_address {
         serve_metrics(address, options.web_config_file.as_deref(), Arc::clone(&live)).await?;
     }
@@ -106,15 +109,18 @@ pub async fn run(mut scenario: Scenario, options: RunOptions) -> Result<Outcome,
         }
     });
     let scheduled = phases.iter().map(|p| p.duration).sum();
+    let (started, start) = match options.start_at {
+        Some(at) => wait_for_start(at, cancel.clone()).await,
+        None => (SystemTime::now(), Instant::now()),
+    };
     let progress = live::progress(prepared.iter().map(|(_, _, _, l)| Arc::clone(l)).collect(), scheduled);
-    let started = SystemTime::now();
-    let start = Instant::now();
     // Sinks may have waited (for subscribers): stamps start now, unless a start was given.
     let start_ns = options
         .start_ns
         .unwrap_or_else(|| started.duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as i64).unwrap_or(start_ns));
     let live_sinks: Vec<Arc<LiveSink>> = prepared.iter().map(|(_, _, _, l)| Arc::clone(l)).collect();
-    let abort_watch = scenario.threshold_rules.iter().any(Threshold::aborts).then(|| {
+    let watch_aborts = !options.no_thresholds && scenario.threshold_rules.iter().any(Threshold::aborts);
+    let abort_watch = watch_aborts.then(|| {
         let watch =
             AbortWatch { rules: scenario.threshold_rules.clone(), sinks: live_sinks, phases: phases.clone(), start };
         tokio::spawn(watch.run(Arc::clone(&cancel_tx)))
@@ -143,43 +149,101 @@ pub async fn run(mut scenario: Scenario, options: RunOptions) -> Result<Outcome,
         None => None,
     };
     eprintln!();
+    let ended = SystemTime::now();
     let reports: Vec<report::SinkReport> = results
         .iter()
         .map(|(c, r)| report::SinkReport { name: &c.name, kind: c.kind.report_name().to_owned(), run: r })
         .collect();
-    let shard = format!("{}/{}", options.shard.index, options.shard.count);
-    let observed: Vec<Observed> = results
+    let runs: Vec<(&str, &pace::SinkRun)> = results.iter().map(|(c, r)| (c.name.as_str(), r)).collect();
+    let mut checks: Vec<Check> = aborted.into_iter().collect();
+    let mut not_checked = Vec::new();
+    match options.no_thresholds {
+        true => not_checked.extend(
+            scenario
+                .threshold_rules
+                .iter()
+                .flat_map(Threshold::names)
+                .map(|n| format!("{n} (--no-thresholds: left to merge)")),
+        ),
+        false => checks.extend(threshold_checks(&scenario, &phases, &runs)),
+    }
+    let (expected, unchecked) =
+        expectation_checks(&scenario, options.monitoring.as_ref(), Window { start: started, end: ended }).await;
+    checks.extend(expected);
+    not_checked.extend(unchecked);
+    let verdict = Verdict::new(checks, not_checked);
+    let mut scaled = scenario.clone();
+    scaled.phase = phases.clone();
+    if let Some(dir) = &options.report_dir {
+        let shard = format!("{}/{}", options.shard.index, options.shard.count);
+        let info = report::RunInfo { shard, started, ended, duration_scale: options.duration_scale };
+        report::write(dir, &scaled, &info, &reports, &verdict)?;
+    }
+    print_results(&reports, &verdict);
+    let sinks = results.into_iter().map(|(c, r)| (c.name, r.total.attempted, r.total.sent, r.total.failed)).collect();
+    Ok(Outcome { sinks, verdict })
+}
+
+/// The scenario's phases with every duration multiplied by `scale` (`--duration-scale`).
+pub fn scaled_phases(scenario: &Scenario, scale: f64) -> Vec<Phase> {
+    scenario.phase.iter().map(|p| Phase { duration: p.duration.mul_f64(scale), ..p.clone() }).collect()
+}
+
+/// Waits (until `cancel`) for the wall-clock instant `at`; the schedule's start as a wall
+/// time and as an instant. A shard that comes late starts in the past: what was due
+/// meanwhile is sent at once and shows as latency.
+async fn wait_for_start(at: SystemTime, mut cancel: tokio::sync::watch::Receiver<bool>) -> (SystemTime, Instant) {
+    if let Ok(wait) = at.duration_since(SystemTime::now()) {
+        eprintln!("waiting {:.1} s for --start-at", wait.as_secs_f64());
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = cancel.changed() => {}
+        }
+    }
+    let late = SystemTime::now().duration_since(at).unwrap_or_default();
+    if late > std::time::Duration::from_secs(1) {
+        eprintln!("starting {:.1} s after --start-at: messages due meanwhile are sent late", late.as_secs_f64());
+    }
+    (at, Instant::now().checked_sub(late).unwrap_or_else(Instant::now))
+}
+
+/// Every threshold judged on the per-phase tallies of `runs` (sink name, its results).
+pub(crate) fn threshold_checks(scenario: &Scenario, phases: &[Phase], runs: &[(&str, &pace::SinkRun)]) -> Vec<Check> {
+    let observed: Vec<Observed> = runs
         .iter()
-        .flat_map(|(c, r)| {
+        .flat_map(|(sink, r)| {
             phases.iter().zip(&r.phases).map(|(p, tally)| Observed {
-                sink: &c.name,
+                sink,
                 phase: &p.name,
                 tally,
                 target_rate: p.mean_rate(),
             })
         })
         .collect();
-    let mut checks: Vec<Check> = aborted.into_iter().collect();
-    checks.extend(scenario.threshold_rules.iter().flat_map(|t| t.judge(&observed)));
-    let mut not_checked = Vec::new();
-    match &options.monitoring {
+    scenario.threshold_rules.iter().flat_map(|t| t.judge(&observed)).collect()
+}
+
+/// `[expect]` checked against `monitoring` over `window`, or listed as not checked.
+pub(crate) async fn expectation_checks(
+    scenario: &Scenario,
+    monitoring: Option<&Monitoring>,
+    window: Window,
+) -> (Vec<Check>, Vec<String>) {
+    match monitoring {
         Some(monitoring) if monitoring.has_checks(&scenario.expect) => {
             eprintln!(
                 "checking [expect] against Prometheus (expected alerts may take up to {} s to fire)",
                 scenario.expect.within.as_secs()
             );
-            let window = Window { start: started, end: SystemTime::now() };
-            checks.extend(monitoring.check_all(&scenario.expect, window).await);
+            (monitoring.check_all(&scenario.expect, window).await, Vec::new())
         }
-        _ => not_checked = expectations::unchecked(&scenario.expect),
+        _ => (Vec::new(), expectations::unchecked(&scenario.expect)),
     }
-    let verdict = Verdict::new(checks, not_checked);
-    let mut scaled = scenario.clone();
-    scaled.phase = phases.clone();
-    if let Some(dir) = &options.report_dir {
-        report::write(dir, &scaled, &shard, started, &reports, &verdict)?;
-    }
-    for r in &reports {
+}
+
+/// Each sink's line (counts, achieved rate, p99, first error) and the verdict's table.
+pub(crate) fn print_results(reports: &[report::SinkReport], verdict: &Verdict) {
+    for r in reports {
         let t = &r.run.total;
         let p99 = if t.latency.is_empty() { 0.0 } else { t.latency.value_at_quantile(0.99) as f64 / 1000.0 };
         eprintln!(
@@ -196,8 +260,6 @@ pub async fn run(mut scenario: Scenario, options: RunOptions) -> Result<Outcome,
     if !verdict.checks.is_empty() || !verdict.not_checked.is_empty() {
         eprint!("\n{}", verdict.table());
     }
-    let sinks = results.into_iter().map(|(c, r)| (c.name, r.total.attempted, r.total.sent, r.total.failed)).collect();
-    Ok(Outcome { sinks, verdict })
 }
 
 /// Serves the live metrics on `address` (through `web_config`'s TLS and users, when

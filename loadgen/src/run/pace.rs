@@ -14,7 +14,7 @@ use tokio::sync::watch;
 /// Latencies are recorded in microseconds, up to an hour, with 3 significant digits.
 const MAX_LATENCY_US: u64 = 3_600_000_000;
 
-fn histogram() -> Histogram<u64> {
+pub fn histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, MAX_LATENCY_US, 3).expect("valid bounds")
 }
 
@@ -63,6 +63,19 @@ pub struct SinkRun {
     pub sent_per_second: Vec<u64>,
     /// First error seen, for the report.
     pub first_error: Option<String>,
+}
+
+impl SinkRun {
+    /// Nothing sent yet in any of `phases`.
+    pub fn empty(phases: &[Phase]) -> SinkRun {
+        SinkRun {
+            phases: phases.iter().map(|p| Tally { seconds: p.duration.as_secs_f64(), ..Tally::default() }).collect(),
+            total: Tally::default(),
+            intervals: Vec::new(),
+            sent_per_second: Vec::new(),
+            first_error: None,
+        }
+    }
 }
 
 /// When the next message is due.
@@ -114,13 +127,7 @@ pub async fn drive(
     live: &super::live::LiveSink,
 ) -> SinkRun {
     let Plan { phases, start, start_ns, timeout, max_batch } = *plan;
-    let mut run = SinkRun {
-        phases: phases.iter().map(|p| Tally { seconds: p.duration.as_secs_f64(), ..Tally::default() }).collect(),
-        total: Tally::default(),
-        intervals: Vec::new(),
-        sent_per_second: Vec::new(),
-        first_error: None,
-    };
+    let mut run = SinkRun::empty(phases);
     // Seconds from the run's start at which each phase is scheduled to begin.
     let phase_starts: Vec<f64> = phases
         .iter()

@@ -9,11 +9,29 @@ use crate::scenario::Scenario;
 use crate::verdict::Verdict;
 use hdrhistogram::Histogram;
 use hdrhistogram::serialization::V2DeflateSerializer;
-use hdrhistogram::serialization::interval_log::IntervalLogWriterBuilder;
+use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
 use serde_json::{Value, json};
 use std::fmt::Write as _;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+/// The tag of a phase's whole histogram in a sink's interval log (`phase:steady`): the
+/// per-second histograms are untagged, so log tools read them as before, and `merge`
+/// adds each phase's histograms of every shard.
+pub const PHASE_TAG: &str = "phase:";
+
+/// Which run a report is of: what `merge` checks before it puts shards together.
+#[derive(Debug, Clone)]
+pub struct RunInfo {
+    /// `I/N` for a shard (`0/1` unsharded), `all/N` for a merged report.
+    pub shard: String,
+    /// When the schedule started (`--start-at`, or when the sinks were ready).
+    pub started: SystemTime,
+    pub ended: SystemTime,
+    pub duration_scale: f64,
+}
 
 /// One sink's name, kind and results.
 pub struct SinkReport<'a> {
@@ -43,7 +61,7 @@ fn tally_json(t: &Tally) -> Value {
 }
 
 /// The summary as JSON.
-pub fn summary(scenario: &Scenario, shard: &str, sinks: &[SinkReport], verdict: &Verdict) -> Value {
+pub fn summary(scenario: &Scenario, info: &RunInfo, sinks: &[SinkReport], verdict: &Verdict) -> Value {
     let mut out = serde_json::Map::new();
     for s in sinks {
         let mut entry = tally_json(&s.run.total);
@@ -52,23 +70,45 @@ pub fn summary(scenario: &Scenario, shard: &str, sinks: &[SinkReport], verdict: 
         entry["kind"] = json!(s.kind);
         entry["phases"] = Value::Object(phases);
         entry["first_error"] = json!(s.run.first_error);
+        entry["sent_per_second"] = json!(s.run.sent_per_second);
         out.insert(s.name.to_owned(), entry);
     }
-    json!({"scenario": scenario.name, "seed": scenario.seed, "shard": shard, "sinks": out, "verdict": verdict})
+    json!({
+        "scenario": scenario.name,
+        "seed": scenario.seed,
+        "shard": info.shard,
+        "started_at": format_time(info.started),
+        "ended_at": format_time(info.ended),
+        "duration_scale": info.duration_scale,
+        "sinks": out,
+        "verdict": verdict,
+    })
+}
+
+/// RFC 3339 with nanoseconds, so shards started at one `--start-at` compare equal.
+fn format_time(t: SystemTime) -> String {
+    OffsetDateTime::from(t).format(&Rfc3339).unwrap_or_default()
+}
+
+/// A time written by [`format_time`] (or any RFC 3339 time).
+pub fn parse_time(text: &str) -> Result<SystemTime, String> {
+    OffsetDateTime::parse(text, &Rfc3339)
+        .map(SystemTime::from)
+        .map_err(|e| format!("`{text}` is not an RFC 3339 time: {e}"))
 }
 
 /// Writes summary.json, the interval logs and report.html into `dir`.
 pub fn write(
     dir: &Path,
     scenario: &Scenario,
-    shard: &str,
-    started: SystemTime,
+    info: &RunInfo,
     sinks: &[SinkReport],
     verdict: &Verdict,
 ) -> Result<(), String> {
     let fail = |what: &str, e: &dyn std::fmt::Display| format!("{}: cannot write {what}: {e}", dir.display());
     std::fs::create_dir_all(dir).map_err(|e| fail("the folder", &e))?;
-    let summary = summary(scenario, shard, sinks, verdict);
+    let summary = summary(scenario, info, sinks, verdict);
+    let started = info.started;
     std::fs::write(dir.join("summary.json"), serde_json::to_string_pretty(&summary).expect("JSON"))
         .map_err(|e| fail("summary.json", &e))?;
     for s in sinks {
@@ -83,6 +123,12 @@ pub fn write(
             .map_err(|e| fail("an interval log", &e))?;
         for (second, h) in s.run.intervals.iter().enumerate() {
             log.write_histogram(h, Duration::from_secs(second as u64), Duration::from_secs(1), None)
+                .map_err(|e| fail("an interval log", &e))?;
+        }
+        for ((at, name), (phase, tally)) in phase_starts(scenario).iter().zip(scenario.phase.iter().zip(&s.run.phases))
+        {
+            let tag = format!("{PHASE_TAG}{name}");
+            log.write_histogram(&tally.latency, Duration::from_secs_f64(*at), phase.duration, Tag::new(&tag))
                 .map_err(|e| fail("an interval log", &e))?;
         }
         std::fs::write(dir.join(format!("{}.hlog", s.name)), file).map_err(|e| fail("an interval log", &e))?;
