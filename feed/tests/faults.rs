@@ -22,7 +22,6 @@ fn read_trade_problems(trades: &[Trade], params: &TradeFaultParams) -> BTreeSet<
     }
     let mut found = BTreeSet::new();
     let mut seen: HashMap<&str, Seen> = HashMap::new();
-    let mut feed_max_ts = START_NS;
     for (i, t) in trades.iter().enumerate() {
         let i = i as u64;
         let s = seen.entry(t.symbol.as_str()).or_default();
@@ -38,7 +37,9 @@ fn read_trade_problems(trades: &[Trade], params: &TradeFaultParams) -> BTreeSet<
                 found.insert((i, "out_of_order"));
             }
         }
-        if t.ts_ns - feed_max_ts >= params.stall_ms as i64 * 1_000_000 {
+        // A stall silences its symbol: the time jumps past the symbol's own latest.
+        let since = if s.last.is_some() { s.max_ts } else { START_NS };
+        if t.ts_ns - since >= params.stall_ms as i64 * 1_000_000 {
             found.insert((i, "stale"));
         }
         if t.price <= 0.0 || t.qty <= 0.0 {
@@ -50,7 +51,6 @@ fn read_trade_problems(trades: &[Trade], params: &TradeFaultParams) -> BTreeSet<
         }
         s.max_ts = s.max_ts.max(t.ts_ns);
         s.last = Some(t);
-        feed_max_ts = feed_max_ts.max(t.ts_ns);
     }
     found
 }

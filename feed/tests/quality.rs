@@ -51,9 +51,9 @@ fn trade_checks_find_exactly_what_was_planted() {
     let found = trade_anomalies(&faulted);
     for &(kind, ..) in TradeFault::ALL {
         let planted = faults.planted().iter().filter(|p| p.kind == kind).count() as u64;
-        let expected = if kind == TradeFault::Stall { planted * 3 } else { planted };
         assert!(planted > 0);
-        assert_eq!(found.get(kind.anomaly()).copied().unwrap_or(0), expected, "{}: found {found:?}", kind.anomaly());
+        // A stall silences its own symbol, so it is found once, as every other fault.
+        assert_eq!(found.get(kind.anomaly()).copied().unwrap_or(0), planted, "{}: found {found:?}", kind.anomaly());
     }
 }
 

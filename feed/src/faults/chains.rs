@@ -1,8 +1,10 @@
 use super::{FaultKind, FaultMix, Planted};
 use crate::model::{OptionChain, Quote};
 use crate::quality::ChainCheck;
+use crate::synth::fnv1a;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use std::collections::HashMap;
 
 /// Faults an option-chain stream can carry. Each is planted near the money, where
 /// prices are large enough to shape it, and is one problem under the `arbitrage` rules.
@@ -43,29 +45,29 @@ impl FaultKind for ChainFault {
     ];
 }
 
-/// Plants faults into an option-chain stream and records what it planted.
+/// Plants faults into an option-chain stream and records what it planted. Every
+/// underlying draws from its own random stream (from the seed and its name), so a shard
+/// that makes only some underlyings' chains plants exactly the whole feed's faults in them.
 pub struct ChainFaults {
     mix: FaultMix<ChainFault>,
     stall_ms: u64,
-    rng: ChaCha8Rng,
-    stall_offset_ns: i64,
+    seed: u64,
+    per_underlying: HashMap<String, UnderlyingState>,
     emitted: u64,
     skipped: u64,
     planted: Vec<Planted<ChainFault>>,
 }
 
+struct UnderlyingState {
+    rng: ChaCha8Rng,
+    /// How far this underlying's stalls have pushed its times.
+    stall_offset_ns: i64,
+}
+
 impl ChainFaults {
     /// An injector drawing from its own seeded stream; stalls last `stall_ms`.
     pub fn new(mix: FaultMix<ChainFault>, stall_ms: u64, seed: u64) -> ChainFaults {
-        ChainFaults {
-            mix,
-            stall_ms,
-            rng: ChaCha8Rng::seed_from_u64(seed ^ 0x6368_6169_6e73),
-            stall_offset_ns: 0,
-            emitted: 0,
-            skipped: 0,
-            planted: Vec::new(),
-        }
+        ChainFaults { mix, stall_ms, seed, per_underlying: HashMap::new(), emitted: 0, skipped: 0, planted: Vec::new() }
     }
 
     /// Changes the faults planted from the next record on (a load phase's faults),
@@ -87,9 +89,15 @@ impl ChainFaults {
 
     /// Passes one clean chain through, possibly with one fault planted.
     pub fn apply(&mut self, mut chain: OptionChain) -> OptionChain {
-        chain.ts_ns += self.stall_offset_ns;
-        if let Some(kind) = self.mix.draw(&mut self.rng) {
-            match self.plant(kind, &mut chain) {
+        if !self.per_underlying.contains_key(&chain.underlying) {
+            let mut rng = ChaCha8Rng::seed_from_u64(self.seed ^ 0x6368_6169_6e73);
+            rng.set_stream(fnv1a(chain.underlying.as_bytes()));
+            self.per_underlying.insert(chain.underlying.clone(), UnderlyingState { rng, stall_offset_ns: 0 });
+        }
+        let state = self.per_underlying.get_mut(&chain.underlying).expect("inserted above");
+        chain.ts_ns += state.stall_offset_ns;
+        if let Some(kind) = self.mix.draw(&mut state.rng) {
+            match plant(kind, &mut chain, state, self.stall_ms) {
                 Some(detail) => {
                     self.planted.push(Planted { index: self.emitted, kind, key: chain.underlying.clone(), detail })
                 }
@@ -99,28 +107,29 @@ impl ChainFaults {
         self.emitted += 1;
         chain
     }
+}
 
-    fn plant(&mut self, kind: ChainFault, chain: &mut OptionChain) -> Option<String> {
-        if kind == ChainFault::Stall {
-            let stall_ns = self.stall_ms as i64 * 1_000_000;
-            self.stall_offset_ns += stall_ns;
-            chain.ts_ns += stall_ns;
-            return Some(format!("underlying quiet for {} ms", self.stall_ms));
-        }
-        // Interior rows nearest the money first, starting at a random one of the closest.
-        let n = chain.rows.len();
-        if n < 7 {
-            return None;
-        }
-        let mut candidates: Vec<usize> = (2..n - 2).collect();
-        candidates.sort_by(|&a, &b| {
-            let distance = |i: usize| (chain.rows[i].strike - chain.spot).abs();
-            distance(a).total_cmp(&distance(b))
-        });
-        let start = self.rng.random_range(0..candidates.len().min(3));
-        candidates.rotate_left(start);
-        candidates.into_iter().find_map(|i| plant_at(kind, chain, i, &mut self.rng))
+/// Plants `kind` in `chain` with the underlying's draws; `None` when no row can carry it.
+fn plant(kind: ChainFault, chain: &mut OptionChain, state: &mut UnderlyingState, stall_ms: u64) -> Option<String> {
+    if kind == ChainFault::Stall {
+        let stall_ns = stall_ms as i64 * 1_000_000;
+        state.stall_offset_ns += stall_ns;
+        chain.ts_ns += stall_ns;
+        return Some(format!("underlying quiet for {stall_ms} ms"));
     }
+    // Interior rows nearest the money first, starting at a random one of the closest.
+    let n = chain.rows.len();
+    if n < 7 {
+        return None;
+    }
+    let mut candidates: Vec<usize> = (2..n - 2).collect();
+    candidates.sort_by(|&a, &b| {
+        let distance = |i: usize| (chain.rows[i].strike - chain.spot).abs();
+        distance(a).total_cmp(&distance(b))
+    });
+    let start = state.rng.random_range(0..candidates.len().min(3));
+    candidates.rotate_left(start);
+    candidates.into_iter().find_map(|i| plant_at(kind, chain, i, &mut state.rng))
 }
 
 /// Plants `kind` at row `i`, or leaves the chain untouched and returns `None` when that

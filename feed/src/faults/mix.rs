@@ -60,6 +60,11 @@ impl<K: FaultKind> FaultMix<K> {
         FaultMix { rates: Vec::new() }
     }
 
+    /// Whether no fault is planted at all (and nothing is drawn).
+    pub(crate) fn is_empty(&self) -> bool {
+        self.rates.is_empty()
+    }
+
     /// Draws the fault for the next record, if any.
     pub(crate) fn draw(&self, rng: &mut ChaCha8Rng) -> Option<K> {
         if self.rates.is_empty() {

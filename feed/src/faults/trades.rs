@@ -1,6 +1,7 @@
 use super::{FaultKind, FaultMix, Planted};
 use crate::model::Trade;
 use crate::quality::TradeCheck;
+use crate::synth::fnv1a;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::HashMap;
@@ -55,35 +56,42 @@ impl Default for TradeFaultParams {
     }
 }
 
-/// Plants faults into a trade stream and records what it planted.
+/// Plants faults into a trade stream and records what it planted. Every symbol draws its
+/// faults from its own random stream (from the seed and its name), so a shard that makes
+/// only some symbols' trades plants exactly the faults the whole feed has for them.
 pub struct TradeFaults {
     mix: FaultMix<TradeFault>,
     params: TradeFaultParams,
-    rng: ChaCha8Rng,
+    seed: u64,
     per_symbol: HashMap<String, SymbolState>,
-    stall_offset_ns: i64,
     emitted: u64,
     planted: Vec<Planted<TradeFault>>,
 }
 
-#[derive(Default)]
 struct SymbolState {
+    rng: ChaCha8Rng,
     seq_offset: u64,
+    /// How far this symbol's stalls have pushed its times.
+    stall_offset_ns: i64,
     latest_ts_ns: Option<i64>,
 }
 
+/// What the mix drew for one trade, with the draws its fault takes.
+enum Decision {
+    Clean,
+    Gap(u64),
+    Duplicate,
+    /// How far back from the symbol's latest time.
+    Reorder(i64),
+    Stall,
+    Spike(bool),
+    NonPositive(u32),
+}
+
 impl TradeFaults {
-    /// An injector drawing from its own seeded stream (independent of the feed's).
+    /// An injector drawing from its own seeded streams (independent of the feed's).
     pub fn new(mix: FaultMix<TradeFault>, params: TradeFaultParams, seed: u64) -> TradeFaults {
-        TradeFaults {
-            mix,
-            params,
-            rng: ChaCha8Rng::seed_from_u64(seed ^ 0x6661_756c_7473),
-            per_symbol: HashMap::new(),
-            stall_offset_ns: 0,
-            emitted: 0,
-            planted: Vec::new(),
-        }
+        TradeFaults { mix, params, seed, per_symbol: HashMap::new(), emitted: 0, planted: Vec::new() }
     }
 
     /// Changes the faults planted from the next record on (a load phase's faults),
@@ -97,46 +105,56 @@ impl TradeFaults {
         &self.planted
     }
 
+    /// For a trade of `symbol` that another shard makes: draws what the whole feed draws
+    /// for it, and returns how many trades come out (2 when it is duplicated), so this
+    /// shard's schedule keeps its place.
+    pub fn pass(&mut self, symbol: &str) -> usize {
+        if self.mix.is_empty() {
+            return 1;
+        }
+        let state = state_of(&mut self.per_symbol, self.seed, symbol);
+        match decide(&self.mix, &self.params, &mut state.rng) {
+            Decision::Duplicate => 2,
+            _ => 1,
+        }
+    }
+
     /// Passes one clean trade through, handing `emit` the one or two trades that come out.
     pub fn apply(&mut self, mut trade: Trade, emit: &mut impl FnMut(Trade)) {
-        if !self.per_symbol.contains_key(&trade.symbol) {
-            self.per_symbol.insert(trade.symbol.clone(), SymbolState::default());
-        }
-        let state = self.per_symbol.get_mut(&trade.symbol).expect("inserted above");
+        let state = state_of(&mut self.per_symbol, self.seed, &trade.symbol);
+        let decision = decide(&self.mix, &self.params, &mut state.rng);
         trade.seq += state.seq_offset;
-        trade.ts_ns += self.stall_offset_ns;
+        trade.ts_ns += state.stall_offset_ns;
         let mut plant = None;
         let mut duplicate = false;
-        match self.mix.draw(&mut self.rng) {
-            None => {}
-            Some(TradeFault::Gap) => {
-                let jump = self.rng.random_range(1..=self.params.max_gap.max(1));
+        match decision {
+            Decision::Clean => {}
+            Decision::Gap(jump) => {
                 state.seq_offset += jump;
                 trade.seq += jump;
                 plant = Some((TradeFault::Gap, format!("sequence jumps by {jump} to {}", trade.seq)));
             }
-            Some(TradeFault::Duplicate) => duplicate = true,
-            Some(TradeFault::Reorder) => {
+            Decision::Duplicate => duplicate = true,
+            // The first trade of a symbol has nothing to come before.
+            Decision::Reorder(back_ns) => {
                 if let Some(latest) = state.latest_ts_ns {
-                    let back_ns = self.rng.random_range(1..=self.params.reorder_ms.max(1)) as i64 * 1_000_000;
                     trade.ts_ns = latest - back_ns;
                     plant = Some((TradeFault::Reorder, format!("exchange time {back_ns} ns before the latest")));
                 }
             }
-            Some(TradeFault::Stall) => {
+            Decision::Stall => {
                 let stall_ns = self.params.stall_ms as i64 * 1_000_000;
-                self.stall_offset_ns += stall_ns;
+                state.stall_offset_ns += stall_ns;
                 trade.ts_ns += stall_ns;
-                plant = Some((TradeFault::Stall, format!("feed quiet for {} ms", self.params.stall_ms)));
+                plant = Some((TradeFault::Stall, format!("symbol quiet for {} ms", self.params.stall_ms)));
             }
-            Some(TradeFault::Spike) => {
-                let up = self.rng.random::<bool>();
+            Decision::Spike(up) => {
                 let factor = if up { 1.0 + self.params.spike_fraction } else { 1.0 - self.params.spike_fraction };
                 trade.price *= factor;
                 plant = Some((TradeFault::Spike, format!("price x{factor}")));
             }
-            Some(TradeFault::NonPositive) => {
-                let (what, value) = match self.rng.random_range(0..4) {
+            Decision::NonPositive(which) => {
+                let (what, value) = match which {
                     0 => ("price", 0.0),
                     1 => ("price", -trade.price),
                     2 => ("qty", 0.0),
@@ -165,5 +183,32 @@ impl TradeFaults {
 
     fn record(&mut self, kind: TradeFault, key: &str, detail: String) {
         self.planted.push(Planted { index: self.emitted, kind, key: key.to_owned(), detail });
+    }
+}
+
+/// The state of `symbol`, made with its own random stream on first sight.
+fn state_of<'a>(per_symbol: &'a mut HashMap<String, SymbolState>, seed: u64, symbol: &str) -> &'a mut SymbolState {
+    if !per_symbol.contains_key(symbol) {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x6661_756c_7473);
+        rng.set_stream(fnv1a(symbol.as_bytes()));
+        per_symbol
+            .insert(symbol.to_owned(), SymbolState { rng, seq_offset: 0, stall_offset_ns: 0, latest_ts_ns: None });
+    }
+    per_symbol.get_mut(symbol).expect("inserted above")
+}
+
+/// Every draw the next trade of a symbol takes (from its stream `rng`), whether or not it
+/// is made here: they depend on nothing else, so a shard passing the trade draws the same.
+fn decide(mix: &FaultMix<TradeFault>, params: &TradeFaultParams, rng: &mut ChaCha8Rng) -> Decision {
+    match mix.draw(rng) {
+        None => Decision::Clean,
+        Some(TradeFault::Gap) => Decision::Gap(rng.random_range(1..=params.max_gap.max(1))),
+        Some(TradeFault::Duplicate) => Decision::Duplicate,
+        Some(TradeFault::Reorder) => {
+            Decision::Reorder(rng.random_range(1..=params.reorder_ms.max(1)) as i64 * 1_000_000)
+        }
+        Some(TradeFault::Stall) => Decision::Stall,
+        Some(TradeFault::Spike) => Decision::Spike(rng.random::<bool>()),
+        Some(TradeFault::NonPositive) => Decision::NonPositive(rng.random_range(0..4)),
     }
 }

@@ -7,7 +7,7 @@
 //! non-increasing and convex in strike for calls and satisfy put-call parity exactly. So
 //! no trade at the quoted prices captures an arbitrage (the rules in `arbitrage`).
 
-use super::merge::{Merged, Scheduled, checked};
+use super::merge::{Merged, Scheduled, Slot, checked};
 use super::{SECONDS_PER_YEAR, TickGrid, call_price, put_price, stream_for};
 use crate::model::{OptionChain, Quote, StrikeRow};
 use rand::RngExt;
@@ -121,6 +121,17 @@ impl ChainSynth {
             .map(|spec| UnderlyingStream::new(spec, start_ns, seed))
             .collect();
         Ok(ChainSynth { merged: Merged::new(streams) })
+    }
+
+    /// Makes only the chains of the underlyings `mine` says yes to (a shard's); the
+    /// others' slots pass in [`ChainSynth::next_slot`] without being priced.
+    pub fn make_only(&mut self, mine: impl Fn(&str) -> bool) {
+        self.merged.make_only(|s| mine(&s.spec.underlying));
+    }
+
+    /// The next slot of the merged order of every underlying.
+    pub fn next_slot(&mut self) -> Option<Slot<OptionChain>> {
+        self.merged.next_slot()
     }
 }
 
@@ -245,5 +256,15 @@ impl Scheduled for UnderlyingStream {
             self.spot *= (-vol * vol / 2.0 * dt + vol * dt.sqrt() * z).exp();
         }
         chain
+    }
+
+    fn skip(&mut self) {
+        // Snapshots are periodic: the time of the next needs no draw (the spot walk of an
+        // underlying this generator never prices does not matter).
+        self.cursor += 1;
+        if self.cursor == self.expiries.len() {
+            self.cursor = 0;
+            self.next_ns += self.spec.snapshot_interval_ms as i64 * 1_000_000;
+        }
     }
 }

@@ -8,6 +8,17 @@ pub(super) trait Scheduled {
     fn next_ns(&self) -> i64;
     /// Makes the next record and schedules the one after.
     fn emit(&mut self) -> Self::Record;
+    /// Schedules the record after the next without making the next one (it is another
+    /// shard's): the times come from their own random stream, so this costs a draw.
+    fn skip(&mut self);
+}
+
+/// One record's place in the merged order: made here, or passed (another shard makes the
+/// record of stream `index`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Slot<R> {
+    Made(R),
+    Passed(usize),
 }
 
 /// The specs of the streams to merge (symbols, underlyings) sorted by `name`, so the merge
@@ -38,12 +49,33 @@ pub(super) fn checked<T>(
 pub(super) struct Merged<S> {
     streams: Vec<S>,
     due: BinaryHeap<Reverse<(i64, usize)>>,
+    /// Which streams this generator makes records of (all but another shard's).
+    makes: Vec<bool>,
 }
 
 impl<S: Scheduled> Merged<S> {
     pub(super) fn new(streams: Vec<S>) -> Self {
         let due = streams.iter().enumerate().map(|(i, s)| Reverse((s.next_ns(), i))).collect();
-        Merged { streams, due }
+        let makes = vec![true; streams.len()];
+        Merged { streams, due, makes }
+    }
+
+    /// Makes records only for the streams `makes` says yes to; the others' slots pass.
+    pub(super) fn make_only(&mut self, makes: impl Fn(&S) -> bool) {
+        self.makes = self.streams.iter().map(makes).collect();
+    }
+
+    /// The next slot of the merged order: its record when this generator makes it.
+    pub(super) fn next_slot(&mut self) -> Option<Slot<S::Record>> {
+        let Reverse((_, i)) = self.due.pop()?;
+        let slot = if self.makes[i] {
+            Slot::Made(self.streams[i].emit())
+        } else {
+            self.streams[i].skip();
+            Slot::Passed(i)
+        };
+        self.due.push(Reverse((self.streams[i].next_ns(), i)));
+        Some(slot)
     }
 
     pub(super) fn streams(&self) -> &[S] {
@@ -54,10 +86,12 @@ impl<S: Scheduled> Merged<S> {
 impl<S: Scheduled> Iterator for Merged<S> {
     type Item = S::Record;
 
+    /// The next record made here (passing other shards' slots).
     fn next(&mut self) -> Option<S::Record> {
-        let Reverse((_, i)) = self.due.pop()?;
-        let record = self.streams[i].emit();
-        self.due.push(Reverse((self.streams[i].next_ns(), i)));
-        Some(record)
+        loop {
+            if let Slot::Made(record) = self.next_slot()? {
+                return Some(record);
+            }
+        }
     }
 }

@@ -15,6 +15,7 @@ mod trades;
 pub use black_scholes::{call_price, put_price};
 pub use chains::{ChainSpec, ChainSynth};
 pub use grid::TickGrid;
+pub use merge::Slot;
 pub use trades::{SymbolSpec, TradeSynth};
 
 use rand::SeedableRng;

@@ -1,7 +1,7 @@
 //! Trades per symbol: prices follow geometric Brownian motion, arrivals are a Poisson
 //! process, prices sit on the symbol's tick grid and sizes on its lot grid.
 
-use super::merge::{Merged, Scheduled, checked};
+use super::merge::{Merged, Scheduled, Slot, checked};
 use super::{SECONDS_PER_YEAR, TickGrid, stream_for};
 use crate::model::{Side, Trade};
 use rand::RngExt;
@@ -90,6 +90,23 @@ impl TradeSynth {
     pub fn symbols(&self) -> impl Iterator<Item = &SymbolSpec> {
         self.merged.streams().iter().map(|s| &s.spec)
     }
+
+    /// Makes only the trades of the symbols `mine` says yes to (a shard's); the others'
+    /// slots pass as [`Slot::Passed`] in [`TradeSynth::next_slot`].
+    pub fn make_only(&mut self, mine: impl Fn(&str) -> bool) {
+        self.merged.make_only(|s| mine(&s.spec.symbol));
+    }
+
+    /// The next slot of the merged order of every symbol: a trade made here, or the
+    /// index (into [`TradeSynth::symbols`]) of another shard's symbol.
+    pub fn next_slot(&mut self) -> Option<Slot<Trade>> {
+        self.merged.next_slot()
+    }
+
+    /// The symbol of stream `index` (a passed slot's).
+    pub fn symbol(&self, index: usize) -> &str {
+        &self.merged.streams()[index].spec.symbol
+    }
 }
 
 impl Iterator for TradeSynth {
@@ -105,7 +122,11 @@ struct SymbolStream {
     spec: SymbolSpec,
     price_grid: TickGrid,
     lot_grid: TickGrid,
+    /// Prices, sizes and sides.
     rng: ChaCha8Rng,
+    /// Arrival times, apart from the rest, so a shard can follow the merged order of
+    /// every symbol while it makes only its own symbols' trades.
+    arrivals: ChaCha8Rng,
     /// The unrounded price the walk continues from.
     true_price: f64,
     seq: u64,
@@ -127,6 +148,7 @@ impl SymbolStream {
         let mut stream = SymbolStream {
             venue: venue.to_owned(),
             rng: stream_for(seed, &spec.symbol),
+            arrivals: stream_for(seed, &format!("{}/arrivals", spec.symbol)),
             true_price: spec.start_price,
             seq: 0,
             last_ns: start_ns,
@@ -142,7 +164,7 @@ impl SymbolStream {
     }
 
     fn draw_gap_ns(&mut self) -> i64 {
-        let e: f64 = Exp1.sample(&mut self.rng);
+        let e: f64 = Exp1.sample(&mut self.arrivals);
         (e * self.mean_gap_ns).round().max(1.0) as i64
     }
 }
@@ -169,5 +191,10 @@ impl Scheduled for SymbolStream {
         let side = if self.rng.random::<bool>() { Side::Buy } else { Side::Sell };
         self.seq += 1;
         Trade { venue: self.venue.clone(), symbol: self.spec.symbol.clone(), seq: self.seq, ts_ns, price, qty, side }
+    }
+
+    fn skip(&mut self) {
+        self.last_ns = self.next_ns;
+        self.next_ns += self.draw_gap_ns();
     }
 }

@@ -8,7 +8,7 @@ use std::collections::{HashSet, VecDeque};
 use std::io::BufRead;
 use tickwatch_feed::codec::{encode, open_maybe_gzip};
 use tickwatch_feed::faults::{ChainFaults, FaultMix, TradeFaultParams, TradeFaults};
-use tickwatch_feed::synth::{ChainSpec, ChainSynth, SymbolSpec, TradeSynth};
+use tickwatch_feed::synth::{ChainSpec, ChainSynth, Slot, SymbolSpec, TradeSynth};
 use tickwatch_feed::{OptionChain, Trade};
 
 /// One message to send.
@@ -76,16 +76,25 @@ impl Shard {
 /// A stream of messages for one sink.
 pub struct Feed {
     kind: FeedKind,
+    /// Whose messages this feed sends (synthetic feeds make only their own symbols'
+    /// messages; replays read everything and keep the keys the shard's hash owns).
     shard: Shard,
-    /// This shard's symbols (synthetic feeds; replays hash their keys instead).
-    owned: HashSet<String>,
     /// How far exchange times lie behind send times (the source's `lag`).
     lag_ns: i64,
 }
 
 enum FeedKind {
-    Trades { synth: TradeSynth, faults: TradeFaults, pending: VecDeque<Trade> },
-    Chains { synth: ChainSynth, faults: ChainFaults },
+    /// `pending`: what the last slot made (two trades when one is duplicated), `None` for
+    /// another shard's.
+    Trades {
+        synth: TradeSynth,
+        faults: TradeFaults,
+        pending: VecDeque<Option<Trade>>,
+    },
+    Chains {
+        synth: ChainSynth,
+        faults: ChainFaults,
+    },
     Replay(Replay),
 }
 
@@ -95,6 +104,7 @@ impl Feed {
     pub fn new(source: &SourceConfig, seed: u64, shard: Shard, start_ns: i64) -> Result<Feed, String> {
         let symbols = &source.symbols;
         let name = &source.name;
+        let owned = shard.owned(symbols);
         let kind = match source.kind {
             SourceKind::SyntheticTrades => FeedKind::Trades {
                 synth: TradeSynth::new(
@@ -103,18 +113,26 @@ impl Feed {
                     start_ns,
                     seed,
                 )
-                .map_err(|p| format!("source {name}: {}", p.join("; ")))?,
+                .map_err(|p| format!("source {name}: {}", p.join("; ")))
+                .map(|mut synth| {
+                    synth.make_only(|s| owned.contains(s));
+                    synth
+                })?,
                 faults: TradeFaults::new(FaultMix::none(), TradeFaultParams::default(), seed),
                 pending: VecDeque::new(),
             },
             SourceKind::SyntheticChains => FeedKind::Chains {
                 synth: ChainSynth::new(symbols.iter().map(|s| ChainSpec::preset(s)).collect(), start_ns, seed)
-                    .map_err(|p| format!("source {name}: {}", p.join("; ")))?,
+                    .map_err(|p| format!("source {name}: {}", p.join("; ")))
+                    .map(|mut synth| {
+                        synth.make_only(|s| owned.contains(s));
+                        synth
+                    })?,
                 faults: ChainFaults::new(FaultMix::none(), 60_000, seed),
             },
             SourceKind::Replay => FeedKind::Replay(Replay::open(source)?),
         };
-        Ok(Feed { kind, shard, owned: shard.owned(symbols), lag_ns: source.lag.as_nanos() as i64 })
+        Ok(Feed { kind, shard, lag_ns: source.lag.as_nanos() as i64 })
     }
 
     /// Switches to a phase's faults; each feed takes those of its own kind.
@@ -137,32 +155,34 @@ impl Feed {
 
     /// The next message, stamped (synthetic feeds) with `now_ns` as its exchange time:
     /// `None` at the end of a replay, `Some(None)` for a message of another shard (its
-    /// slot in the schedule passes unsent).
+    /// slot in the schedule passes unsent; a synthetic feed does not even make it, only
+    /// the draws that keep its place).
     pub fn next(&mut self, now_ns: i64) -> Option<Option<Outgoing>> {
-        let message = self.next_of_all(now_ns - self.lag_ns)?;
-        let mine = match self.kind {
-            FeedKind::Replay(_) => self.shard.owns_unlisted(&message.key),
-            _ => self.owned.contains(&message.key),
-        };
-        Some(mine.then_some(message))
-    }
-
-    fn next_of_all(&mut self, now_ns: i64) -> Option<Outgoing> {
+        let stamp = now_ns - self.lag_ns;
         match &mut self.kind {
             FeedKind::Trades { synth, faults, pending } => {
                 if pending.is_empty() {
-                    let mut trade = synth.next()?;
-                    trade.ts_ns = now_ns;
-                    faults.apply(trade, &mut |t| pending.push_back(t));
+                    match synth.next_slot()? {
+                        Slot::Made(mut trade) => {
+                            trade.ts_ns = stamp;
+                            faults.apply(trade, &mut |t| pending.push_back(Some(t)));
+                        }
+                        Slot::Passed(i) => pending.extend((0..faults.pass(synth.symbol(i))).map(|_| None)),
+                    }
                 }
-                pending.pop_front().map(trade_message)
+                pending.pop_front().map(|t| t.map(trade_message))
             }
-            FeedKind::Chains { synth, faults } => {
-                let mut chain = synth.next()?;
-                chain.ts_ns = now_ns;
-                Some(chain_message(faults.apply(chain)))
+            FeedKind::Chains { synth, faults } => match synth.next_slot()? {
+                Slot::Made(mut chain) => {
+                    chain.ts_ns = stamp;
+                    Some(Some(chain_message(faults.apply(chain))))
+                }
+                Slot::Passed(_) => Some(None),
+            },
+            FeedKind::Replay(r) => {
+                let message = r.next()?;
+                Some(self.shard.owns_unlisted(&message.key).then_some(message))
             }
-            FeedKind::Replay(r) => r.next(),
         }
     }
 }
