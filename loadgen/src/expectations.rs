@@ -51,7 +51,8 @@ impl Monitoring {
         };
         let prometheus = parse("--prometheus", prometheus)?;
         let alertmanager = alertmanager.map(|a| parse("--alertmanager", a)).transpose()?;
-        let client = JsonClient::new(tls, Duration::from_secs(10)).map_err(|e| format!("--monitoring TLS: {e}"))?;
+        let client = JsonClient::new(tls, Duration::from_secs(10))
+            .map_err(|e| format!("--monitoring-ca-file/--monitoring-cert-file: {e}"))?;
         Ok(Monitoring { prometheus, alertmanager, panels: Vec::new(), client })
     }
 

@@ -248,7 +248,7 @@ fn fail(command: &str, message: &str) -> ExitCode {
 
 fn main() -> ExitCode {
     match Cli::parse().command {
-        Command::Check { scenario } => match scenario::load(&scenario) {
+        Command::Check { scenario } => match load(&scenario) {
             Ok(s) => {
                 println!(
                     "{}: OK ({} source(s), {} sink(s), {} phase(s))",
@@ -259,10 +259,7 @@ fn main() -> ExitCode {
                 );
                 ExitCode::SUCCESS
             }
-            Err(e) => {
-                eprintln!("{e}");
-                ExitCode::FAILURE
-            }
+            Err(code) => code,
         },
         Command::Run(args) => run_command(args),
         Command::Merge(args) => merge_command(args),
@@ -309,13 +306,18 @@ fn main() -> ExitCode {
     }
 }
 
+/// The scenario at `path`, or exit 1 with every problem printed (file, key, why).
+fn load(path: &std::path::Path) -> Result<scenario::Scenario, ExitCode> {
+    scenario::load(path).map_err(|e| {
+        eprintln!("{e}");
+        ExitCode::FAILURE
+    })
+}
+
 fn run_command(args: RunArgs) -> ExitCode {
-    let scenario = match scenario::load(&args.scenario) {
+    let scenario = match load(&args.scenario) {
         Ok(s) => s,
-        Err(e) => {
-            eprintln!("{e}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     let shard = match parse_shard(&args.shard, args.shards) {
         Ok(s) => s,
@@ -359,12 +361,9 @@ fn run_command(args: RunArgs) -> ExitCode {
 }
 
 fn merge_command(args: MergeArgs) -> ExitCode {
-    let scenario = match scenario::load(&args.scenario) {
+    let scenario = match load(&args.scenario) {
         Ok(s) => s,
-        Err(e) => {
-            eprintln!("{e}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     let monitoring = match args.monitoring.build() {
         Ok(m) => m,

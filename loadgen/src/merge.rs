@@ -141,9 +141,12 @@ fn agree(scenario: &Scenario, shards: &[ShardReport]) -> Result<RunInfo, String>
             }
         }
     }
-    let time = |s: &ShardReport, field: &str| {
-        let text = s.summary[field].as_str().unwrap_or_default();
-        report::parse_time(text).map_err(|e| format!("{}: {field}: {e}", s.dir.display()))
+    let time = |s: &ShardReport, field: &str| match s.summary[field].as_str() {
+        Some(text) => report::parse_time(text).map_err(|e| format!("{}: {field}: {e}", s.dir.display())),
+        None => Err(format!(
+            "{}: summary.json has no {field}: it was written by an older tickwatch-loadgen; run the shards again",
+            s.dir.display()
+        )),
     };
     let started = time(first, "started_at")?;
     let mut ended = started;

@@ -37,7 +37,7 @@ pub use chain::{Chain, ChainOptions};
 pub use error::{KitError, Result};
 pub use exporter::Exporter;
 pub use exposition::value;
-pub use manifests::{GENERATED_DIR, generated_manifests};
+pub use manifests::generated_manifests;
 pub use mongodb::MongoServer;
 pub use ports::free_port;
 pub use process::{Server, ServerProcess};
