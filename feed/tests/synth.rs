@@ -185,21 +185,27 @@ fn generated_records_round_trip_through_json() {
 }
 
 /// A shard's generator makes only its symbols' trades, with their faults, and passes the
-/// other slots (a duplicate takes two): together the shards make the whole feed, slot for
-/// slot, byte for byte.
+/// other slots (a duplicate takes two), one by one or a few at a time as a driver bounded
+/// by a phase's end does: together the shards make the whole feed, slot for slot, byte for
+/// byte.
 #[test]
 fn shards_make_the_whole_faulted_feed_slot_for_slot() {
     use tickwatch_feed::faults::{FaultMix, TradeFault, TradeFaultParams, TradeFaults};
     use tickwatch_feed::synth::Slot;
     let symbols = ["AAPL", "BTCUSDT", "ETHUSDT", "SOLUSDT"];
     let mix = || "gap=0.02,duplicate=0.02,reorder=0.02,stall=0.001,spike=0.02".parse::<FaultMix<TradeFault>>().unwrap();
-    let slots = |mine: &dyn Fn(&str) -> bool| {
+    let slots = |mine: &dyn Fn(&str) -> bool, pass_at_once: u64| {
         let specs = symbols.iter().map(|s| SymbolSpec::preset(s)).collect();
         let mut synth = TradeSynth::new("v", specs, START_NS, 9).unwrap();
         synth.make_only(mine);
         let mut faults = TradeFaults::new(mix(), TradeFaultParams::default(), 9);
         let mut out: Vec<Option<Trade>> = Vec::new();
         while out.len() < 20_000 {
+            let passed = synth.pass_others(pass_at_once, |symbol| faults.pass(symbol));
+            out.extend((0..passed).map(|_| None));
+            if passed > 0 {
+                continue;
+            }
             match synth.next_slot().unwrap() {
                 Slot::Made(t) => faults.apply(t, &mut |t| out.push(Some(t))),
                 Slot::Passed(i) => out.extend((0..faults.pass(synth.symbol(i))).map(|_| None)),
@@ -208,8 +214,8 @@ fn shards_make_the_whole_faulted_feed_slot_for_slot() {
         out.truncate(20_000);
         out
     };
-    let whole = slots(&|_| true);
-    let (even, odd) = (slots(&|s| s < "BTD"), slots(&|s| s >= "BTD"));
+    let whole = slots(&|_| true, 0);
+    let (even, odd) = (slots(&|s| s < "BTD", 3), slots(&|s| s >= "BTD", 0));
     for (i, slot) in whole.iter().enumerate() {
         let made = even[i].as_ref().or(odd[i].as_ref());
         assert_eq!(made, slot.as_ref(), "slot {i}");

@@ -108,7 +108,7 @@ impl TradeFaults {
     /// For a trade of `symbol` that another shard makes: draws what the whole feed draws
     /// for it, and returns how many trades come out (2 when it is duplicated), so this
     /// shard's schedule keeps its place.
-    pub fn pass(&mut self, symbol: &str) -> usize {
+    pub fn pass(&mut self, symbol: &str) -> u64 {
         if self.mix.is_empty() {
             return 1;
         }

@@ -77,6 +77,11 @@ impl ChainSpec {
         }
     }
 
+    /// Chains made per second: one per expiry every snapshot interval.
+    pub fn chains_per_second(&self) -> f64 {
+        self.expiries_days.len() as f64 * 1000.0 / self.snapshot_interval_ms.max(1) as f64
+    }
+
     /// Every problem with this spec, as `field: why` lines.
     pub fn problems(&self) -> Vec<String> {
         let mut problems = Vec::new();
@@ -132,6 +137,12 @@ impl ChainSynth {
     /// The next slot of the merged order of every underlying.
     pub fn next_slot(&mut self) -> Option<Slot<OptionChain>> {
         self.merged.next_slot()
+    }
+
+    /// Passes other shards' chains (one slot each) up to the next one made here, or until
+    /// `limit` have passed. Returns the count.
+    pub fn pass_others(&mut self, limit: u64) -> u64 {
+        self.merged.pass_others(limit, |_| 1)
     }
 }
 

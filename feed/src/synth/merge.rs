@@ -67,15 +67,38 @@ impl<S: Scheduled> Merged<S> {
 
     /// The next slot of the merged order: its record when this generator makes it.
     pub(super) fn next_slot(&mut self) -> Option<Slot<S::Record>> {
-        let Reverse((_, i)) = self.due.pop()?;
+        let mut top = self.due.peek_mut()?;
+        let i = top.0.1;
         let slot = if self.makes[i] {
             Slot::Made(self.streams[i].emit())
         } else {
             self.streams[i].skip();
             Slot::Passed(i)
         };
-        self.due.push(Reverse((self.streams[i].next_ns(), i)));
+        // Replacing the top sifts it down once (a pop and a push would sift twice).
+        *top = Reverse((self.streams[i].next_ns(), i));
         Some(slot)
+    }
+
+    /// Passes the slots of other shards' records up to the next one made here, or until
+    /// `limit` slots have passed; `slots(stream)` says how many slots each passed record
+    /// takes (two for a duplicated one, so the count can end one past `limit`). Returns
+    /// the count. This is the shard's hot path: a sift of the heap and the stream's
+    /// draw per passed record, nothing made.
+    pub(super) fn pass_others(&mut self, limit: u64, mut slots: impl FnMut(&S) -> u64) -> u64 {
+        let mut passed = 0;
+        while passed < limit {
+            let Some(mut top) = self.due.peek_mut() else { break };
+            let i = top.0.1;
+            if self.makes[i] {
+                break;
+            }
+            let stream = &mut self.streams[i];
+            stream.skip();
+            passed += slots(stream);
+            *top = Reverse((stream.next_ns(), i));
+        }
+        passed
     }
 
     pub(super) fn streams(&self) -> &[S] {
@@ -86,8 +109,12 @@ impl<S: Scheduled> Merged<S> {
 impl<S: Scheduled> Iterator for Merged<S> {
     type Item = S::Record;
 
-    /// The next record made here (passing other shards' slots).
+    /// The next record made here (passing other shards' slots); none when this generator
+    /// makes no stream's records.
     fn next(&mut self) -> Option<S::Record> {
+        if !self.makes.contains(&true) {
+            return None;
+        }
         loop {
             if let Slot::Made(record) = self.next_slot()? {
                 return Some(record);

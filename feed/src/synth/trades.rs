@@ -103,6 +103,13 @@ impl TradeSynth {
         self.merged.next_slot()
     }
 
+    /// Passes other shards' trades up to the next one made here, or until `limit` slots
+    /// have passed; `slots(symbol)` says how many slots a passed trade takes (its faults
+    /// decide). Returns the count.
+    pub fn pass_others(&mut self, limit: u64, mut slots: impl FnMut(&str) -> u64) -> u64 {
+        self.merged.pass_others(limit, |s| slots(&s.spec.symbol))
+    }
+
     /// The symbol of stream `index` (a passed slot's).
     pub fn symbol(&self, index: usize) -> &str {
         &self.merged.streams()[index].spec.symbol

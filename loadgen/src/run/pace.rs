@@ -5,7 +5,7 @@
 //! rate stays honest.
 
 use super::sinks::Sink;
-use super::source::Feed;
+use super::source::{Feed, Outgoing};
 use crate::scenario::Phase;
 use hdrhistogram::Histogram;
 use std::time::{Duration, Instant};
@@ -85,25 +85,39 @@ enum Schedule<'p> {
 }
 
 impl Schedule<'_> {
-    /// (seconds from the run start, phase index) of the next message; `None` when done.
-    fn next(&mut self, feed: &mut Feed) -> Option<(f64, usize)> {
+    /// (seconds from the run start, phase index) of the next slot; `None` when done.
+    fn peek(&mut self, feed: &mut Feed) -> Option<(f64, usize)> {
         match self {
             Schedule::Rate { phases, phase, index, phase_start } => loop {
                 let p = phases.get(*phase)?;
                 if *index < p.total() {
-                    let due = *phase_start + p.due_at(*index);
-                    *index += 1;
-                    return Some((due, *phase));
+                    return Some((*phase_start + p.due_at(*index), *phase));
                 }
+                // Slots passed beyond the phase's end (a duplicate's) carry over.
+                *index -= p.total();
                 *phase_start += p.duration.as_secs_f64();
                 *phase += 1;
-                *index = 0;
             },
             Schedule::Replay { end, phase_ends } => {
                 let offset = feed.recorded_offset()?;
                 let phase = phase_ends.iter().position(|e| offset < *e)?;
                 (offset < *end).then_some((offset, phase))
             }
+        }
+    }
+
+    /// Slots left in the phase of the slot peeked at.
+    fn left_in_phase(&self) -> u64 {
+        match self {
+            Schedule::Rate { phases, phase, index, .. } => phases[*phase].total() - index,
+            Schedule::Replay { .. } => u64::MAX,
+        }
+    }
+
+    /// Moves past `slots` slots (a replay moves as its feed reads).
+    fn pass(&mut self, slots: u64) {
+        if let Schedule::Rate { index, .. } = self {
+            *index += slots;
         }
     }
 }
@@ -118,6 +132,114 @@ pub struct Plan<'p> {
     pub max_batch: usize,
 }
 
+/// One message of this sink with its slot: seconds from the run start and phase index.
+struct Due {
+    offset: f64,
+    phase: usize,
+    message: Outgoing,
+}
+
+/// The sink's own messages in schedule order. Each slot's message is made with the faults
+/// of the slot's phase; another shard's slot passes at once, so a shard spends its time
+/// (and its sleeps) only on the messages it sends.
+struct OwnMessages<'p> {
+    schedule: Schedule<'p>,
+    phases: &'p [Phase],
+    start_ns: i64,
+    fault_phase: usize,
+}
+
+/// Most slots passed at once, so a shard running through many others' slots lets the
+/// other sinks' tasks run in between.
+const PASS_AT_ONCE: u64 = 4096;
+
+impl OwnMessages<'_> {
+    async fn next(&mut self, feed: &mut Feed) -> Option<Due> {
+        let mut replayed_for_others = 0u64;
+        loop {
+            let (offset, phase) = self.schedule.peek(feed)?;
+            if phase != self.fault_phase {
+                self.fault_phase = phase;
+                feed.set_faults(&self.phases[phase].fault_mix);
+            }
+            let passed = feed.pass_others(self.schedule.left_in_phase().min(PASS_AT_ONCE));
+            if passed > 0 {
+                self.schedule.pass(passed);
+                if passed >= PASS_AT_ONCE {
+                    tokio::task::yield_now().await;
+                }
+                continue;
+            }
+            self.schedule.pass(1);
+            match feed.next(self.start_ns + (offset * 1e9) as i64)? {
+                Some(message) => return Some(Due { offset, phase, message }),
+                // A replay's message of another shard passes here.
+                None => {
+                    replayed_for_others += 1;
+                    if replayed_for_others % PASS_AT_ONCE == 0 {
+                        tokio::task::yield_now().await;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Which phase the live metrics show: the one whose scheduled time it is, also when this
+/// sink has nothing to send in it (a pause, or a shard owning none of its messages).
+struct LivePhase<'p> {
+    phases: &'p [Phase],
+    /// Seconds from the run's start at which each phase is scheduled to begin.
+    starts: Vec<f64>,
+    shown: usize,
+}
+
+impl<'p> LivePhase<'p> {
+    fn new(phases: &'p [Phase]) -> Self {
+        let starts = phases
+            .iter()
+            .scan(0.0, |t, p| {
+                let begins = *t;
+                *t += p.duration.as_secs_f64();
+                Some(begins)
+            })
+            .collect();
+        LivePhase { phases, starts, shown: usize::MAX }
+    }
+
+    fn show(&mut self, elapsed: f64, live: &super::live::LiveSink) {
+        let now = self.starts.partition_point(|&s| s <= elapsed).saturating_sub(1);
+        if now != self.shown {
+            self.shown = now;
+            live.set_phase(&self.phases[now]);
+        }
+    }
+
+    /// Sleeps until `offset` seconds into the run (or until cancelled), showing each phase
+    /// as its start passes.
+    async fn wait_until(
+        &mut self,
+        offset: f64,
+        start: Instant,
+        live: &super::live::LiveSink,
+        cancel: &mut watch::Receiver<bool>,
+    ) {
+        let until = start + Duration::from_secs_f64(offset.max(0.0));
+        loop {
+            self.show(start.elapsed().as_secs_f64(), live);
+            if *cancel.borrow() || Instant::now() >= until {
+                return;
+            }
+            let next_phase = self.starts.get(self.shown.wrapping_add(1));
+            let wake = next_phase.map_or(until, |&s| until.min(start + Duration::from_secs_f64(s)));
+            tokio::select! {
+                _ = tokio::time::sleep_until(wake.into()) => {}
+                changed = cancel.changed() => if changed.is_err() { return },
+            }
+        }
+    }
+}
+
 /// Drives one sink through every phase; stops early when `cancel` turns true.
 pub async fn drive(
     sink: &mut dyn Sink,
@@ -128,16 +250,8 @@ pub async fn drive(
 ) -> SinkRun {
     let Plan { phases, start, start_ns, timeout, max_batch } = *plan;
     let mut run = SinkRun::empty(phases);
-    // Seconds from the run's start at which each phase is scheduled to begin.
-    let phase_starts: Vec<f64> = phases
-        .iter()
-        .scan(0.0, |t, p| {
-            let begins = *t;
-            *t += p.duration.as_secs_f64();
-            Some(begins)
-        })
-        .collect();
-    let mut schedule = match feed.recorded_offset() {
+    let mut live_phase = LivePhase::new(phases);
+    let schedule = match feed.recorded_offset() {
         Some(_) => {
             let mut ends = Vec::new();
             let mut t = 0.0;
@@ -149,51 +263,28 @@ pub async fn drive(
         }
         None => Schedule::Rate { phases, phase: 0, index: 0, phase_start: 0.0 },
     };
-    let mut current_phase = usize::MAX;
-    let mut pending: Option<(f64, usize)> = schedule.next(feed);
+    let paced_by_rate = matches!(schedule, Schedule::Rate { .. });
+    let mut own = OwnMessages { schedule, phases, start_ns, fault_phase: usize::MAX };
+    let mut pending = own.next(feed).await;
     let mut batch = Vec::with_capacity(max_batch);
     let mut due = Vec::with_capacity(max_batch);
-    while let Some((first_offset, _)) = pending {
+    while let Some(first) = &pending {
         if *cancel.borrow() {
             break;
         }
-        let first_due = start + Duration::from_secs_f64(first_offset);
-        if Instant::now() < first_due {
-            tokio::select! {
-                _ = tokio::time::sleep_until(first_due.into()) => {}
-                _ = cancel.changed() => {}
-            }
+        let first_offset = first.offset;
+        let elapsed = start.elapsed().as_secs_f64();
+        live_phase.show(elapsed, live);
+        if first_offset > elapsed {
+            live_phase.wait_until(first_offset, start, live, &mut cancel).await;
             continue;
         }
-        let elapsed = start.elapsed().as_secs_f64();
         batch.clear();
         due.clear();
-        while let Some((offset, phase)) = pending {
-            if offset > elapsed || batch.len() == max_batch {
-                break;
-            }
-            if phase != current_phase {
-                if !batch.is_empty() {
-                    break;
-                }
-                current_phase = phase;
-                live.set_phase(&phases[phase]);
-                feed.set_faults(&phases[phase].fault_mix);
-            }
-            let stamp = start_ns + (offset * 1e9) as i64;
-            match feed.next(stamp) {
-                Some(Some(message)) => {
-                    batch.push(message);
-                    due.push((offset, phase));
-                    pending = schedule.next(feed);
-                }
-                // Another shard's message: its slot passes.
-                Some(None) => pending = schedule.next(feed),
-                None => pending = None,
-            }
-        }
-        if batch.is_empty() {
-            continue;
+        while let Some(next) = pending.take_if(|n| n.offset <= elapsed && batch.len() < max_batch) {
+            batch.push(next.message);
+            due.push((next.offset, next.phase));
+            pending = own.next(feed).await;
         }
         let outcome = match tokio::time::timeout(timeout, sink.send(&batch)).await {
             Ok(result) => result,
@@ -217,7 +308,7 @@ pub async fn drive(
             let latency_us = (done.as_secs_f64() - offset).max(0.0) * 1e6;
             let latency_us = latency_us as u64;
             run.phases[phase].record(ok, latency_us);
-            run.phases[phase].wall_seconds = done.as_secs_f64() - phase_starts[phase];
+            run.phases[phase].wall_seconds = done.as_secs_f64() - live_phase.starts[phase];
             run.total.record(ok, latency_us);
             run.intervals[second].saturating_record(latency_us.max(1));
         }
@@ -227,15 +318,10 @@ pub async fn drive(
         live.record(ok, &due, done.as_secs_f64());
     }
     // A trailing pause (rate 0) is part of the run: the sink stays up, a gateway keeps its
-    // clients, until the schedule ends.
-    if let Schedule::Rate { .. } = schedule {
-        let end = start + phases.iter().map(|p| p.duration).sum::<Duration>();
-        while !*cancel.borrow() && Instant::now() < end {
-            tokio::select! {
-                _ = tokio::time::sleep_until(end.into()) => {}
-                changed = cancel.changed() => if changed.is_err() { break },
-            }
-        }
+    // clients, until the schedule ends. So is a shard's share of the run after its last message.
+    if paced_by_rate {
+        let end = phases.iter().map(|p| p.duration.as_secs_f64()).sum::<f64>();
+        live_phase.wait_until(end, start, live, &mut cancel).await;
     }
     if let Err(e) = sink.finish().await {
         run.first_error.get_or_insert(e);

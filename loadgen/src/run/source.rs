@@ -59,12 +59,23 @@ pub struct Shard {
 impl Shard {
     pub const ALL: Shard = Shard { index: 0, count: 1 };
 
-    /// The symbols of `symbols` this shard owns.
-    fn owned(&self, symbols: &[String]) -> HashSet<String> {
+    /// The symbols this shard owns, of `symbols` with their message rates: the heaviest
+    /// first, each to the shard with the least rate so far (ties to the lower index, names
+    /// break rate ties), so the shards' shares of the feed come out near even.
+    fn owned(&self, symbols: &[(String, f64)]) -> HashSet<String> {
         let mut sorted = symbols.to_vec();
-        sorted.sort();
-        sorted.dedup();
-        sorted.into_iter().enumerate().filter(|(i, _)| i % self.count == self.index).map(|(_, s)| s).collect()
+        sorted.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        sorted.dedup_by(|a, b| a.0 == b.0);
+        let mut load = vec![0.0_f64; self.count];
+        let mut mine = HashSet::new();
+        for (symbol, rate) in sorted {
+            let lightest = (0..self.count).min_by(|&a, &b| load[a].total_cmp(&load[b])).expect("at least one shard");
+            load[lightest] += rate;
+            if lightest == self.index {
+                mine.insert(symbol);
+            }
+        }
+        mine
     }
 
     /// For keys not in any symbol list (replays): a stable hash of the key picks the shard.
@@ -104,30 +115,31 @@ impl Feed {
     pub fn new(source: &SourceConfig, seed: u64, shard: Shard, start_ns: i64) -> Result<Feed, String> {
         let symbols = &source.symbols;
         let name = &source.name;
-        let owned = shard.owned(symbols);
         let kind = match source.kind {
             SourceKind::SyntheticTrades => FeedKind::Trades {
-                synth: TradeSynth::new(
-                    &source.venue,
-                    symbols.iter().map(|s| SymbolSpec::preset(s)).collect(),
-                    start_ns,
-                    seed,
-                )
-                .map_err(|p| format!("source {name}: {}", p.join("; ")))
-                .map(|mut synth| {
+                synth: {
+                    let specs: Vec<SymbolSpec> = symbols.iter().map(|s| SymbolSpec::preset(s)).collect();
+                    let owned =
+                        shard.owned(&specs.iter().map(|s| (s.symbol.clone(), s.trades_per_second)).collect::<Vec<_>>());
+                    let mut synth = TradeSynth::new(&source.venue, specs, start_ns, seed)
+                        .map_err(|p| format!("source {name}: {}", p.join("; ")))?;
                     synth.make_only(|s| owned.contains(s));
                     synth
-                })?,
+                },
                 faults: TradeFaults::new(FaultMix::none(), TradeFaultParams::default(), seed),
                 pending: VecDeque::new(),
             },
             SourceKind::SyntheticChains => FeedKind::Chains {
-                synth: ChainSynth::new(symbols.iter().map(|s| ChainSpec::preset(s)).collect(), start_ns, seed)
-                    .map_err(|p| format!("source {name}: {}", p.join("; ")))
-                    .map(|mut synth| {
-                        synth.make_only(|s| owned.contains(s));
-                        synth
-                    })?,
+                synth: {
+                    let specs: Vec<ChainSpec> = symbols.iter().map(|s| ChainSpec::preset(s)).collect();
+                    let owned = shard.owned(
+                        &specs.iter().map(|s| (s.underlying.clone(), s.chains_per_second())).collect::<Vec<_>>(),
+                    );
+                    let mut synth = ChainSynth::new(specs, start_ns, seed)
+                        .map_err(|p| format!("source {name}: {}", p.join("; ")))?;
+                    synth.make_only(|s| owned.contains(s));
+                    synth
+                },
                 faults: ChainFaults::new(FaultMix::none(), 60_000, seed),
             },
             SourceKind::Replay => FeedKind::Replay(Replay::open(source)?),
@@ -150,6 +162,19 @@ impl Feed {
         match &mut self.kind {
             FeedKind::Replay(r) if r.speed > 0.0 => r.next_offset(),
             _ => None,
+        }
+    }
+
+    /// Passes other shards' messages up to this shard's next one, or until `limit` slots
+    /// have passed (one more when the last passed is duplicated), drawing what their
+    /// faults draw; returns how many slots passed. Replays pass theirs in [`Feed::next`].
+    pub fn pass_others(&mut self, limit: u64) -> u64 {
+        match &mut self.kind {
+            FeedKind::Trades { synth, faults, pending } if pending.is_empty() => {
+                synth.pass_others(limit, |symbol| faults.pass(symbol))
+            }
+            FeedKind::Chains { synth, .. } => synth.pass_others(limit),
+            _ => 0,
         }
     }
 
@@ -300,15 +325,25 @@ fn recorded(value: Value) -> Result<Recorded, String> {
 #[cfg(test)]
 mod tests {
     use super::Shard;
+    use std::collections::HashSet;
 
     #[test]
-    fn shards_split_the_symbols_exactly_once() {
-        let symbols: Vec<String> = ["SOL", "BTC", "ETH", "ADA", "XRP", "BTC"].iter().map(|s| s.to_string()).collect();
+    fn shards_split_the_symbols_exactly_once_and_by_rate() {
+        let symbols: Vec<(String, f64)> =
+            [("SOL", 20.0), ("BTC", 50.0), ("ETH", 30.0), ("ADA", 10.0), ("XRP", 10.0), ("BTC", 50.0), ("AAPL", 20.0)]
+                .iter()
+                .map(|(s, r)| (s.to_string(), *r))
+                .collect();
         let shards: Vec<_> = (0..3).map(|index| Shard { index, count: 3 }.owned(&symbols)).collect();
         let mut all: Vec<String> = shards.iter().flatten().cloned().collect();
         all.sort();
-        assert_eq!(all, ["ADA", "BTC", "ETH", "SOL", "XRP"], "every symbol in exactly one shard");
-        assert_eq!(Shard::ALL.owned(&symbols).len(), 5);
+        assert_eq!(all, ["AAPL", "ADA", "BTC", "ETH", "SOL", "XRP"], "every symbol in exactly one shard");
+        let rate = |shard: &HashSet<String>| {
+            symbols[..5].iter().chain(&symbols[6..]).filter(|(s, _)| shard.contains(s)).map(|(_, r)| r).sum::<f64>()
+        };
+        let rates: Vec<f64> = shards.iter().map(rate).collect();
+        assert_eq!(rates, [50.0, 50.0, 40.0], "heaviest first, each to the lightest shard: {shards:?}");
+        assert_eq!(Shard::ALL.owned(&symbols).len(), 6);
     }
 
     #[test]
