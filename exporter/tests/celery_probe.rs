@@ -55,6 +55,56 @@ fn queue_length_counts_priority_sub_queues_then_drains_to_zero() {
     assert_eq!(lists_total(&redis, "ticks").0, 0);
 }
 
+/// Calls of `command` that Redis has served so far (INFO commandstats).
+fn calls(redis: &RedisServer, command: &str) -> u64 {
+    let stats: String = redis::cmd("INFO").arg("commandstats").query(&mut redis.connection().unwrap()).unwrap();
+    let prefix = format!("cmdstat_{command}:calls=");
+    stats
+        .lines()
+        .find_map(|l| l.strip_prefix(prefix.as_str()))
+        .and_then(|rest| rest.split(',').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+/// A scrape reads with LLEN only the lists that held tasks at the last one and covers the
+/// others of a queue with one EXISTS; a priority list that appears between two scrapes is
+/// counted by the next, and one that empties goes back under the EXISTS.
+#[test]
+fn priority_lists_are_read_when_they_hold_tasks_and_counted_when_they_appear() {
+    let redis = RedisServer::start().unwrap();
+    let exporter =
+        start_exporter(&format!("[[celery]]\nname = \"broker\"\nbroker = \"{}\"\nqueues = [\"ticks\"]\n", redis.url()));
+    let length = || value(&exporter.metrics(), "celery_queue_length", &[("target", "broker"), ("queue_name", "ticks")]);
+    let client = CeleryClient::new(&redis.url());
+    client.send("tickwatch.add", "ticks", 4, "[1, 2]", None).unwrap();
+    assert_eq!(length(), Some(4.0));
+    let commands = || (calls(&redis, "llen"), calls(&redis, "exists"));
+    let cost = |scrape: &dyn Fn()| {
+        let before = commands();
+        scrape();
+        let after = commands();
+        (after.0 - before.0, after.1 - before.1)
+    };
+    assert_eq!(
+        cost(&|| assert_eq!(length(), Some(4.0))),
+        (1, 1),
+        "one LLEN and one EXISTS for a queue without priorities"
+    );
+
+    client.send("tickwatch.add", "ticks", 3, "[1, 2]", Some(9)).unwrap();
+    let (total, lists) = lists_total(&redis, "ticks");
+    assert_eq!((total, lists), (7, 2), "Kombu put the priority tasks in a list of their own");
+    assert_eq!(cost(&|| assert_eq!(length(), Some(7.0))), (1 + 9, 1), "the list that appeared is read at once");
+    assert_eq!(cost(&|| assert_eq!(length(), Some(7.0))), (2, 1), "then read with LLEN, the other eight under EXISTS");
+
+    let mut con = redis.connection().unwrap();
+    let priority_list = "ticks\x06\x169";
+    let _: () = redis::cmd("DEL").arg(priority_list).query(&mut con).unwrap();
+    assert_eq!(cost(&|| assert_eq!(length(), Some(4.0))), (2, 1));
+    assert_eq!(cost(&|| assert_eq!(length(), Some(4.0))), (1, 1), "an emptied list goes back under the EXISTS");
+}
+
 #[test]
 fn task_events_count_what_the_worker_did_and_worker_up_drops_when_it_dies() {
     let redis = RedisServer::start().unwrap();

@@ -7,6 +7,8 @@ use crate::probe::{Probe, ProbeError, ProbeFuture, ProbeResult};
 use crate::redis_conn::{self, pipelined};
 use redis::Value;
 use redis::aio::ConnectionManager;
+use std::collections::HashMap;
+use std::sync::Mutex;
 
 families! {
     UNACKED: gauge "celery_unacked_tasks", "Tasks a worker has prefetched but not acknowledged (the Redis transport's `unacked` hash).";
@@ -41,6 +43,24 @@ fn queues_from_bindings<'a>(members: impl IntoIterator<Item = &'a str>) -> Vec<S
     queues
 }
 
+/// Priority steps as bits (bit `s` for step `s`).
+type Steps = u16;
+
+fn bit(step: u8) -> Steps {
+    1 << step
+}
+
+/// One command of a scrape's first round trip.
+#[derive(Clone, Copy)]
+enum Read {
+    /// LLEN of one priority list of queue `queue`.
+    Length { queue: usize, step: u8 },
+    /// EXISTS over the priority lists of `queue` that held nothing at the last scrape.
+    Appeared { queue: usize },
+    /// HLEN of the unacked hash.
+    Unacked,
+}
+
 /// Queue lengths on a Redis broker.
 pub struct RedisQueues {
     name: String,
@@ -50,6 +70,11 @@ pub struct RedisQueues {
     steps: Vec<u8>,
     max_keys: usize,
     bindings: Cached,
+    /// The priority lists of each queue that held tasks at the last scrape. Most queues
+    /// never use priorities, and Redis deletes an empty list, so a scrape reads these
+    /// lists (and step 0) with LLEN and covers the rest with one EXISTS per queue; a list
+    /// that appeared since is read in a second round trip, so every count stays exact.
+    holding: Mutex<HashMap<String, Steps>>,
 }
 
 impl RedisQueues {
@@ -62,6 +87,7 @@ impl RedisQueues {
             steps: target.priority_steps.clone(),
             max_keys: config.defaults.max_keys,
             bindings: Cached::new(config.defaults.discovery_interval),
+            holding: Mutex::new(HashMap::new()),
         })
     }
 
@@ -83,6 +109,73 @@ impl RedisQueues {
         Ok(Discovered { keys: queues, truncated })
     }
 
+    /// Each queue's length (the sum of its priority lists) and the unacked hash's.
+    async fn lengths(&self, queues: &[String]) -> Result<(Vec<i64>, Option<i64>), redis::RedisError> {
+        let steps: Steps = self.steps.iter().map(|&s| bit(s)).fold(0, |all, b| all | b);
+        let read_first: Vec<Steps> = {
+            let holding = self.holding.lock().expect("not poisoned");
+            queues.iter().map(|q| steps & (bit(0) | holding.get(q).copied().unwrap_or(0))).collect()
+        };
+        let mut plan = Vec::with_capacity(queues.len() * 2 + 1);
+        for (queue, &first) in read_first.iter().enumerate() {
+            plan.extend(self.steps.iter().filter(|&&s| first & bit(s) != 0).map(|&step| Read::Length { queue, step }));
+            if steps & !first != 0 {
+                plan.push(Read::Appeared { queue });
+            }
+        }
+        plan.push(Read::Unacked);
+        // The steps of `queue` under its EXISTS.
+        let others = |queue: usize| {
+            let unread = steps & !read_first[queue];
+            self.steps.iter().copied().filter(move |&s| unread & bit(s) != 0)
+        };
+        let command = |position: usize| match plan[position] {
+            Read::Length { queue, step } => redis::cmd("LLEN").arg(queue_key(&queues[queue], step)).to_owned(),
+            Read::Appeared { queue } => {
+                let mut exists = redis::cmd("EXISTS");
+                others(queue).for_each(|step| {
+                    exists.arg(queue_key(&queues[queue], step));
+                });
+                exists
+            }
+            Read::Unacked => redis::cmd("HLEN").arg("unacked").to_owned(),
+        };
+        let mut totals = vec![0i64; queues.len()];
+        let mut held: Vec<Steps> = vec![0; queues.len()];
+        let mut appeared = Vec::new();
+        let mut unacked = None;
+        let mut con = self.connection.clone();
+        pipelined(&mut con, plan.len(), command, |position, reply| match (plan[position], reply) {
+            (Read::Length { queue, step }, Value::Int(n)) => {
+                totals[queue] += n;
+                if n > 0 {
+                    held[queue] |= bit(step);
+                }
+            }
+            (Read::Appeared { queue }, Value::Int(n)) if n > 0 => appeared.push(queue),
+            (Read::Unacked, Value::Int(n)) => unacked = Some(n),
+            _ => {}
+        })
+        .await?;
+        // Lists that appeared since the last scrape: read them now.
+        let late: Vec<(usize, u8)> =
+            appeared.iter().flat_map(|&queue| others(queue).map(move |step| (queue, step))).collect();
+        let llen =
+            |position: usize| redis::cmd("LLEN").arg(queue_key(&queues[late[position].0], late[position].1)).to_owned();
+        pipelined(&mut con, late.len(), llen, |position, reply| {
+            if let Value::Int(n) = reply {
+                let (queue, step) = late[position];
+                totals[queue] += n;
+                if n > 0 {
+                    held[queue] |= bit(step);
+                }
+            }
+        })
+        .await?;
+        *self.holding.lock().expect("not poisoned") = queues.iter().cloned().zip(held).collect();
+        Ok((totals, unacked))
+    }
+
     async fn read(&self) -> ProbeResult {
         let mut out = Samples::new();
         let mut queues = self.queues.clone();
@@ -93,27 +186,7 @@ impl RedisQueues {
             queues.sort();
             queues.dedup();
         }
-        // Every priority list of every queue, then the unacked hash; replies are summed
-        // per queue as they arrive.
-        let steps = &self.steps;
-        let lists = queues.len() * steps.len();
-        let command = |position: usize| {
-            if position < lists {
-                let (queue, step) = (&queues[position / steps.len()], steps[position % steps.len()]);
-                redis::cmd("LLEN").arg(queue_key(queue, step)).to_owned()
-            } else {
-                redis::cmd("HLEN").arg("unacked").to_owned()
-            }
-        };
-        let mut totals = vec![0i64; queues.len()];
-        let mut unacked = None;
-        let mut con = self.connection.clone();
-        pipelined(&mut con, lists + 1, command, |position, reply| match (position < lists, reply) {
-            (true, Value::Int(n)) => totals[position / steps.len()] += n,
-            (false, Value::Int(n)) => unacked = Some(n),
-            _ => {}
-        })
-        .await?;
+        let (totals, unacked) = self.lengths(&queues).await?;
         for (queue, total) in queues.iter().zip(totals) {
             out.add(&QUEUE_LENGTH, &[("target", &self.name), ("queue_name", queue)], total as f64);
         }
