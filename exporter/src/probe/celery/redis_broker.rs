@@ -43,6 +43,11 @@ fn queues_from_bindings<'a>(members: impl IntoIterator<Item = &'a str>) -> Vec<S
     queues
 }
 
+/// Queues whose unread lists one EXISTS covers: one command for many keys costs Redis far
+/// less than a command per queue; when one of them appeared, the group's unread lists are
+/// read with LLEN in a second round trip.
+const QUEUES_PER_EXISTS: usize = 32;
+
 /// Priority steps as bits (bit `s` for step `s`).
 type Steps = u16;
 
@@ -55,8 +60,9 @@ fn bit(step: u8) -> Steps {
 enum Read {
     /// LLEN of one priority list of queue `queue`.
     Length { queue: usize, step: u8 },
-    /// EXISTS over the priority lists of `queue` that held nothing at the last scrape.
-    Appeared { queue: usize },
+    /// EXISTS over the priority lists of queues `first..end` that held nothing at the
+    /// last scrape.
+    Appeared { first: usize, end: usize },
     /// HLEN of the unacked hash.
     Unacked,
 }
@@ -72,8 +78,9 @@ pub struct RedisQueues {
     bindings: Cached,
     /// The priority lists of each queue that held tasks at the last scrape. Most queues
     /// never use priorities, and Redis deletes an empty list, so a scrape reads these
-    /// lists (and step 0) with LLEN and covers the rest with one EXISTS per queue; a list
-    /// that appeared since is read in a second round trip, so every count stays exact.
+    /// lists (and step 0) with LLEN and covers the rest with one EXISTS per group of
+    /// queues; lists that appeared since are read in a second round trip, so every count
+    /// stays exact.
     holding: Mutex<HashMap<String, Steps>>,
 }
 
@@ -116,26 +123,33 @@ impl RedisQueues {
             let holding = self.holding.lock().expect("not poisoned");
             queues.iter().map(|q| steps & (bit(0) | holding.get(q).copied().unwrap_or(0))).collect()
         };
-        let mut plan = Vec::with_capacity(queues.len() * 2 + 1);
-        for (queue, &first) in read_first.iter().enumerate() {
-            plan.extend(self.steps.iter().filter(|&&s| first & bit(s) != 0).map(|&step| Read::Length { queue, step }));
-            if steps & !first != 0 {
-                plan.push(Read::Appeared { queue });
+        let mut plan = Vec::with_capacity(queues.len() + queues.len() / QUEUES_PER_EXISTS + 2);
+        for first in (0..queues.len()).step_by(QUEUES_PER_EXISTS) {
+            let end = (first + QUEUES_PER_EXISTS).min(queues.len());
+            for (queue, &read) in read_first.iter().enumerate().take(end).skip(first) {
+                plan.extend(
+                    self.steps.iter().filter(|&&s| read & bit(s) != 0).map(|&step| Read::Length { queue, step }),
+                );
+            }
+            if read_first[first..end].iter().any(|&read| steps & !read != 0) {
+                plan.push(Read::Appeared { first, end });
             }
         }
         plan.push(Read::Unacked);
-        // The steps of `queue` under its EXISTS.
+        // The steps of `queue` under its group's EXISTS.
         let others = |queue: usize| {
             let unread = steps & !read_first[queue];
             self.steps.iter().copied().filter(move |&s| unread & bit(s) != 0)
         };
         let command = |position: usize| match plan[position] {
             Read::Length { queue, step } => redis::cmd("LLEN").arg(queue_key(&queues[queue], step)).to_owned(),
-            Read::Appeared { queue } => {
+            Read::Appeared { first, end } => {
                 let mut exists = redis::cmd("EXISTS");
-                others(queue).for_each(|step| {
-                    exists.arg(queue_key(&queues[queue], step));
-                });
+                for (queue, name) in queues.iter().enumerate().take(end).skip(first) {
+                    others(queue).for_each(|step| {
+                        exists.arg(queue_key(name, step));
+                    });
+                }
                 exists
             }
             Read::Unacked => redis::cmd("HLEN").arg("unacked").to_owned(),
@@ -152,12 +166,12 @@ impl RedisQueues {
                     held[queue] |= bit(step);
                 }
             }
-            (Read::Appeared { queue }, Value::Int(n)) if n > 0 => appeared.push(queue),
+            (Read::Appeared { first, end }, Value::Int(n)) if n > 0 => appeared.extend(first..end),
             (Read::Unacked, Value::Int(n)) => unacked = Some(n),
             _ => {}
         })
         .await?;
-        // Lists that appeared since the last scrape: read them now.
+        // A list appeared since the last scrape in these queues: read their unread lists.
         let late: Vec<(usize, u8)> =
             appeared.iter().flat_map(|&queue| others(queue).map(move |step| (queue, step))).collect();
         let llen =
