@@ -26,7 +26,19 @@ fn is_control_exchange(exchange: &str) -> bool {
 /// The Redis list that holds `queue`'s tasks of one priority step: the queue itself for
 /// step 0, `queue\x06\x16<step>` for the others.
 fn queue_key(queue: &str, step: u8) -> String {
-    if step == 0 { queue.to_owned() } else { format!("{queue}{SEP}{step}") }
+    let mut key = String::new();
+    write_queue_key(&mut key, queue, step);
+    key
+}
+
+/// [`queue_key`] into `key` (cleared first), so one buffer serves a command's many keys.
+fn write_queue_key(key: &mut String, queue: &str, step: u8) {
+    key.clear();
+    key.push_str(queue);
+    if step != 0 {
+        key.push_str(SEP);
+        key.push(char::from(b'0' + step));
+    }
 }
 
 /// Queue names from the members (`routing_key\x06\x16pattern\x06\x16queue`) of
@@ -145,9 +157,11 @@ impl RedisQueues {
             Read::Length { queue, step } => redis::cmd("LLEN").arg(queue_key(&queues[queue], step)).to_owned(),
             Read::Appeared { first, end } => {
                 let mut exists = redis::cmd("EXISTS");
+                let mut key = String::new();
                 for (queue, name) in queues.iter().enumerate().take(end).skip(first) {
                     others(queue).for_each(|step| {
-                        exists.arg(queue_key(name, step));
+                        write_queue_key(&mut key, name, step);
+                        exists.arg(key.as_str());
                     });
                 }
                 exists
