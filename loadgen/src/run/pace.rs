@@ -78,10 +78,34 @@ impl SinkRun {
     }
 }
 
+/// When each phase is scheduled to begin and the run to end, in seconds from its start.
+#[derive(Clone)]
+struct Timeline {
+    starts: Vec<f64>,
+    end: f64,
+}
+
+impl Timeline {
+    fn new(phases: &[Phase]) -> Timeline {
+        let mut starts = Vec::with_capacity(phases.len());
+        let mut end = 0.0;
+        for p in phases {
+            starts.push(end);
+            end += p.duration.as_secs_f64();
+        }
+        Timeline { starts, end }
+    }
+
+    /// The phase scheduled `t` seconds in (the last one from the end on).
+    fn phase_at(&self, t: f64) -> usize {
+        self.starts.partition_point(|&s| s <= t).saturating_sub(1)
+    }
+}
+
 /// When the next message is due.
 enum Schedule<'p> {
     Rate { phases: &'p [Phase], phase: usize, index: u64, phase_start: f64 },
-    Replay { end: f64, phase_ends: Vec<f64> },
+    Replay(Timeline),
 }
 
 impl Schedule<'_> {
@@ -98,10 +122,9 @@ impl Schedule<'_> {
                 *phase_start += p.duration.as_secs_f64();
                 *phase += 1;
             },
-            Schedule::Replay { end, phase_ends } => {
+            Schedule::Replay(timeline) => {
                 let offset = feed.recorded_offset()?;
-                let phase = phase_ends.iter().position(|e| offset < *e)?;
-                (offset < *end).then_some((offset, phase))
+                (offset < timeline.end).then(|| (offset, timeline.phase_at(offset)))
             }
         }
     }
@@ -110,7 +133,7 @@ impl Schedule<'_> {
     fn left_in_phase(&self) -> u64 {
         match self {
             Schedule::Rate { phases, phase, index, .. } => phases[*phase].total() - index,
-            Schedule::Replay { .. } => u64::MAX,
+            Schedule::Replay(_) => u64::MAX,
         }
     }
 
@@ -189,26 +212,17 @@ impl OwnMessages<'_> {
 /// sink has nothing to send in it (a pause, or a shard owning none of its messages).
 struct LivePhase<'p> {
     phases: &'p [Phase],
-    /// Seconds from the run's start at which each phase is scheduled to begin.
-    starts: Vec<f64>,
+    timeline: Timeline,
     shown: usize,
 }
 
 impl<'p> LivePhase<'p> {
-    fn new(phases: &'p [Phase]) -> Self {
-        let starts = phases
-            .iter()
-            .scan(0.0, |t, p| {
-                let begins = *t;
-                *t += p.duration.as_secs_f64();
-                Some(begins)
-            })
-            .collect();
-        LivePhase { phases, starts, shown: usize::MAX }
+    fn new(phases: &'p [Phase], timeline: Timeline) -> Self {
+        LivePhase { phases, timeline, shown: usize::MAX }
     }
 
     fn show(&mut self, elapsed: f64, live: &super::live::LiveSink) {
-        let now = self.starts.partition_point(|&s| s <= elapsed).saturating_sub(1);
+        let now = self.timeline.phase_at(elapsed);
         if now != self.shown {
             self.shown = now;
             live.set_phase(&self.phases[now]);
@@ -230,7 +244,7 @@ impl<'p> LivePhase<'p> {
             if *cancel.borrow() || Instant::now() >= until {
                 return;
             }
-            let next_phase = self.starts.get(self.shown.wrapping_add(1));
+            let next_phase = self.timeline.starts.get(self.shown + 1);
             let wake = next_phase.map_or(until, |&s| until.min(start + Duration::from_secs_f64(s)));
             tokio::select! {
                 _ = tokio::time::sleep_until(wake.into()) => {}
@@ -250,19 +264,12 @@ pub async fn drive(
 ) -> SinkRun {
     let Plan { phases, start, start_ns, timeout, max_batch } = *plan;
     let mut run = SinkRun::empty(phases);
-    let mut live_phase = LivePhase::new(phases);
+    let timeline = Timeline::new(phases);
     let schedule = match feed.recorded_offset() {
-        Some(_) => {
-            let mut ends = Vec::new();
-            let mut t = 0.0;
-            for p in phases {
-                t += p.duration.as_secs_f64();
-                ends.push(t);
-            }
-            Schedule::Replay { end: t, phase_ends: ends }
-        }
+        Some(_) => Schedule::Replay(timeline.clone()),
         None => Schedule::Rate { phases, phase: 0, index: 0, phase_start: 0.0 },
     };
+    let mut live_phase = LivePhase::new(phases, timeline);
     let paced_by_rate = matches!(schedule, Schedule::Rate { .. });
     let mut own = OwnMessages { schedule, phases, start_ns, fault_phase: usize::MAX };
     let mut pending = own.next(feed).await;
@@ -308,7 +315,7 @@ pub async fn drive(
             let latency_us = (done.as_secs_f64() - offset).max(0.0) * 1e6;
             let latency_us = latency_us as u64;
             run.phases[phase].record(ok, latency_us);
-            run.phases[phase].wall_seconds = done.as_secs_f64() - live_phase.starts[phase];
+            run.phases[phase].wall_seconds = done.as_secs_f64() - live_phase.timeline.starts[phase];
             run.total.record(ok, latency_us);
             run.intervals[second].saturating_record(latency_us.max(1));
         }
@@ -320,7 +327,7 @@ pub async fn drive(
     // A trailing pause (rate 0) is part of the run: the sink stays up, a gateway keeps its
     // clients, until the schedule ends. So is a shard's share of the run after its last message.
     if paced_by_rate {
-        let end = phases.iter().map(|p| p.duration.as_secs_f64()).sum::<f64>();
+        let end = live_phase.timeline.end;
         live_phase.wait_until(end, start, live, &mut cancel).await;
     }
     if let Err(e) = sink.finish().await {

@@ -41,6 +41,27 @@ fn write_queue_key(key: &mut String, queue: &str, step: u8) {
     }
 }
 
+/// LLEN of `queue`'s list of priority `step`.
+fn llen(queue: &str, step: u8) -> redis::Cmd {
+    redis::cmd("LLEN").arg(queue_key(queue, step)).to_owned()
+}
+
+/// What a scrape's LLEN replies add up to, per queue.
+struct Counted {
+    totals: Vec<i64>,
+    /// The lists that held tasks (for the next scrape's plan).
+    held: Vec<Steps>,
+}
+
+impl Counted {
+    fn add(&mut self, queue: usize, step: u8, length: i64) {
+        self.totals[queue] += length;
+        if length > 0 {
+            self.held[queue] |= bit(step);
+        }
+    }
+}
+
 /// Queue names from the members (`routing_key\x06\x16pattern\x06\x16queue`) of
 /// Kombu binding sets.
 fn queues_from_bindings<'a>(members: impl IntoIterator<Item = &'a str>) -> Vec<String> {
@@ -154,7 +175,7 @@ impl RedisQueues {
             self.steps.iter().copied().filter(move |&s| unread & bit(s) != 0)
         };
         let command = |position: usize| match plan[position] {
-            Read::Length { queue, step } => redis::cmd("LLEN").arg(queue_key(&queues[queue], step)).to_owned(),
+            Read::Length { queue, step } => llen(&queues[queue], step),
             Read::Appeared { first, end } => {
                 let mut exists = redis::cmd("EXISTS");
                 let mut key = String::new();
@@ -168,18 +189,12 @@ impl RedisQueues {
             }
             Read::Unacked => redis::cmd("HLEN").arg("unacked").to_owned(),
         };
-        let mut totals = vec![0i64; queues.len()];
-        let mut held: Vec<Steps> = vec![0; queues.len()];
+        let mut counted = Counted { totals: vec![0; queues.len()], held: vec![0; queues.len()] };
         let mut appeared = Vec::new();
         let mut unacked = None;
         let mut con = self.connection.clone();
         pipelined(&mut con, plan.len(), command, |position, reply| match (plan[position], reply) {
-            (Read::Length { queue, step }, Value::Int(n)) => {
-                totals[queue] += n;
-                if n > 0 {
-                    held[queue] |= bit(step);
-                }
-            }
+            (Read::Length { queue, step }, Value::Int(n)) => counted.add(queue, step, n),
             (Read::Appeared { first, end }, Value::Int(n)) if n > 0 => appeared.extend(first..end),
             (Read::Unacked, Value::Int(n)) => unacked = Some(n),
             _ => {}
@@ -188,20 +203,16 @@ impl RedisQueues {
         // A list appeared since the last scrape in these queues: read their unread lists.
         let late: Vec<(usize, u8)> =
             appeared.iter().flat_map(|&queue| others(queue).map(move |step| (queue, step))).collect();
-        let llen =
-            |position: usize| redis::cmd("LLEN").arg(queue_key(&queues[late[position].0], late[position].1)).to_owned();
-        pipelined(&mut con, late.len(), llen, |position, reply| {
+        let late_llen = |position: usize| llen(&queues[late[position].0], late[position].1);
+        pipelined(&mut con, late.len(), late_llen, |position, reply| {
             if let Value::Int(n) = reply {
                 let (queue, step) = late[position];
-                totals[queue] += n;
-                if n > 0 {
-                    held[queue] |= bit(step);
-                }
+                counted.add(queue, step, n);
             }
         })
         .await?;
-        *self.holding.lock().expect("not poisoned") = queues.iter().cloned().zip(held).collect();
-        Ok((totals, unacked))
+        *self.holding.lock().expect("not poisoned") = queues.iter().cloned().zip(counted.held).collect();
+        Ok((counted.totals, unacked))
     }
 
     async fn read(&self) -> ProbeResult {
