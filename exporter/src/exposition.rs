@@ -18,12 +18,26 @@ macro_rules! families {
 }
 pub(crate) use families;
 
-/// Whether a family's value only goes up (a counter read from the target) or moves
-/// freely.
+/// Whether a family's value only goes up (a counter read from the target), moves freely,
+/// or is a distribution the target already summed up (a summary's quantiles or a
+/// histogram's buckets, each with `_sum` and `_count` series).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Gauge,
     Counter,
+    Summary,
+    Histogram,
+}
+
+impl Kind {
+    fn type_name(self) -> &'static str {
+        match self {
+            Kind::Gauge => "gauge",
+            Kind::Counter => "counter",
+            Kind::Summary => "summary",
+            Kind::Histogram => "histogram",
+        }
+    }
 }
 
 /// A metric family's name, help text and kind, declared once as a `static`.
@@ -42,12 +56,23 @@ impl Family {
     pub const fn counter(name: &'static str, help: &'static str) -> Family {
         Family { name, help, kind: Kind::Counter }
     }
+
+    pub const fn summary(name: &'static str, help: &'static str) -> Family {
+        Family { name, help, kind: Kind::Summary }
+    }
+
+    pub const fn histogram(name: &'static str, help: &'static str) -> Family {
+        Family { name, help, kind: Kind::Histogram }
+    }
 }
 
 /// One series' value.
 #[derive(Debug, Clone)]
 pub struct Sample {
     pub family: &'static Family,
+    /// What follows the family name in the series name: empty, or `_bucket`, `_sum`,
+    /// `_count` for a summary's or histogram's parts.
+    pub suffix: &'static str,
     pub labels: Vec<(&'static str, String)>,
     pub value: f64,
 }
@@ -65,8 +90,20 @@ impl Samples {
 
     /// Adds one series.
     pub fn add(&mut self, family: &'static Family, labels: &[(&'static str, &str)], value: f64) {
+        self.add_part(family, "", labels, value);
+    }
+
+    /// Adds one series of a summary or histogram: `suffix` is `""` (a quantile),
+    /// `_bucket`, `_sum` or `_count`. Add a series' parts in that order.
+    pub fn add_part(
+        &mut self,
+        family: &'static Family,
+        suffix: &'static str,
+        labels: &[(&'static str, &str)],
+        value: f64,
+    ) {
         let labels = labels.iter().map(|&(k, v)| (k, v.to_owned())).collect();
-        self.items.push(Sample { family, labels, value });
+        self.items.push(Sample { family, suffix, labels, value });
     }
 
     /// Copies every sample of `other` into this set (a round shared by several scrapes).
@@ -117,14 +154,11 @@ pub fn encode(samples: Samples, families: &[MetricFamily]) -> String {
         let family = sample.family;
         if family.name != current {
             current = family.name;
-            let kind = match family.kind {
-                Kind::Gauge => "gauge",
-                Kind::Counter => "counter",
-            };
             let _ = writeln!(text, "# HELP {} {}", family.name, escape(family.help, false));
-            let _ = writeln!(text, "# TYPE {} {kind}", family.name);
+            let _ = writeln!(text, "# TYPE {} {}", family.name, family.kind.type_name());
         }
         text.push_str(family.name);
+        text.push_str(sample.suffix);
         if !sample.labels.is_empty() {
             text.push('{');
             for (i, (name, value)) in sample.labels.iter().enumerate() {
@@ -167,6 +201,7 @@ mod tests {
     families! {
         UP: gauge "demo_up", "Whether the demo target answered.";
         HITS: counter "demo_hits_total", "Hits.";
+        LATENCY: histogram "demo_latency_usec", "Latency.";
     }
 
     #[test]
@@ -197,6 +232,21 @@ mod tests {
         }
         hits.with_label_values(&["a"]).inc_by(12345678.0);
         samples.add(&HITS, &[("target", "a")], 12345678.0);
+        let buckets = vec![1.0, 2.0, 4.0];
+        let latency = prometheus::HistogramVec::new(
+            prometheus::HistogramOpts::new("demo_latency_usec", "Latency.").buckets(buckets),
+            &["cmd"],
+        )
+        .unwrap();
+        registry.register(Box::new(latency.clone())).unwrap();
+        for observed in [0.5, 3.0, 3.0, 9.0] {
+            latency.with_label_values(&["get"]).observe(observed);
+        }
+        for (le, count) in [("1", 1.0), ("2", 1.0), ("4", 3.0), ("+Inf", 4.0)] {
+            samples.add_part(&LATENCY, "_bucket", &[("cmd", "get"), ("le", le)], count);
+        }
+        samples.add_part(&LATENCY, "_sum", &[("cmd", "get")], 15.5);
+        samples.add_part(&LATENCY, "_count", &[("cmd", "get")], 4.0);
         let ours = encode(samples, &[]);
         let theirs = prometheus::TextEncoder::new().encode_to_string(&registry.gather()).unwrap();
         assert_eq!(ours, theirs);

@@ -2,8 +2,10 @@
 //! real server, the exporter, a real Prometheus loading `dashboards/prometheus/alerts.yml`
 //! — and stay silent while all is well: Redis rejecting connections (the loadgen opens one
 //! connection per sink, so the test lowers maxclients at run time), a refused config
-//! reload, and a probe that takes its whole budget. Every other alert is fired by a
-//! scenario (`scenarios.rs`). `for:` durations are scaled down (a minute becomes a
+//! reload, a probe that takes its whole budget, and the Redis alerts that need more than
+//! one server or a misbehaving client (a replica losing its master, a consumer group
+//! falling behind, slow subscribers cut off). Every other alert is fired by a scenario
+//! (`scenarios.rs`). `for:` durations are scaled down (a minute becomes a
 //! second) so the test is quick; the scaling is printed.
 
 mod common;
@@ -104,4 +106,65 @@ fn a_probe_that_takes_its_whole_budget_is_slow() {
     });
     eprintln!("TickwatchProbeSlow fired {:.1} s after the first scrape", since.elapsed().as_secs_f64());
     drop(silent);
+}
+
+/// A subscriber that sends SUBSCRIBE and reads nothing unless the caller does: Redis
+/// queues what it publishes to it until client-output-buffer-limit pubsub cuts it off.
+fn slow_subscriber(redis: &RedisServer, channel: &str) -> std::net::TcpStream {
+    use std::io::Write;
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", redis.port())).unwrap();
+    write!(stream, "SUBSCRIBE {channel}\r\n").unwrap();
+    stream
+}
+
+/// The Redis alerts of a replicated, streamed, fanned-out deployment fire from the real
+/// thing: a consumer group that falls behind, slow subscribers cut off by
+/// client-output-buffer-limit, and a replica whose master dies.
+#[test]
+fn redis_replication_stream_group_and_subscriber_alerts_fire() {
+    let mut primary = RedisServer::start().unwrap();
+    let replica = RedisServer::start_replica_of(primary.port()).unwrap();
+    let mut admin = primary.connection().unwrap();
+    let run = |con: &mut redis::Connection, args: &[&str]| redis::cmd(args[0]).arg(&args[1..]).exec(con).unwrap();
+    run(&mut admin, &["XGROUP", "CREATE", "ticks:BTC", "indexer", "$", "MKSTREAM"]);
+    run(&mut admin, &["CONFIG", "SET", "client-output-buffer-limit", "pubsub 1mb 256kb 60"]);
+    let reader = slow_subscriber(&primary, "trades.BTC");
+    let mut drained = reader.try_clone().unwrap();
+    std::thread::spawn(move || std::io::copy(&mut drained, &mut std::io::sink()));
+    let slow: Vec<_> = (0..4).map(|_| slow_subscriber(&primary, "trades.BTC")).collect();
+    let config = format!(
+        "[[redis]]\nname = \"primary\"\nurl = \"{}\"\nstreams = [\"ticks:*\"]\nchannels = [\"trades.*\"]\n\
+         [[redis]]\nname = \"replica\"\nurl = \"{}\"\n",
+        primary.url(),
+        replica.url()
+    );
+    eprintln!("alert `for:` durations scaled by 1/60 (1m -> 1s)");
+    let (_exporter, prometheus) = watched(&config, 1, 1);
+    let subscribers = format!("{}/api/v1/query?query=redis_pubsub_channel_subscribers", prometheus.url());
+    wait_for("Prometheus to see the five subscribers", Duration::from_secs(20), || {
+        let body: serde_json::Value = reqwest::blocking::get(&subscribers).unwrap().json().unwrap();
+        body["data"]["result"][0]["value"][1] == "5"
+    });
+    std::thread::sleep(Duration::from_secs(4));
+    assert_eq!(firing_alerts(&prometheus), Vec::<(String, String)>::new(), "baseline fires nothing");
+
+    // 1,500 entries nobody in the group reads.
+    for i in 0..1500 {
+        let _: String = redis::cmd("XADD").arg("ticks:BTC").arg("*").arg("p").arg(i).query(&mut admin).unwrap();
+    }
+    fires(&prometheus, "RedisStreamGroupLagging", "primary");
+
+    // 16 MB published to subscribers that read nothing: past the 1 MB hard limit, Redis
+    // drops the four slow ones; the one that reads stays.
+    let payload = "x".repeat(64 << 10);
+    for _ in 0..256 {
+        let _: i64 = redis::cmd("PUBLISH").arg("trades.BTC").arg(&payload).query(&mut admin).unwrap();
+    }
+    fires(&prometheus, "RedisPubSubSubscribersDisconnected", "primary");
+    let (_, left): (String, i64) = redis::cmd("PUBSUB").arg("NUMSUB").arg("trades.BTC").query(&mut admin).unwrap();
+    assert_eq!(left, 1, "the subscriber that reads is still there");
+    drop((slow, reader));
+
+    primary.kill();
+    fires(&prometheus, "RedisReplicationBroken", "replica");
 }

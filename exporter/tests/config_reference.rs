@@ -34,3 +34,35 @@ fn the_example_config_documents_every_key() {
     let missing = reference.missing();
     assert!(missing.is_empty(), "examples/exporter.toml does not document: {}", missing.join(", "));
 }
+
+/// The README's metric table names every family the exporter declares (in `families!`
+/// tables and `Family::gauge(...)`-style entries), so a new family without docs fails
+/// here.
+#[test]
+fn the_readme_lists_every_metric_family() {
+    let root = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let mut files = vec![root.join("exporter/src")];
+    let mut declared = std::collections::BTreeSet::new();
+    while let Some(path) = files.pop() {
+        if path.is_dir() {
+            files.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+            continue;
+        }
+        let source = std::fs::read_to_string(&path).unwrap();
+        // Test modules declare demo families of their own.
+        let source = source.split("#[cfg(test)]").next().unwrap();
+        for kind in ["gauge", "counter", "histogram", "summary"] {
+            for (_, rest) in source.match_indices(kind).map(|(i, _)| source.split_at(i + kind.len())) {
+                let rest = rest.trim_start_matches(['(', ' ', '\n']);
+                let Some(literal) = rest.strip_prefix('"').and_then(|r| r.split('"').next()) else { continue };
+                if !literal.is_empty() && literal.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
+                    declared.insert(literal.to_owned());
+                }
+            }
+        }
+    }
+    assert!(declared.len() > 100 && declared.contains("redis_commands_total"), "{declared:?}");
+    let missing: Vec<_> = declared.iter().filter(|name| !readme.contains(name.as_str())).collect();
+    assert!(missing.is_empty(), "README.md's metric table lacks: {missing:?}");
+}

@@ -214,3 +214,143 @@ fn concurrent_scrapes_share_one_round_per_target() {
     let during = info_calls() - before - 1;
     assert!(during <= 3, "50 concurrent scrapes sent {during} INFO commands");
 }
+
+/// The series of `name` (all its label sets) whose labels include `labels`, in order.
+fn series(text: &str, name: &str, labels: &[(&str, &str)]) -> Vec<f64> {
+    let wanted: Vec<String> = labels.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
+    text.lines()
+        .filter(|l| l.strip_prefix(name).is_some_and(|rest| rest.starts_with('{')))
+        .filter(|l| wanted.iter().all(|w| l.contains(w.as_str())))
+        .filter_map(|l| l.rsplit(' ').next()?.parse().ok())
+        .collect()
+}
+
+#[test]
+fn reports_commands_latencies_the_slowlog_and_stream_groups() {
+    let redis = RedisServer::start().unwrap();
+    let mut con = redis.connection().unwrap();
+    let run = |con: &mut redis::Connection, args: &[&str]| redis::cmd(args[0]).arg(&args[1..]).exec(con);
+    run(&mut con, &["CONFIG", "SET", "slowlog-log-slower-than", "0"]).unwrap();
+    for i in 0..7 {
+        run(&mut con, &["SET", &format!("k{i}"), "v"]).unwrap();
+    }
+    assert!(run(&mut con, &["INCR", "k0"]).is_err(), "fails while executing");
+    assert!(run(&mut con, &["GET"]).is_err(), "rejected before executing (arity)");
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        ids.push(redis::cmd("XADD").arg("ticks:BTC").arg("*").arg("p").arg(i).query::<String>(&mut con).unwrap());
+    }
+    run(&mut con, &["XGROUP", "CREATE", "ticks:BTC", "indexer", "0"]).unwrap();
+    run(&mut con, &["XREADGROUP", "GROUP", "indexer", "worker-1", "COUNT", "1", "STREAMS", "ticks:BTC", ">"]).unwrap();
+
+    let exporter = start_exporter(&format!(
+        "[[redis]]\nname = \"cache\"\nurl = \"{}\"\nstreams = [\"ticks:*\"]\nstream_consumers = true\n",
+        redis.url()
+    ));
+    let text = exporter.metrics();
+    let t = ("target", "cache");
+    let v = |name: &str, labels: &[(&str, &str)]| value(&text, name, &[&[t], labels].concat());
+    assert_eq!(v("redis_commands_total", &[("cmd", "set")]), Some(7.0), "{text}");
+    assert!(v("redis_commands_duration_seconds_total", &[("cmd", "set")]).unwrap() > 0.0);
+    assert_eq!(v("redis_commands_failed_calls_total", &[("cmd", "incr")]), Some(1.0));
+    assert_eq!(v("redis_commands_rejected_calls_total", &[("cmd", "get")]), Some(1.0));
+    assert_eq!(v("redis_commands_total", &[("cmd", "xgroup|create")]), Some(1.0), "subcommands as Redis names them");
+
+    // The server's own latency histogram of SET: cumulative buckets ending at the calls.
+    let buckets = series(&text, "redis_commands_latencies_usec_bucket", &[t, ("cmd", "set")]);
+    assert!(buckets.len() >= 2 && buckets.windows(2).all(|w| w[0] <= w[1]), "{buckets:?}\n{text}");
+    assert_eq!(buckets.last(), Some(&7.0));
+    assert_eq!(v("redis_commands_latencies_usec_bucket", &[("cmd", "set"), ("le", "+Inf")]), Some(7.0));
+    assert_eq!(v("redis_commands_latencies_usec_count", &[("cmd", "set")]), Some(7.0));
+    let duration_usec = v("redis_commands_duration_seconds_total", &[("cmd", "set")]).unwrap() * 1e6;
+    let sum = v("redis_commands_latencies_usec_sum", &[("cmd", "set")]).unwrap();
+    assert!((sum - duration_usec).abs() < 0.5, "the sum is commandstats' usec: {sum} vs {duration_usec}");
+    assert!(v("redis_latency_percentiles_usec", &[("cmd", "set"), ("quantile", "0.99")]).unwrap() > 0.0);
+    assert_eq!(v("redis_latency_percentiles_usec_count", &[("cmd", "set")]), Some(7.0));
+
+    // Every command is slower than 0 us, so the slowlog holds the last ones.
+    assert!(v("redis_slowlog_length", &[]).unwrap() >= 10.0, "{text}");
+    assert!(v("redis_slowlog_last_id", &[]).unwrap() >= 10.0);
+    assert!((0.0..1.0).contains(&v("redis_last_slow_execution_duration_seconds", &[]).unwrap()));
+
+    // One of three entries delivered, none acknowledged.
+    let group = [("stream", "ticks:BTC"), ("group", "indexer")];
+    assert_eq!(v("redis_stream_group_consumers", &group), Some(1.0), "{text}");
+    assert_eq!(v("redis_stream_group_messages_pending", &group), Some(1.0));
+    assert_eq!(v("redis_stream_group_entries_read", &group), Some(1.0));
+    assert_eq!(v("redis_stream_group_lag", &group), Some(2.0));
+    let first_ms: f64 = ids[0].split('-').next().unwrap().parse().unwrap();
+    assert_eq!(v("redis_stream_group_last_delivered_id", &group), Some(first_ms));
+    let consumer = [group[0], group[1], ("consumer", "worker-1")];
+    assert_eq!(v("redis_stream_group_consumer_messages_pending", &consumer), Some(1.0));
+    assert!((0.0..30.0).contains(&v("redis_stream_group_consumer_idle_seconds", &consumer).unwrap()));
+    assert_eq!(promtool_check(&text), "", "promtool check metrics on:\n{text}");
+}
+
+#[test]
+fn reports_replication_from_both_ends() {
+    let mut primary = RedisServer::start().unwrap();
+    let replica = RedisServer::start_replica_of(primary.port()).unwrap();
+    let exporter = start_exporter(&format!(
+        "[[redis]]\nname = \"primary\"\nurl = \"{}\"\n[[redis]]\nname = \"replica\"\nurl = \"{}\"\n",
+        primary.url(),
+        replica.url()
+    ));
+    let replica_port = replica.port().to_string();
+    let link = |text: &str| value(text, "redis_master_link_up", &[("target", "replica")]);
+    wait_for("the replica to sync", Duration::from_secs(20), || {
+        let text = exporter.metrics();
+        link(&text) == Some(1.0)
+            && value(&text, "redis_connected_slave_lag_seconds", &[("target", "primary"), ("slave_state", "online")])
+                .is_some()
+    });
+    let text = exporter.metrics();
+    let of_replica = [("target", "primary"), ("slave_ip", "127.0.0.1"), ("slave_port", replica_port.as_str())];
+    assert!(value(&text, "redis_connected_slave_offset_bytes", &of_replica).is_some(), "{text}");
+    assert_eq!(value(&text, "redis_connected_slaves", &[("target", "primary")]), Some(1.0));
+    assert_eq!(value(&text, "redis_master_sync_in_progress", &[("target", "replica")]), Some(0.0));
+    assert!(value(&text, "redis_master_last_io_seconds_ago", &[("target", "replica")]).is_some());
+    assert_eq!(value(&text, "redis_rdb_last_bgsave_status", &[("target", "primary")]), Some(1.0));
+    assert_eq!(value(&text, "redis_aof_enabled", &[("target", "primary")]), Some(0.0));
+
+    primary.kill();
+    wait_for("the replica to report its link down", Duration::from_secs(20), || {
+        let text = exporter.metrics();
+        link(&text) == Some(0.0)
+            && value(&text, "redis_master_link_down_since_seconds", &[("target", "replica")]).is_some()
+    });
+}
+
+#[test]
+fn reports_what_a_sentinel_knows_of_its_master() {
+    let primary = RedisServer::start().unwrap();
+    let mut replica = RedisServer::start_replica_of(primary.port()).unwrap();
+    let sentinel = RedisServer::start_sentinel_of("ticks", primary.port()).unwrap();
+    let exporter = start_exporter(&format!("[[redis]]\nname = \"sentinel\"\nurl = \"{}\"\n", sentinel.url()));
+    let address = format!("127.0.0.1:{}", primary.port());
+    let master = [("target", "sentinel"), ("master_name", "ticks"), ("master_address", address.as_str())];
+    let ok_replicas = |text: &str| value(text, "redis_sentinel_master_ok_slaves", &master);
+    // Sentinel learns of the replica from the master's INFO, within about 10 s.
+    wait_for("the Sentinel to see the replica", Duration::from_secs(30), || {
+        ok_replicas(&exporter.metrics()) == Some(1.0)
+    });
+    let text = exporter.metrics();
+    assert_eq!(value(&text, "tickwatch_probe_success", &[("target", "sentinel")]), Some(1.0), "{text}");
+    assert_eq!(value(&text, "redis_instance_info", &[("target", "sentinel"), ("redis_mode", "sentinel")]), Some(1.0));
+    assert_eq!(value(&text, "redis_sentinel_masters", &[("target", "sentinel")]), Some(1.0));
+    assert_eq!(
+        value(&text, "redis_sentinel_master_status", &[("master_name", "ticks"), ("master_status", "ok")]),
+        Some(1.0)
+    );
+    assert_eq!(value(&text, "redis_sentinel_master_ok_sentinels", &master), Some(1.0), "itself");
+    assert_eq!(value(&text, "redis_sentinel_master_slaves", &master), Some(1.0));
+    assert_eq!(value(&text, "redis_db_keys", &[("target", "sentinel")]), None, "a Sentinel has no keyspace");
+    assert_eq!(promtool_check(&text), "", "promtool check metrics on:\n{text}");
+
+    // A replica that is gone is still counted by INFO, but no longer ok.
+    replica.kill();
+    wait_for("the Sentinel to mark the replica down", Duration::from_secs(20), || {
+        ok_replicas(&exporter.metrics()) == Some(0.0)
+    });
+    assert_eq!(value(&exporter.metrics(), "redis_sentinel_master_slaves", &master), Some(1.0));
+}

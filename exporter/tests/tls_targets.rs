@@ -20,7 +20,7 @@ fn rediss_targets_work_and_bad_certificates_fail_alone() {
     let mut con = mutual.connection().unwrap();
     // The README's least-privilege ACL for the exporter's probes.
     let acl = "on >s3cret ~* &* -@all +info +ping +select +scan +exists +llen +hlen +smembers +xlen +xrevrange \
-               +pubsub|channels +pubsub|numsub";
+               +xinfo|groups +slowlog|len +slowlog|get +latency|histogram +pubsub|channels +pubsub|numsub";
     let _: () = redis::cmd("ACL")
         .arg("SETUSER")
         .arg("probe")
@@ -76,6 +76,9 @@ fn rediss_targets_work_and_bad_certificates_fail_alone() {
     assert_eq!(value(&text, "celery_queue_length", &[("target", "broker"), ("queue_name", "celery")]), Some(2.0));
     assert_eq!(value(&text, "redis_stream_length", &[("target", "mutual_acl"), ("stream", "ticks:BTC")]), Some(1.0));
     assert!(!refused_commands(&text), "the ACL user was refused a command:\n{text}");
+    assert!(value(&text, "redis_slowlog_length", &[("target", "mutual_acl")]).is_some(), "{text}");
+    let latencies = r#"redis_commands_latencies_usec_count{target="mutual_acl",cmd="info"}"#;
+    assert!(text.contains(latencies), "{text}");
     for bad in ["web_roots", "other_ca", "no_client_cert", "stranger_cert", "expired", "wrong_host"] {
         assert_eq!(success(bad), Some(0.0), "{bad}");
         assert_eq!(value(&text, "redis_up", &[("target", bad)]), Some(0.0), "{bad}");

@@ -19,7 +19,22 @@ pub struct RedisServer {
 impl RedisServer {
     /// Starts a server and waits until it answers PING.
     pub fn start() -> Result<RedisServer> {
-        RedisServer::launch(Vec::new(), None)
+        RedisServer::launch(Vec::new(), None, None)
+    }
+
+    /// Starts a replica of the plain server on `master_port`.
+    pub fn start_replica_of(master_port: u16) -> Result<RedisServer> {
+        RedisServer::launch(vec!["--replicaof".into(), "127.0.0.1".into(), master_port.to_string()], None, None)
+    }
+
+    /// Starts a Sentinel monitoring the plain server on `master_port` as master `name`
+    /// (quorum 1, down after 1 s). Sentinel rewrites its config file, so it gets one of
+    /// its own in the server's folder.
+    pub fn start_sentinel_of(name: &str, master_port: u16) -> Result<RedisServer> {
+        let config = format!(
+            "sentinel monitor {name} 127.0.0.1 {master_port} 1\nsentinel down-after-milliseconds {name} 1000\n"
+        );
+        RedisServer::launch(Vec::new(), None, Some(config))
     }
 
     /// Starts a TLS-only server (no plain port) showing `cert`; with
@@ -37,21 +52,37 @@ impl RedisServer {
             insecure_skip_verify: true,
             ..TlsConfig::default()
         };
-        RedisServer::launch(args, Some(kit))
+        RedisServer::launch(args, Some(kit), None)
     }
 
-    fn launch(tls_args: Vec<String>, tls: Option<TlsConfig>) -> Result<RedisServer> {
+    /// `args` go after the common ones; with `sentinel_config` the server is a Sentinel
+    /// reading (and rewriting) that config.
+    fn launch(args: Vec<String>, tls: Option<TlsConfig>, sentinel_config: Option<String>) -> Result<RedisServer> {
         let dir = tempfile::Builder::new().prefix("tickwatch-redis-").tempdir()?;
+        let sentinel = match sentinel_config {
+            Some(config) => {
+                let file = dir.path().join("sentinel.conf");
+                std::fs::write(&file, config)?;
+                Some(file)
+            }
+            None => None,
+        };
         let port = free_port();
         let (redis_server, d, tls_only) = (binary("redis-server")?, dir.path().to_owned(), tls.is_some());
         let command = move || {
             let mut command = Command::new(&redis_server);
+            if let Some(file) = &sentinel {
+                command.arg(file).arg("--sentinel");
+            }
             match tls_only {
-                true => command.args(["--port", "0", "--tls-port", &port.to_string()]).args(&tls_args),
+                true => command.args(["--port", "0", "--tls-port", &port.to_string()]),
                 false => command.args(["--port", &port.to_string()]),
             };
-            command.args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]);
-            command.args(["--daemonize", "no", "--logfile", ""]).arg("--dir").arg(&d);
+            command.args(["--bind", "127.0.0.1"]);
+            if sentinel.is_none() {
+                command.args(["--save", "", "--appendonly", "no"]);
+            }
+            command.args(["--daemonize", "no", "--logfile", ""]).arg("--dir").arg(&d).args(&args);
             command
         };
         let url = url(port, tls_only);

@@ -23,6 +23,10 @@ pub struct RedisTarget {
     /// Glob patterns of pub/sub channels to report subscribers for.
     #[serde(default)]
     pub channels: Vec<String>,
+    /// Also report each consumer of the matched streams' consumer groups (pending
+    /// entries, idle seconds): one series per consumer, so off by default.
+    #[serde(default)]
+    pub stream_consumers: bool,
 }
 
 impl Target for RedisTarget {
