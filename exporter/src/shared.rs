@@ -11,6 +11,11 @@ use std::any::Any;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+/// Families also exposed under a peer's name, `(ours, theirs)`: celery-mixin's dashboards
+/// query `celery_task_runtime_bucket`. The histogram is observed once and copied at
+/// scrape time, so only the exposition carries it twice.
+const ALIASES: &[(&str, &str)] = &[("celery_task_runtime_seconds", "celery_task_runtime")];
+
 /// Long-lived metrics, shared by the web server, the probes and background consumers.
 pub struct Shared {
     pub registry: Registry,
@@ -30,19 +35,36 @@ pub struct Shared {
 /// family (a second registration would fail, and its series would be lost).
 struct Families {
     registry: Registry,
-    made: Mutex<HashMap<String, Box<dyn Any + Send>>>,
+    made: Mutex<HashMap<String, Made>>,
+}
+
+/// A family made, and the shape (a histogram's buckets) it was made with.
+struct Made {
+    family: Box<dyn Any + Send>,
+    shape: String,
 }
 
 impl Families {
     /// The family named `name`, made by `make` and registered the first time only.
     fn get<F: Collector + Clone + Send + 'static>(&self, name: &str, make: impl FnOnce() -> F) -> F {
+        self.shaped(name, String::new(), make)
+    }
+
+    /// Like [`Families::get`], for families whose `shape` can change with the config: a
+    /// family of another shape is unregistered and made again (its series start afresh).
+    fn shaped<F: Collector + Clone + Send + 'static>(&self, name: &str, shape: String, make: impl FnOnce() -> F) -> F {
         let mut made = self.made.lock().expect("not poisoned");
-        if let Some(family) = made.get(name).and_then(|f| f.downcast_ref::<F>()) {
-            return family.clone();
+        if let Some(old) = made.get(name)
+            && let Some(family) = old.family.downcast_ref::<F>()
+        {
+            if old.shape == shape {
+                return family.clone();
+            }
+            self.registry.unregister(Box::new(family.clone())).expect("registered when made");
         }
         let family = make();
         register(&self.registry, family.clone());
-        made.insert(name.to_owned(), Box::new(family.clone()));
+        made.insert(name.to_owned(), Made { family: Box::new(family.clone()), shape });
         family
     }
 }
@@ -109,7 +131,7 @@ impl Shared {
     }
 
     /// The registry's series whose labels `keep` accepts; the `tickwatch_*` families
-    /// only when `own`.
+    /// only when `own`; each family in [`ALIASES`] twice.
     fn gather_where(&self, keep: &LabelFilter<'_>, own: bool) -> Vec<MetricFamily> {
         let mut families = self.registry.gather();
         families.retain_mut(|family| {
@@ -120,6 +142,16 @@ impl Shared {
             family.set_metric(metrics);
             !family.get_metric().is_empty()
         });
+        let aliases: Vec<MetricFamily> = families
+            .iter()
+            .filter_map(|family| {
+                let (_, theirs) = ALIASES.iter().find(|(ours, _)| *ours == family.name())?;
+                let mut copy = family.clone();
+                copy.set_name((*theirs).to_owned());
+                Some(copy)
+            })
+            .collect();
+        families.extend(aliases);
         families
     }
 
@@ -145,9 +177,10 @@ impl Shared {
         self.families.get(name, || GaugeVec::new(Opts::new(name, help), labels).expect("valid metric"))
     }
 
-    /// The histogram family `name`, created and registered the first time.
+    /// The histogram family `name`, created and registered the first time, and again
+    /// when `buckets` differ from the last time.
     pub fn histogram_vec(&self, name: &str, help: &str, buckets: Vec<f64>, labels: &[&str]) -> HistogramVec {
-        self.families.get(name, || {
+        self.families.shaped(name, format!("{buckets:?}"), || {
             HistogramVec::new(HistogramOpts::new(name, help).buckets(buckets), labels).expect("valid metric")
         })
     }
@@ -165,4 +198,40 @@ type LabelFilter<'a> = dyn Fn(&[LabelPair]) -> bool + 'a;
 /// The labels that name a target: `target`, and `feed` for feeds.
 fn is_target_label(label: &str) -> bool {
     matches!(label, "target" | "feed")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_histogram_made_again_with_other_buckets_replaces_the_old_one() {
+        let shared = Shared::new();
+        let old = shared.histogram_vec("demo_wait", "Wait.", vec![1.0, 2.0], &["target"]);
+        old.with_label_values(&["a"]).observe(1.5);
+        let same = shared.histogram_vec("demo_wait", "Wait.", vec![1.0, 2.0], &["target"]);
+        assert_eq!(same.with_label_values(&["a"]).get_sample_count(), 1, "same buckets: the same family");
+        let new = shared.histogram_vec("demo_wait", "Wait.", vec![5.0], &["target"]);
+        new.with_label_values(&["a"]).observe(3.0);
+        let families = shared.registry.gather();
+        let wait = families.iter().find(|f| f.name() == "demo_wait").unwrap();
+        let buckets = wait.get_metric()[0].get_histogram().get_bucket();
+        assert_eq!(buckets.iter().map(|b| b.upper_bound()).collect::<Vec<_>>(), vec![5.0]);
+        assert_eq!(wait.get_metric()[0].get_histogram().get_sample_count(), 1, "started afresh");
+    }
+
+    #[test]
+    fn aliased_families_are_gathered_under_both_names() {
+        let shared = Shared::new();
+        let runtime = shared.histogram_vec("celery_task_runtime_seconds", "Runtime.", vec![1.0], &["target"]);
+        runtime.with_label_values(&["broker"]).observe(0.5);
+        let families = shared.gather_configured(&|_| true);
+        let counts: Vec<_> = ["celery_task_runtime_seconds", "celery_task_runtime"]
+            .iter()
+            .map(|name| {
+                families.iter().find(|f| f.name() == *name).unwrap().get_metric()[0].get_histogram().get_sample_count()
+            })
+            .collect();
+        assert_eq!(counts, vec![1, 1]);
+    }
 }

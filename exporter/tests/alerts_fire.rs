@@ -4,8 +4,9 @@
 //! connection per sink, so the test lowers maxclients at run time), a refused config
 //! reload, a probe that takes its whole budget, and the Redis alerts that need more than
 //! one server or a misbehaving client (a replica losing its master, a consumer group
-//! falling behind, slow subscribers cut off). Every other alert is fired by a scenario
-//! (`scenarios.rs`). `for:` durations are scaled down (a minute becomes a
+//! falling behind, slow subscribers cut off), and Celery tasks waiting for busy workers
+//! (the loadgen sends no task-sent events, so no scenario can measure a queue wait).
+//! Every other alert is fired by a scenario (`scenarios.rs`). `for:` durations are scaled down (a minute becomes a
 //! second) so the test is quick; the scaling is printed.
 
 mod common;
@@ -13,7 +14,7 @@ mod common;
 use common::{firing_alerts, wait_for};
 use std::path::Path;
 use std::time::{Duration, Instant};
-use tickwatch_tests::{Exporter, Prometheus, RedisServer, Server};
+use tickwatch_tests::{CeleryClient, CeleryWorker, Exporter, Prometheus, RedisServer, Server};
 
 /// The exporter with `config`, and a Prometheus with the shipped rules (`for:` scaled
 /// 1/60) scraping it every `interval` seconds with `timeout` seconds to answer.
@@ -167,4 +168,25 @@ fn redis_replication_stream_group_and_subscriber_alerts_fire() {
 
     primary.kill();
     fires(&prometheus, "RedisReplicationBroken", "replica");
+}
+
+/// Thirty one-second tasks for a worker with two pool processes: the last third waits
+/// over 10 s between task-sent and task-started, and CeleryQueueWaitHigh fires.
+#[test]
+fn tasks_that_wait_for_busy_workers_fire_the_queue_wait_alert() {
+    let redis = RedisServer::start().unwrap();
+    let config =
+        format!("[[celery]]\nname = \"broker\"\nbroker = \"{}\"\nqueues = [\"slow\"]\nevents = true\n", redis.url());
+    eprintln!("alert `for:` durations scaled by 1/60 (1m -> 1s)");
+    let (exporter, prometheus) = watched(&config, 1, 1);
+    let worker = CeleryWorker::start(&redis.url(), &["slow"]).unwrap();
+    let host = worker.hostname().to_owned();
+    wait_for("the worker's heartbeat", Duration::from_secs(20), || {
+        tickwatch_tests::value(&exporter.metrics(), "celery_worker_up", &[("hostname", &host)]) == Some(1.0)
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(firing_alerts(&prometheus), Vec::<(String, String)>::new(), "baseline fires nothing");
+    CeleryClient::new(&redis.url()).send("tickwatch.sleep", "slow", 30, "[1]", None).unwrap();
+    fires(&prometheus, "CeleryQueueWaitHigh", "broker");
+    drop(worker);
 }

@@ -5,7 +5,7 @@ mod common;
 
 use common::{start_exporter, wait_for};
 use std::time::Duration;
-use tickwatch_tests::{CeleryClient, CeleryWorker, RabbitMq, RedisServer, Server, value};
+use tickwatch_tests::{CeleryClient, CeleryWorker, RabbitMq, RedisServer, Server, value, values};
 
 /// Sum of LLEN over a queue's list and every priority sub-queue, read straight from Redis.
 fn lists_total(redis: &RedisServer, queue: &str) -> (i64, usize) {
@@ -118,8 +118,14 @@ fn task_events_count_what_the_worker_did_and_worker_up_drops_when_it_dies() {
     let client = CeleryClient::new(&redis.url());
     client.send("tickwatch.add", "kit", 5, "[2, 3]", None).unwrap();
     client.send("tickwatch.fail", "kit", 2, "[\"on purpose\"]", None).unwrap();
-    let count = |text: &str, state: &str, name: &str| {
-        value(text, &format!("celery_task_{state}_total"), &[("target", "broker"), ("name", name)]).unwrap_or(0.0)
+    // All under queue `kit`, though a worker's task-received can arrive before the
+    // producer's task-sent: the exporter holds such events for their task-sent.
+    let count = |text: &str, state: &str, name: &str| -> f64 {
+        let labels = [("target", "broker"), ("name", name)];
+        let all: f64 = values(text, &format!("celery_task_{state}_total"), &labels).iter().sum();
+        let kit = value(text, &format!("celery_task_{state}_total"), &[labels[0], labels[1], ("queue_name", "kit")]);
+        assert_eq!(kit.unwrap_or(0.0), all, "every {state} {name} is counted under its queue:\n{text}");
+        all
     };
     wait_for("every task's outcome", Duration::from_secs(30), || {
         let text = exporter.metrics();
@@ -138,10 +144,22 @@ fn task_events_count_what_the_worker_did_and_worker_up_drops_when_it_dies() {
     ] {
         assert_eq!(count(&text, state, name), n, "{state} {name}\n{text}");
     }
+    let add = [("target", "broker"), ("name", "tickwatch.add"), ("queue_name", "kit")];
+    assert_eq!(value(&text, "celery_task_runtime_seconds_count", &add), Some(5.0), "{text}");
     assert_eq!(
-        value(&text, "celery_task_runtime_seconds_count", &[("target", "broker"), ("name", "tickwatch.add")]),
-        Some(5.0)
+        value(&text, "celery_task_runtime_count", &add),
+        Some(5.0),
+        "celery-mixin's name for the same histogram"
     );
+    assert_eq!(value(&text, "celery_task_succeeded_total", &add), Some(5.0), "the queue comes from task-sent");
+    let failed = [("name", "tickwatch.fail"), ("queue_name", "kit"), ("exception", "RuntimeError")];
+    assert_eq!(value(&text, "celery_task_failed_total", &failed), Some(2.0), "{text}");
+    // Every task waited between task-sent and task-started; none had a countdown.
+    assert_eq!(value(&text, "celery_task_queue_wait_time_count", &add), Some(5.0));
+    let waited = value(&text, "celery_task_queue_wait_time_sum", &add).unwrap();
+    assert!((0.0..30.0).contains(&waited), "{waited}");
+    let active = value(&text, "celery_worker_tasks_active", &[("target", "broker"), ("hostname", &host)]);
+    assert!(active.is_some_and(|n| (0.0..=2.0).contains(&n)), "at most the pool's two processes: {active:?}");
     assert_eq!(value(&text, "celery_active_workers", &[("target", "broker")]), Some(1.0));
     assert!(worker.log_text().contains("tickwatch.fail"), "the real worker ran the tasks");
 

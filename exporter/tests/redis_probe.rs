@@ -6,7 +6,7 @@ mod common;
 use common::{promtool_check, start_exporter, wait_for};
 use std::path::Path;
 use std::time::Duration;
-use tickwatch_tests::{Exporter, RedisServer, Server, value};
+use tickwatch_tests::{Exporter, RedisServer, Server, value, values};
 
 #[test]
 fn reports_what_redis_holds() {
@@ -215,16 +215,6 @@ fn concurrent_scrapes_share_one_round_per_target() {
     assert!(during <= 3, "50 concurrent scrapes sent {during} INFO commands");
 }
 
-/// The series of `name` (all its label sets) whose labels include `labels`, in order.
-fn series(text: &str, name: &str, labels: &[(&str, &str)]) -> Vec<f64> {
-    let wanted: Vec<String> = labels.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
-    text.lines()
-        .filter(|l| l.strip_prefix(name).is_some_and(|rest| rest.starts_with('{')))
-        .filter(|l| wanted.iter().all(|w| l.contains(w.as_str())))
-        .filter_map(|l| l.rsplit(' ').next()?.parse().ok())
-        .collect()
-}
-
 #[test]
 fn reports_commands_latencies_the_slowlog_and_stream_groups() {
     let redis = RedisServer::start().unwrap();
@@ -257,7 +247,7 @@ fn reports_commands_latencies_the_slowlog_and_stream_groups() {
     assert_eq!(v("redis_commands_total", &[("cmd", "xgroup|create")]), Some(1.0), "subcommands as Redis names them");
 
     // The server's own latency histogram of SET: cumulative buckets ending at the calls.
-    let buckets = series(&text, "redis_commands_latencies_usec_bucket", &[t, ("cmd", "set")]);
+    let buckets = values(&text, "redis_commands_latencies_usec_bucket", &[t, ("cmd", "set")]);
     assert!(buckets.len() >= 2 && buckets.windows(2).all(|w| w[0] <= w[1]), "{buckets:?}\n{text}");
     assert_eq!(buckets.last(), Some(&7.0));
     assert_eq!(v("redis_commands_latencies_usec_bucket", &[("cmd", "set"), ("le", "+Inf")]), Some(7.0));

@@ -3,11 +3,20 @@
 /// The value of the first series of `name` that has every label of `labels` (exactly that
 /// label name with exactly that value; other labels may be there too).
 pub fn value(exposition: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
-    exposition.lines().filter(|l| !l.starts_with('#')).find_map(|line| {
-        let series = Series::parse(line)?;
-        let has = |(k, val): &(&str, &str)| series.labels.iter().any(|(sk, sv)| sk == k && sv == val);
-        (series.name == name && labels.iter().all(has)).then_some(series.value)
-    })
+    values(exposition, name, labels).into_iter().next()
+}
+
+/// The values of every series of `name` that has every label of `labels`, in order.
+pub fn values(exposition: &str, name: &str, labels: &[(&str, &str)]) -> Vec<f64> {
+    exposition
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|line| {
+            let series = Series::parse(line)?;
+            let has = |(k, val): &(&str, &str)| series.labels.iter().any(|(sk, sv)| sk == k && sv == val);
+            (series.name == name && labels.iter().all(has)).then_some(series.value)
+        })
+        .collect()
 }
 
 /// One line of the exposition: `name{a="x",b="y"} value [timestamp]`.
@@ -55,7 +64,7 @@ impl Series<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::value;
+    use super::{value, values};
 
     const TEXT: &str = "# HELP x help\n\
         celery_queue_length{target=\"b\",queue_name=\"enrich\"} 4\n\
@@ -69,6 +78,8 @@ mod tests {
         assert_eq!(value(TEXT, "celery_queue_length", &[("queue_name", "enrich")]), Some(4.0));
         assert_eq!(value(TEXT, "celery_worker_up", &[("name", "x")]), Some(1.0));
         assert_eq!(value(TEXT, "celery_worker_up", &[("name", "w@h")]), None);
+        assert_eq!(values(TEXT, "celery_queue_length", &[("target", "b")]), vec![4.0]);
+        assert_eq!(values(TEXT, "nope", &[]), Vec::<f64>::new());
     }
 
     #[test]

@@ -36,7 +36,7 @@ pub use certs::{CertFiles, Pki, bcrypt_hash};
 pub use chain::{Chain, ChainOptions};
 pub use error::{KitError, Result};
 pub use exporter::Exporter;
-pub use exposition::value;
+pub use exposition::{value, values};
 pub use manifests::generated_manifests;
 pub use mongodb::MongoServer;
 pub use ports::free_port;

@@ -112,6 +112,13 @@ fn check(config: &Config, problems: &mut Vec<Problem>) {
     if config.defaults.max_keys == 0 {
         problem("defaults.max_keys".into(), "must be at least 1".into());
     }
+    let buckets = &config.defaults.celery_queue_wait_buckets;
+    if buckets.is_empty() || buckets.windows(2).any(|w| w[0] >= w[1]) || buckets.iter().any(|b| !b.is_finite()) {
+        problem(
+            "defaults.celery_queue_wait_buckets".into(),
+            format!("{buckets:?} must be finite bucket bounds in seconds, in increasing order, at least one"),
+        );
+    }
     let mut names = HashSet::new();
     for (key, name) in config.names() {
         if name.trim().is_empty() || name.chars().any(char::is_whitespace) {

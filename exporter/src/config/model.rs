@@ -145,6 +145,15 @@ pub struct Defaults {
     /// by `tickwatch_discovery_truncated`. Default 10000.
     #[serde(default = "default::usize::<10_000>")]
     pub max_keys: usize,
+    /// Bucket bounds, in seconds, of `celery_task_queue_wait_time` (one histogram for
+    /// every Celery target, so it is set here only). A reload with other bounds starts
+    /// the histogram afresh. Default 5 ms to 10 min.
+    #[serde(default = "queue_wait_buckets")]
+    pub celery_queue_wait_buckets: Vec<f64>,
+}
+
+fn queue_wait_buckets() -> Vec<f64> {
+    vec![0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0]
 }
 
 impl Default for Defaults {

@@ -1,7 +1,7 @@
 //! The Celery probe: queue lengths at scrape time (Redis broker: every priority
 //! sub-queue counted, queues optionally discovered from Kombu's bindings; RabbitMQ:
 //! message and consumer counts), and, with `events = true`, a background consumer of the
-//! Celery event stream for task counters, runtimes and worker liveness.
+//! Celery event stream for task counters, runtimes, queue waits and worker liveness.
 
 mod amqp_broker;
 mod config;
@@ -23,7 +23,8 @@ families! {
 
 /// Builds one queue probe per `[[celery]]` target and starts the event consumers.
 pub fn build(targets: &[CeleryTarget], config: &Config, shared: &Arc<Shared>) -> Vec<Result<Arc<dyn Probe>, String>> {
-    let event_metrics = targets.iter().any(|t| t.events).then(|| Arc::new(EventMetrics::register(shared)));
+    let buckets = &config.defaults.celery_queue_wait_buckets;
+    let event_metrics = targets.iter().any(|t| t.events).then(|| Arc::new(EventMetrics::register(shared, buckets)));
     targets
         .iter()
         .map(|target| {
