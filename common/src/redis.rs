@@ -57,3 +57,16 @@ pub fn connect(
 pub fn database(url: &str) -> i64 {
     url.into_connection_info().map(|i| i.redis_settings().db()).unwrap_or(0)
 }
+
+/// `text` as a Redis glob (SCAN MATCH, PSUBSCRIBE) that matches only itself: `*`, `?`,
+/// `[`, `]` and `\` are escaped.
+pub fn glob_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}

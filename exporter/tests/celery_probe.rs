@@ -220,3 +220,73 @@ fn rabbitmq_queues_report_messages_and_consumers() {
     assert_eq!(value(&text, "celery_queue_length", &q("missing")), None, "a missing queue is absent, not empty");
     assert!(!text.contains("guest:guest"), "credentials never appear");
 }
+
+/// Counts of one task `state` of `name` on queue `queue` of target `target`.
+fn tasks(text: &str, target: &str, state: &str, name: &str, queue: &str) -> f64 {
+    let labels = [("target", target), ("name", name), ("queue_name", queue)];
+    values(text, &format!("celery_task_{state}_total"), &labels).iter().sum()
+}
+
+#[test]
+fn task_events_of_a_rabbitmq_broker_are_counted_too() {
+    let rabbit = RabbitMq::start().unwrap();
+    // The README's least privilege for events: its own server-named queue and the
+    // celeryev exchange, nothing else.
+    rabbit.ctl(&["add_user", "tickwatch", "s3cret"]).unwrap();
+    let (own, events) = (r"^(amq\.gen-.*|celeryev)$", r"^amq\.gen-.*$");
+    rabbit.ctl(&["set_permissions", "-p", "/", "tickwatch", own, events, own]).unwrap();
+    let exporter = start_exporter(&format!(
+        "[[celery]]\nname = \"mq\"\nbroker = \"{}\"\nqueues = [\"kit\"]\nevents = true\n",
+        rabbit.url().replace("guest:guest", "tickwatch:s3cret")
+    ));
+    wait_for("the event consumer to bind", Duration::from_secs(20), || {
+        value(&exporter.metrics(), "celery_events_connected", &[("target", "mq")]) == Some(1.0)
+    });
+    let worker = CeleryWorker::start(&rabbit.url(), &["kit"]).unwrap();
+    let host = worker.hostname().to_owned();
+    wait_for("the worker's heartbeat over AMQP", Duration::from_secs(20), || {
+        value(&exporter.metrics(), "celery_worker_up", &[("target", "mq"), ("hostname", &host)]) == Some(1.0)
+    });
+    let client = CeleryClient::new(&rabbit.url());
+    client.send("tickwatch.add", "kit", 3, "[1, 2]", None).unwrap();
+    client.send("tickwatch.fail", "kit", 1, "[\"on purpose\"]", None).unwrap();
+    wait_for("every task's outcome", Duration::from_secs(30), || {
+        let text = exporter.metrics();
+        tasks(&text, "mq", "succeeded", "tickwatch.add", "kit") == 3.0
+            && tasks(&text, "mq", "failed", "tickwatch.fail", "kit") == 1.0
+    });
+    let text = exporter.metrics();
+    assert_eq!(tasks(&text, "mq", "sent", "tickwatch.add", "kit"), 3.0, "{text}");
+    assert_eq!(tasks(&text, "mq", "started", "tickwatch.add", "kit"), 3.0);
+    let waits = [("target", "mq"), ("name", "tickwatch.add"), ("queue_name", "kit")];
+    assert_eq!(value(&text, "celery_task_queue_wait_time_count", &waits), Some(3.0));
+    assert_eq!(value(&text, "celery_queue_length", &[("target", "mq"), ("queue_name", "kit")]), Some(0.0));
+}
+
+#[test]
+fn kombus_global_keyprefix_is_followed_for_queues_bindings_and_events() {
+    let redis = RedisServer::start().unwrap();
+    let exporter = start_exporter(&format!(
+        "[[celery]]\nname = \"prefixed\"\nbroker = \"{}\"\nglobal_keyprefix = \"app:\"\nqueues = [\"kit\"]\n\
+         discover = true\nevents = true\n",
+        redis.url()
+    ));
+    let worker = CeleryWorker::start_with_key_prefix(&redis.url(), &["kit"], "app:").unwrap();
+    let host = worker.hostname().to_owned();
+    wait_for("the prefixed worker's heartbeat", Duration::from_secs(20), || {
+        value(&exporter.metrics(), "celery_worker_up", &[("target", "prefixed"), ("hostname", &host)]) == Some(1.0)
+    });
+    let client = CeleryClient::with_key_prefix(&redis.url(), "app:");
+    client.send("tickwatch.add", "kit", 2, "[1, 2]", None).unwrap();
+    // Nobody consumes `pending`: its tasks stay in `app:pending`, found from `app:_kombu.binding.*`.
+    client.send("tickwatch.add", "pending", 4, "[1, 2]", None).unwrap();
+    let mut con = redis.connection().unwrap();
+    let held: i64 = redis::cmd("LLEN").arg("app:pending").query(&mut con).unwrap();
+    assert_eq!(held, 4, "Kombu put the tasks under the prefix");
+    wait_for("the prefixed queue and the events", Duration::from_secs(30), || {
+        let text = exporter.metrics();
+        let pending = [("target", "prefixed"), ("queue_name", "pending")];
+        value(&text, "celery_queue_length", &pending) == Some(4.0)
+            && tasks(&text, "prefixed", "succeeded", "tickwatch.add", "kit") == 2.0
+    });
+}

@@ -1,7 +1,8 @@
 """A small Celery app that the tickwatch test kit runs as a real worker.
 
-The broker comes from TICKWATCH_BROKER_URL; results go to the same Redis so tests can
-see what the worker did. Task events are on (`-E` plus task_send_sent_event) because the
+The broker comes from TICKWATCH_BROKER_URL (Redis or RabbitMQ), Kombu's global_keyprefix
+from TICKWATCH_KEYPREFIX; results go to the same Redis (RabbitMQ: reply queues) so tests
+can see what the worker did. Task events are on (`-E` plus task_send_sent_event) because the
 exporter's Celery event consumer is tested against them.
 """
 import os
@@ -10,7 +11,12 @@ import time
 from celery import Celery
 
 broker = os.environ["TICKWATCH_BROKER_URL"]
-app = Celery("tickwatch_kit", broker=broker, backend=os.environ.get("TICKWATCH_RESULT_URL", broker))
+# RabbitMQ brokers keep results in reply queues; Redis brokers in the same Redis.
+default_backend = broker if broker.startswith("redis") else "rpc://"
+app = Celery("tickwatch_kit", broker=broker, backend=os.environ.get("TICKWATCH_RESULT_URL", default_backend))
+if os.environ.get("TICKWATCH_KEYPREFIX"):
+    # Kombu prefixes every key and channel of the broker with it.
+    app.conf.broker_transport_options = {"global_keyprefix": os.environ["TICKWATCH_KEYPREFIX"]}
 app.conf.update(
     task_serializer="json",
     result_serializer="json",

@@ -97,7 +97,7 @@ impl Probe for AmqpQueues {
 
 /// The driver's TLS settings: the CA file's PEM as the chain to trust, and the client
 /// certificate and key.
-fn lapin_tls(tls: Option<&TlsConfig>) -> Result<OwnedTLSConfig, String> {
+pub(super) fn lapin_tls(tls: Option<&TlsConfig>) -> Result<OwnedTLSConfig, String> {
     let Some(tls) = tls else { return Ok(OwnedTLSConfig::default()) };
     let pem = tls.pem_files()?;
     let cert_chain = pem.ca.map(|ca| String::from_utf8_lossy(&ca).into_owned());

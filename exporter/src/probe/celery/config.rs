@@ -24,10 +24,15 @@ pub struct CeleryTarget {
     /// Also find queues from Kombu's bindings (Redis brokers only).
     #[serde(default)]
     pub discover: bool,
-    /// Consume the Celery event stream for task counters, runtimes and worker liveness
-    /// (Redis brokers only; workers must run with `-E`).
+    /// Consume the Celery event stream for task counters, runtimes, queue waits and
+    /// worker liveness (workers must run with `-E`; queue names and waits need producers
+    /// with `task_send_sent_event`).
     #[serde(default)]
     pub events: bool,
+    /// Kombu's `global_keyprefix` broker transport option, when the app sets one: it
+    /// prefixes every key and channel of a Redis broker. Default none.
+    #[serde(default)]
+    pub global_keyprefix: String,
     /// Kombu priority steps whose sub-queues count toward a queue's length. Default
     /// every step 0-9, which is right whatever the app configured; Kombu's own default
     /// is `[0, 3, 6, 9]` and narrowing to it saves round trips.
@@ -79,8 +84,8 @@ impl Target for CeleryTarget {
                 if self.discover {
                     problems.at("discover", "queue discovery needs a Redis broker; list the queues instead");
                 }
-                if self.events {
-                    problems.at("events", "the event consumer needs a Redis broker");
+                if !self.global_keyprefix.is_empty() {
+                    problems.at("global_keyprefix", "a Kombu option of Redis brokers; RabbitMQ has no key prefix");
                 }
             }
             Ok(_) => check_redis(&self.broker, "broker", self.tls_config.as_ref(), problems),

@@ -1,7 +1,8 @@
 //! The Celery probe: queue lengths at scrape time (Redis broker: every priority
 //! sub-queue counted, queues optionally discovered from Kombu's bindings; RabbitMQ:
 //! message and consumer counts), and, with `events = true`, a background consumer of the
-//! Celery event stream for task counters, runtimes, queue waits and worker liveness.
+//! Celery event stream (either broker) for task counters, runtimes, queue waits and
+//! worker liveness.
 
 mod amqp_broker;
 mod config;

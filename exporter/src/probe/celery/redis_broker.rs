@@ -24,16 +24,17 @@ fn is_control_exchange(exchange: &str) -> bool {
 }
 
 /// The Redis list that holds `queue`'s tasks of one priority step: the queue itself for
-/// step 0, `queue\x06\x16<step>` for the others.
-fn queue_key(queue: &str, step: u8) -> String {
+/// step 0, `queue\x06\x16<step>` for the others, after Kombu's `global_keyprefix`.
+fn queue_key(prefix: &str, queue: &str, step: u8) -> String {
     let mut key = String::new();
-    write_queue_key(&mut key, queue, step);
+    write_queue_key(&mut key, prefix, queue, step);
     key
 }
 
 /// [`queue_key`] into `key` (cleared first), so one buffer serves a command's many keys.
-fn write_queue_key(key: &mut String, queue: &str, step: u8) {
+fn write_queue_key(key: &mut String, prefix: &str, queue: &str, step: u8) {
     key.clear();
+    key.push_str(prefix);
     key.push_str(queue);
     if step != 0 {
         key.push_str(SEP);
@@ -42,8 +43,8 @@ fn write_queue_key(key: &mut String, queue: &str, step: u8) {
 }
 
 /// LLEN of `queue`'s list of priority `step`.
-fn llen(queue: &str, step: u8) -> redis::Cmd {
-    redis::cmd("LLEN").arg(queue_key(queue, step)).to_owned()
+fn llen(prefix: &str, queue: &str, step: u8) -> redis::Cmd {
+    redis::cmd("LLEN").arg(queue_key(prefix, queue, step)).to_owned()
 }
 
 /// What a scrape's LLEN replies add up to, per queue.
@@ -104,6 +105,8 @@ enum Read {
 pub struct RedisQueues {
     name: String,
     connection: ConnectionManager,
+    /// Kombu's `global_keyprefix`, before every key.
+    prefix: String,
     queues: Vec<String>,
     discover: bool,
     steps: Vec<u8>,
@@ -122,6 +125,7 @@ impl RedisQueues {
         Ok(RedisQueues {
             name: target.name.clone(),
             connection: redis_conn::connect(&target.broker, target.tls_config.as_ref())?,
+            prefix: target.global_keyprefix.clone(),
             queues: target.queues.clone(),
             discover: target.discover,
             steps: target.priority_steps.clone(),
@@ -133,10 +137,11 @@ impl RedisQueues {
 
     async fn discover(&self) -> Result<Discovered, ProbeError> {
         let mut con = self.connection.clone();
-        let patterns = ["_kombu.binding.*".to_owned()];
+        let bindings = format!("{}_kombu.binding.", self.prefix);
+        let patterns = [format!("{}*", tickwatch_common::redis::glob_escape(&bindings))];
         let (sets, _) = redis_conn::scan(&mut con, &patterns, Some("set"), usize::MAX).await?;
-        let task_sets: Vec<&String> =
-            sets.iter().filter(|s| !is_control_exchange(s.trim_start_matches("_kombu.binding."))).collect();
+        let exchange = |set: &str| set.strip_prefix(bindings.as_str()).unwrap_or(set).to_owned();
+        let task_sets: Vec<&String> = sets.iter().filter(|s| !is_control_exchange(&exchange(s))).collect();
         let mut members: Vec<String> = Vec::new();
         let smembers = |i: usize| redis::cmd("SMEMBERS").arg(task_sets[i].as_str()).to_owned();
         pipelined(&mut con, task_sets.len(), smembers, |_, reply| {
@@ -175,19 +180,19 @@ impl RedisQueues {
             self.steps.iter().copied().filter(move |&s| unread & bit(s) != 0)
         };
         let command = |position: usize| match plan[position] {
-            Read::Length { queue, step } => llen(&queues[queue], step),
+            Read::Length { queue, step } => llen(&self.prefix, &queues[queue], step),
             Read::Appeared { first, end } => {
                 let mut exists = redis::cmd("EXISTS");
                 let mut key = String::new();
                 for (queue, name) in queues.iter().enumerate().take(end).skip(first) {
                     others(queue).for_each(|step| {
-                        write_queue_key(&mut key, name, step);
+                        write_queue_key(&mut key, &self.prefix, name, step);
                         exists.arg(key.as_str());
                     });
                 }
                 exists
             }
-            Read::Unacked => redis::cmd("HLEN").arg("unacked").to_owned(),
+            Read::Unacked => redis::cmd("HLEN").arg(format!("{}unacked", self.prefix)).to_owned(),
         };
         let mut counted = Counted { totals: vec![0; queues.len()], held: vec![0; queues.len()] };
         let mut appeared = Vec::new();
@@ -203,7 +208,7 @@ impl RedisQueues {
         // A list appeared since the last scrape in these queues: read their unread lists.
         let late: Vec<(usize, u8)> =
             appeared.iter().flat_map(|&queue| others(queue).map(move |step| (queue, step))).collect();
-        let late_llen = |position: usize| llen(&queues[late[position].0], late[position].1);
+        let late_llen = |position: usize| llen(&self.prefix, &queues[late[position].0], late[position].1);
         pipelined(&mut con, late.len(), late_llen, |position, reply| {
             if let Value::Int(n) = reply {
                 let (queue, step) = late[position];
@@ -248,8 +253,9 @@ mod tests {
 
     #[test]
     fn priority_sub_queues_follow_kombu_naming() {
-        let keys: Vec<String> = [0, 3, 9].iter().map(|&s| queue_key("ticks", s)).collect();
+        let keys: Vec<String> = [0, 3, 9].iter().map(|&s| queue_key("", "ticks", s)).collect();
         assert_eq!(keys, ["ticks", "ticks\x06\x163", "ticks\x06\x169"]);
+        assert_eq!(queue_key("app:", "ticks", 3), "app:ticks\x06\x163", "global_keyprefix goes first");
     }
 
     #[test]

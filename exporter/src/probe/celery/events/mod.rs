@@ -1,25 +1,24 @@
-//! Consumes the Celery event stream of a Redis broker in the background: task counters by
+//! Consumes the Celery event stream of a broker in the background: task counters by
 //! name, queue and outcome, runtime and queue-wait histograms, and worker liveness and
-//! load from heartbeats.
+//! load from heartbeats. The transports (`redis`, `amqp`) only deliver events here.
 //!
-//! Kombu publishes events on channels `/<db>.celeryev/<routing key>` (task events on
-//! `task.multi` and `task.sent`, worker events on `worker.*`); each message is a Kombu
-//! envelope whose base64 body is one event (or a list of them). Only `task-sent` carries
+//! Only `task-sent` carries
 //! the queue and the time the task was queued, and only it and `task-received` carry the
 //! name, so they are remembered by task id, in a bounded table. Task names, queues,
 //! exception types and worker hostnames are capped; what goes over a cap is counted.
+
+mod amqp;
+mod redis;
 
 use super::CeleryTarget;
 use crate::shared::Shared;
 use base64::Engine;
 use futures_util::FutureExt;
-use futures_util::StreamExt;
 use prometheus::{HistogramVec, IntCounterVec, IntGaugeVec};
 use serde_json::Value;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tickwatch_common::backoff::Backoff;
 use tickwatch_common::tls::TlsConfig;
 
 /// Task ids remembered to name later events; the oldest are forgotten first.
@@ -178,6 +177,8 @@ pub struct EventSettings {
     pub target: String,
     pub url: String,
     pub tls: Option<TlsConfig>,
+    /// Kombu's `global_keyprefix` (Redis brokers).
+    pub key_prefix: String,
     pub max_task_names: usize,
     pub max_workers: usize,
     pub worker_timeout: Duration,
@@ -190,6 +191,7 @@ impl EventSettings {
             target: t.name.clone(),
             url: t.broker.clone(),
             tls: t.tls_config.clone(),
+            key_prefix: t.global_keyprefix.clone(),
             max_task_names: t.max_task_names,
             max_workers: t.max_workers,
             worker_timeout: t.worker_timeout,
@@ -198,56 +200,19 @@ impl EventSettings {
     }
 }
 
-/// Starts the consumer, supervised: it reconnects on its own, and is started again if it
-/// ever ends.
+/// Starts the consumer of the target's broker, supervised: it reconnects on its own,
+/// and is started again if it ever ends.
 pub fn spawn(settings: EventSettings, metrics: Arc<EventMetrics>, shared: &Shared) {
     let target = settings.target.clone();
-    let start = move || run(settings.clone(), Arc::clone(&metrics)).boxed();
-    shared.consumers.spawn("celery", &target, Box::new(start));
-}
-
-async fn run(settings: EventSettings, metrics: Arc<EventMetrics>) {
-    let connected = metrics.connected.with_label_values(&[&settings.target]);
-    connected.set(0);
-    let mut state = EventState::new(settings.clone(), metrics.clone());
-    let client = match tickwatch_common::redis::client(&settings.url, settings.tls.as_ref()) {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::error!(target = settings.target, "celery event consumer not started: {e}");
-            return;
+    let start = move || {
+        let (settings, metrics) = (settings.clone(), Arc::clone(&metrics));
+        if settings.url.starts_with("amqp") {
+            amqp::run(settings, metrics).boxed()
+        } else {
+            redis::run(settings, metrics).boxed()
         }
     };
-    let channel_pattern = format!("/{}.celeryev/*", tickwatch_common::redis::database(&settings.url));
-    let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
-    loop {
-        match client.get_async_pubsub().await {
-            Ok(mut pubsub) => match pubsub.psubscribe(&channel_pattern).await {
-                Ok(()) => {
-                    connected.set(1);
-                    backoff.reset();
-                    tracing::info!(target = settings.target, pattern = channel_pattern, "consuming celery events");
-                    let mut messages = pubsub.on_message();
-                    let mut tick = tokio::time::interval(Duration::from_secs(1));
-                    loop {
-                        tokio::select! {
-                            message = messages.next() => match message {
-                                Some(m) => state.handle_message(m.get_payload_bytes()),
-                                None => break,
-                            },
-                            _ = tick.tick() => state.tick(),
-                        }
-                    }
-                    connected.set(0);
-                    tracing::warn!(target = settings.target, "celery event stream closed; reconnecting");
-                }
-                Err(e) => tracing::warn!(target = settings.target, "cannot subscribe to celery events: {e}"),
-            },
-            Err(e) => tracing::debug!(target = settings.target, "celery broker unreachable: {e}"),
-        }
-        // Workers time out while the broker is gone, too.
-        state.tick();
-        backoff.wait().await;
-    }
+    shared.consumers.spawn("celery", &target, Box::new(start));
 }
 
 struct Worker {
@@ -365,6 +330,7 @@ impl EventState {
         }
     }
 
+    /// A Redis transport message: a Kombu envelope.
     fn handle_message(&mut self, payload: &[u8]) {
         match decode_envelope(payload) {
             Some(events) => self.handle_events(&events),
@@ -568,6 +534,7 @@ mod tests {
             target: "broker".into(),
             url: "redis://127.0.0.1/0".into(),
             tls: None,
+            key_prefix: String::new(),
             max_task_names,
             max_workers: 2,
             worker_timeout: Duration::from_secs(10),
