@@ -35,6 +35,13 @@ urll = "redis://127.0.0.1"
 name = "broker"
 broker = "amqp://app:s3cret@127.0.0.1/%2f"
 discover = true
+global_keyprefix = "app:"
+[[mongodb]]
+name = "store"
+uri = "mongodb://127.0.0.1:27017"
+collections = [{ db = "chains" }, { db = "chains", pattern = "nifty[" }]
+[defaults]
+celery_queue_wait_buckets = [1.0, 0.5]
 [unknown_section]
 x = 1
 "#;
@@ -47,13 +54,17 @@ x = 1
         "FILE: redis[1].url: `http://:****@127.0.0.1:6379/`: scheme must be one of redis, rediss",
         "FILE: redis[2].urll: unknown field `urll`",
         "FILE: celery[0].discover: queue discovery needs a Redis broker",
+        "FILE: celery[0].global_keyprefix: a Kombu option of Redis brokers",
+        "FILE: mongodb[0].collections[0]: set either name or pattern",
+        "FILE: mongodb[0].collections[1].pattern: `nifty[` is not a shell pattern",
+        "FILE: defaults.celery_queue_wait_buckets: [1.0, 0.5] must be finite bucket bounds",
         "FILE: unknown_section: unknown key",
     ];
     for line in expected {
         assert!(stderr.contains(line), "missing `{line}` in:\n{stderr}");
     }
     assert!(!stderr.contains("s3cret"), "a password leaked:\n{stderr}");
-    assert!(stderr.contains("7 problem(s) in FILE"), "{stderr}");
+    assert!(stderr.contains("11 problem(s) in FILE"), "{stderr}");
 }
 
 #[test]

@@ -48,6 +48,14 @@ fn reports_counts_sizes_freshness_and_recovers_after_a_restart() {
         value(&text, "mongodb_rs_member_health", &[("target", "store")]).is_some(),
         "secantusd is a one-member set"
     );
+    // Its oplog holds the inserts: the window runs from the oldest entry to the newest.
+    let (head, tail) = (
+        value(&text, "mongodb_oplog_head_timestamp_seconds", &[("target", "store")]).unwrap(),
+        value(&text, "mongodb_oplog_tail_timestamp_seconds", &[("target", "store")]).unwrap(),
+    );
+    let now = DateTime::now().timestamp_millis() as f64 / 1000.0;
+    assert!(tail <= head && (now - 120.0..now + 5.0).contains(&head), "oplog {tail}..{head}, now {now}");
+    assert_eq!(value(&text, "mongodb_oplog_window_seconds", &[("target", "store")]), Some(head - tail));
 
     // A fresh write moves the age back to about zero.
     insert_chains(&mongo.uri(), 1, 0);
@@ -74,4 +82,53 @@ fn a_standalone_server_reports_no_replica_set_and_no_error() {
     assert_eq!(value(&text, "tickwatch_probe_success", &[("target", "solo")]), Some(1.0), "{text}");
     assert_eq!(value(&text, "mongodb_rs_member_health", &[("target", "solo")]), None);
     assert!(common::promtool_check(&text).is_empty(), "{}", common::promtool_check(&text));
+}
+
+#[test]
+fn collections_found_by_pattern_are_reported_and_capped() {
+    let mongo = MongoServer::start().unwrap();
+    insert_chains(&mongo.uri(), 3, 0);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let client = mongodb::Client::with_uri_str(mongo.uri()).await.unwrap();
+        for name in ["banknifty", "audit"] {
+            client
+                .database("chains")
+                .collection::<Document>(name)
+                .insert_one(doc! { "ts": DateTime::now() })
+                .await
+                .unwrap();
+        }
+    });
+    let config = |max_keys: usize| {
+        format!(
+            "[defaults]\nmax_keys = {max_keys}\n[[mongodb]]\nname = \"store\"\nuri = \"{}\"\n\
+             collections = [{{ db = \"chains\", name = \"nifty\" }}, {{ db = \"chains\", pattern = \"*nifty\", time_field = \"ts\" }}]\n",
+            mongo.uri()
+        )
+    };
+    let exporter = start_exporter(&config(100));
+    let text = exporter.metrics();
+    fn of(name: &str) -> [(&str, &str); 3] {
+        [("target", "store"), ("db", "chains"), ("collection", name)]
+    }
+    assert_eq!(value(&text, "mongodb_collection_documents", &of("nifty")), Some(3.0), "{text}");
+    assert_eq!(value(&text, "mongodb_collection_documents", &of("banknifty")), Some(1.0));
+    assert_eq!(value(&text, "mongodb_collection_documents", &of("audit")), None, "does not match");
+    assert!(value(&text, "mongodb_collection_newest_document_age_seconds", &of("banknifty")).is_some());
+    // `nifty` is named and matched: read once, with the named entry's settings (no time_field).
+    assert_eq!(
+        text.matches("mongodb_collection_documents{target=\"store\",db=\"chains\",collection=\"nifty\"}").count(),
+        1
+    );
+    assert_eq!(value(&text, "mongodb_collection_newest_document_age_seconds", &of("nifty")), None);
+    let what = [("target", "store"), ("what", "collections")];
+    assert_eq!(value(&text, "tickwatch_discovered_keys", &what), Some(2.0));
+    assert_eq!(value(&text, "tickwatch_discovery_truncated", &what), Some(0.0));
+    drop(exporter);
+
+    let capped = start_exporter(&config(1));
+    let text = capped.metrics();
+    assert_eq!(value(&text, "tickwatch_discovered_keys", &what), Some(1.0), "{text}");
+    assert_eq!(value(&text, "tickwatch_discovery_truncated", &what), Some(1.0));
 }

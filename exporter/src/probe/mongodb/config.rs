@@ -27,12 +27,18 @@ pub struct MongoTarget {
     pub collections: Vec<CollectionRef>,
 }
 
-/// One collection of a `[[mongodb]]` target.
+/// One collection of a `[[mongodb]]` target, or every collection of `db` whose name
+/// matches `pattern`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CollectionRef {
     pub db: String,
-    pub name: String,
+    /// The collection's name; or set `pattern` instead.
+    pub name: Option<String>,
+    /// A shell pattern (`*`, `?`, `[abc]`) of collection names in `db`: listed again every
+    /// `discovery_interval`, at most `max_keys` collections in all
+    /// (`tickwatch_discovery_truncated{what="collections"}` says when it bites).
+    pub pattern: Option<String>,
     /// Field holding each document's time (a BSON date, epoch seconds/ms/us/ns, or an
     /// RFC 3339 string): the newest document's age says whether writers are alive; when
     /// the field is indexed, documents written in the last minute are counted too.
@@ -56,6 +62,20 @@ impl Target for MongoTarget {
     }
 
     fn validate(&self, _config: &Config, problems: &mut TargetProblems) {
+        for (i, collection) in self.collections.iter().enumerate() {
+            match (&collection.name, &collection.pattern) {
+                (Some(_), None) => {}
+                (None, Some(pattern)) => {
+                    if let Err(e) = glob::Pattern::new(pattern) {
+                        problems.at(
+                            &format!("collections[{i}].pattern"),
+                            format!("`{pattern}` is not a shell pattern: {e}"),
+                        );
+                    }
+                }
+                _ => problems.at(&format!("collections[{i}]"), "set either name or pattern"),
+            }
+        }
         if let Some(tls) = &self.tls_config {
             check_tls(tls, true, "mongodb://", problems);
             if let Err(why) = tls.refuse_server_name("MongoDB") {

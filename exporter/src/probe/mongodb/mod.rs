@@ -2,24 +2,36 @@
 //! round trip; `serverStatus` connections, op counters, memory, network and uptime (every
 //! section optional: MongoDB-wire servers differ); `dbStats` per configured database;
 //! per configured collection its count, size, newest-document age and, when the time
-//! field is indexed, documents written in the last minute; replica-set member health,
-//! state and lag where the server is a replica set (and nothing where it is not).
+//! field is indexed, documents written in the last minute (collections named, or found by
+//! pattern at each discovery interval); replica-set member health, state and lag, and
+//! the oplog's window, where the server is a replica set (and nothing where it is not);
+//! opLatencies and the WiredTiger cache where serverStatus has them.
 
 mod config;
 
 pub use config::{CollectionRef, MongoTarget};
 
 use crate::config::Config;
+use crate::discovery::{Cached, Discovered};
 use crate::epoch::epoch_to_ms;
-use crate::exposition::{Samples, families};
+use crate::exposition::{Family, Samples, families};
 use crate::probe::{Probe, ProbeError, ProbeFuture, ProbeResult};
 use crate::reason::Reason;
 use crate::shared::Shared;
 use mongodb::bson::{Bson, DateTime, Document, doc};
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tickwatch_common::mongodb::MongoTls;
 use tokio::sync::OnceCell;
+
+/// Fields of serverStatus's `wiredTiger.cache`: field, family, `type` label.
+const WIREDTIGER_CACHE: &[(&str, &Family, &str)] = &[
+    ("bytes currently in the cache", &WT_CACHE, "total"),
+    ("tracked dirty bytes in the cache", &WT_CACHE, "dirty"),
+    ("modified pages evicted", &WT_EVICTED, "modified"),
+    ("unmodified pages evicted", &WT_EVICTED, "unmodified"),
+];
 
 families! {
     pub UP: gauge "mongodb_up", "Whether the server answered the last probe.";
@@ -44,14 +56,22 @@ families! {
     RS_HEALTH: gauge "mongodb_rs_member_health", "Replica-set member health as the server sees it.";
     RS_STATE: gauge "mongodb_rs_member_state", "Replica-set member state (1 primary, 2 secondary, ...).";
     RS_LAG: gauge "mongodb_rs_member_replication_lag_seconds", "How far the member's applied optime is behind the primary's (healthy members only).";
+    OP_LATENCY: counter "mongodb_op_latencies_seconds_total", "Time the server spent on operations by type (reads, writes, commands, transactions): rate over the ops' rate is the mean latency.";
+    OP_LATENCY_OPS: counter "mongodb_op_latencies_ops_total", "Operations timed in mongodb_op_latencies_seconds_total, by type.";
+    WT_CACHE: gauge "mongodb_wiredtiger_cache_bytes", "Bytes in the WiredTiger cache by type (total, dirty).";
+    WT_CACHE_MAX: gauge "mongodb_wiredtiger_cache_max_bytes", "The WiredTiger cache's configured size.";
+    WT_EVICTED: counter "mongodb_wiredtiger_cache_evicted_pages_total", "Pages evicted from the WiredTiger cache by type (modified, unmodified).";
+    OPLOG_HEAD: gauge "mongodb_oplog_head_timestamp_seconds", "Time of the newest oplog entry.";
+    OPLOG_TAIL: gauge "mongodb_oplog_tail_timestamp_seconds", "Time of the oldest oplog entry.";
+    OPLOG_WINDOW: gauge "mongodb_oplog_window_seconds", "Seconds the oplog spans: a member down longer than this needs a full resync.";
 }
 
 /// The error code servers answer `replSetGetStatus` with when they are not a replica set.
 const NO_REPLICATION_ENABLED: i32 = 76;
 
 /// Builds one probe per `[[mongodb]]` target.
-pub fn build(targets: &[MongoTarget], _config: &Config, _shared: &Arc<Shared>) -> Vec<Result<Arc<dyn Probe>, String>> {
-    targets.iter().map(|t| Ok(Arc::new(MongoProbe::new(t)?) as Arc<dyn Probe>)).collect()
+pub fn build(targets: &[MongoTarget], config: &Config, _shared: &Arc<Shared>) -> Vec<Result<Arc<dyn Probe>, String>> {
+    targets.iter().map(|t| Ok(Arc::new(MongoProbe::new(t, config)?) as Arc<dyn Probe>)).collect()
 }
 
 /// The one client of a `[[mongodb]]` target, for its probe and the feeds that poll it.
@@ -66,15 +86,80 @@ pub struct MongoProbe {
     target: MongoTarget,
     tls: Option<MongoTls>,
     client: OnceCell<mongodb::Client>,
-    /// Per collection: whether its time field leads an index (looked up once).
-    indexed: Vec<OnceCell<bool>>,
+    /// The `pattern`s of `collections`, compiled, with the entry they belong to.
+    patterns: Vec<(usize, glob::Pattern)>,
+    /// Collections matching the patterns, as `db.collection`.
+    matched: Cached,
+    max_keys: usize,
+    /// Per `db.collection`: whether its time field leads an index (looked up once).
+    indexed: Mutex<HashMap<String, bool>>,
+}
+
+/// A collection to read and the `collections` entry that asks for it.
+struct Chosen<'a> {
+    db: &'a str,
+    name: &'a str,
+    entry: &'a CollectionRef,
 }
 
 impl MongoProbe {
-    pub fn new(target: &MongoTarget) -> Result<MongoProbe, String> {
-        let indexed = target.collections.iter().map(|_| OnceCell::new()).collect();
+    pub fn new(target: &MongoTarget, config: &Config) -> Result<MongoProbe, String> {
         let tls = target.tls_config.as_ref().map(MongoTls::new).transpose()?;
-        Ok(MongoProbe { target: target.clone(), tls, client: OnceCell::new(), indexed })
+        let mut patterns = Vec::new();
+        for (i, entry) in target.collections.iter().enumerate() {
+            if let Some(pattern) = &entry.pattern {
+                patterns.push((i, glob::Pattern::new(pattern).map_err(|e| format!("pattern `{pattern}`: {e}"))?));
+            }
+        }
+        Ok(MongoProbe {
+            target: target.clone(),
+            tls,
+            client: OnceCell::new(),
+            patterns,
+            matched: Cached::new(config.defaults.discovery_interval),
+            max_keys: config.defaults.max_keys,
+            indexed: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Collections of the patterns' databases whose names match, `db.collection`, sorted.
+    async fn match_patterns(&self, client: &mongodb::Client) -> Result<Discovered, ProbeError> {
+        let mut dbs: Vec<&str> = self.patterns.iter().map(|(i, _)| self.target.collections[*i].db.as_str()).collect();
+        dbs.sort();
+        dbs.dedup();
+        let mut keys = Vec::new();
+        for db in dbs {
+            let names = client.database(db).list_collection_names().await.map_err(failure)?;
+            let matches =
+                |name: &str| self.patterns.iter().any(|(i, p)| self.target.collections[*i].db == db && p.matches(name));
+            keys.extend(names.into_iter().filter(|n| matches(n)).map(|n| format!("{db}.{n}")));
+        }
+        keys.sort();
+        let truncated = keys.len() > self.max_keys;
+        keys.truncate(self.max_keys);
+        Ok(Discovered { keys, truncated })
+    }
+
+    /// The named collections, then those the patterns matched (a named one only once).
+    fn chosen<'a>(&'a self, matched: &'a [String]) -> Vec<Chosen<'a>> {
+        let mut chosen: Vec<Chosen<'a>> = self
+            .target
+            .collections
+            .iter()
+            .filter_map(|entry| Some(Chosen { db: &entry.db, name: entry.name.as_deref()?, entry }))
+            .collect();
+        for key in matched {
+            // Database names cannot hold a dot; collection names can.
+            let Some((db, name)) = key.split_once('.') else { continue };
+            if chosen.iter().any(|c| c.db == db && c.name == name) {
+                continue;
+            }
+            let entry = self.patterns.iter().find(|(i, p)| self.target.collections[*i].db == db && p.matches(name));
+            if let Some((i, _)) = entry {
+                chosen.push(Chosen { db, name, entry: &self.target.collections[*i] });
+            }
+        }
+        chosen
     }
 
     /// The target's client, created on first use and kept: the driver pools connections
@@ -114,14 +199,22 @@ impl MongoProbe {
                 }
             }
         }
-        for (collection, indexed) in self.target.collections.iter().zip(&self.indexed) {
-            match self.collection(client, collection, indexed, &mut out).await {
+        let matched = match self.patterns.is_empty() {
+            true => Arc::new(Discovered::default()),
+            false => {
+                let found = self.matched.get(|| self.match_patterns(client)).await?;
+                found.report("mongodb", &self.target.name, "collections", &mut out);
+                found
+            }
+        };
+        for chosen in self.chosen(&matched.keys) {
+            match self.collection(client, &chosen, &mut out).await {
                 // A collection that does not exist (yet, or any more) is absent, and the
                 // server is still up.
                 Err(e) if e.reason == Reason::Command => {
                     tracing::debug!(
                         target = self.target.name,
-                        collection = collection.name,
+                        collection = chosen.name,
                         "collection not read: {}",
                         e.message
                     )
@@ -129,7 +222,7 @@ impl MongoProbe {
                 other => other?,
             }
         }
-        self.replica_set(&admin, &mut out).await?;
+        self.replica_set(client, &mut out).await?;
         out.add(&UP, &[t], 1.0);
         Ok(out)
     }
@@ -164,6 +257,26 @@ impl MongoProbe {
                 }
             }
         }
+        if let Ok(latencies) = status.get_document("opLatencies") {
+            for (kind, totals) in latencies {
+                let Some(totals) = totals.as_document() else { continue };
+                // serverStatus reports latency in microseconds.
+                if let (Some(usec), Some(ops)) = (number(totals.get("latency")), number(totals.get("ops"))) {
+                    out.add(&OP_LATENCY, &[t, ("type", kind)], usec / 1e6);
+                    out.add(&OP_LATENCY_OPS, &[t, ("type", kind)], ops);
+                }
+            }
+        }
+        if let Ok(cache) = status.get_document("wiredTiger").and_then(|w| w.get_document("cache")) {
+            for &(field, family, kind) in WIREDTIGER_CACHE {
+                if let Some(v) = number(cache.get(field)) {
+                    out.add(family, &[t, ("type", kind)], v);
+                }
+            }
+            if let Some(v) = number(cache.get("maximum bytes configured")) {
+                out.add(&WT_CACHE_MAX, &[t], v);
+            }
+        }
         if let Ok(net) = status.get_document("network") {
             for (field, direction) in [("bytesIn", "in"), ("bytesOut", "out")] {
                 if let Some(v) = number(net.get(field)) {
@@ -179,14 +292,13 @@ impl MongoProbe {
     async fn collection(
         &self,
         client: &mongodb::Client,
-        which: &CollectionRef,
-        indexed: &OnceCell<bool>,
+        chosen: &Chosen<'_>,
         out: &mut Samples,
     ) -> Result<(), ProbeError> {
-        let db = client.database(&which.db);
-        let labels =
-            [("target", self.target.name.as_str()), ("db", which.db.as_str()), ("collection", which.name.as_str())];
-        let stats = db.run_command(doc! { "collStats": &which.name }).await.map_err(failure)?;
+        let (which, name) = (chosen.entry, chosen.name);
+        let db = client.database(chosen.db);
+        let labels = [("target", self.target.name.as_str()), ("db", chosen.db), ("collection", name)];
+        let stats = db.run_command(doc! { "collStats": name }).await.map_err(failure)?;
         if let Some(v) = number(stats.get("count")) {
             out.add(&COLL_DOCS, &labels, v);
         }
@@ -195,7 +307,7 @@ impl MongoProbe {
         }
         let Some(field) = &which.time_field else { return Ok(()) };
         out.add(&COLL_MAX_AGE, &labels, which.max_age.as_secs_f64());
-        let collection = db.collection::<Document>(&which.name);
+        let collection = db.collection::<Document>(name);
         let newest = collection
             .find_one(doc! { field: { "$exists": true } })
             .sort(doc! { field: -1 })
@@ -207,14 +319,19 @@ impl MongoProbe {
         if let Some(ms) = time_ms(newest) {
             out.add(&COLL_AGE, &labels, ((now_ms - ms) / 1000.0).max(0.0));
         }
-        let is_indexed = *indexed
-            .get_or_try_init(|| async {
+        let key = format!("{}.{name}", chosen.db);
+        let known = self.indexed.lock().expect("not poisoned").get(&key).copied();
+        let is_indexed = match known {
+            Some(indexed) => indexed,
+            None => {
                 let indexes = collection.list_index_names().await.map_err(failure)?;
                 // Index names are `<field>_1` / `<field>_-1` for single-field indexes
                 // and start with the leading field for compound ones.
-                Ok::<_, ProbeError>(indexes.iter().any(|n| n.starts_with(&format!("{field}_"))))
-            })
-            .await?;
+                let indexed = indexes.iter().any(|n| n.starts_with(&format!("{field}_")));
+                self.indexed.lock().expect("not poisoned").insert(key, indexed);
+                indexed
+            }
+        };
         if is_indexed && let Some(since) = same_kind_as(newest, now_ms - 60_000.0) {
             let recent = collection.count_documents(doc! { field: { "$gte": since } }).await.map_err(failure)?;
             out.add(&COLL_RECENT, &labels, recent as f64);
@@ -222,7 +339,8 @@ impl MongoProbe {
         Ok(())
     }
 
-    async fn replica_set(&self, admin: &mongodb::Database, out: &mut Samples) -> Result<(), ProbeError> {
+    async fn replica_set(&self, client: &mongodb::Client, out: &mut Samples) -> Result<(), ProbeError> {
+        let admin = client.database("admin");
         let status = match admin.run_command(doc! { "replSetGetStatus": 1 }).await {
             Ok(s) => s,
             Err(e) if command_code(&e) == Some(NO_REPLICATION_ENABLED) => return Ok(()),
@@ -247,7 +365,31 @@ impl MongoProbe {
                 out.add(&RS_LAG, &labels, ((primary - own) / 1000.0).max(0.0));
             }
         }
+        self.oplog(client, out).await;
         Ok(())
+    }
+
+    /// The oplog's oldest and newest entries. A user without `read` on `local` cannot
+    /// see them: the families are left out and the rest of the probe stands.
+    async fn oplog(&self, client: &mongodb::Client, out: &mut Samples) {
+        let oplog = client.database("local").collection::<Document>("oplog.rs");
+        let oplog = &oplog;
+        let entry_time = |order: i32| async move {
+            let entry = oplog.find_one(doc! {}).sort(doc! { "$natural": order }).projection(doc! { "ts": 1, "_id": 0 });
+            match entry.await {
+                Ok(Some(entry)) => entry.get_timestamp("ts").ok().map(|ts| f64::from(ts.time)),
+                Ok(None) => None,
+                Err(e) => {
+                    tracing::debug!(target = self.target.name, "oplog not read: {e}");
+                    None
+                }
+            }
+        };
+        let (Some(tail), Some(head)) = (entry_time(1).await, entry_time(-1).await) else { return };
+        let t = [("target", self.target.name.as_str())];
+        out.add(&OPLOG_HEAD, &t, head);
+        out.add(&OPLOG_TAIL, &t, tail);
+        out.add(&OPLOG_WINDOW, &t, head - tail);
     }
 }
 
@@ -321,6 +463,32 @@ fn same_kind_as(example: &Bson, ms: f64) -> Option<Bson> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_op_latencies_and_the_wiredtiger_cache_when_present() {
+        let target: MongoTarget = toml::from_str("name = \"store\"\nuri = \"mongodb://127.0.0.1:1\"").unwrap();
+        let probe = MongoProbe::new(&target, &Config::default()).unwrap();
+        // serverStatus as MongoDB 7 writes these sections (latency in microseconds).
+        let status = doc! {
+            "opLatencies": { "reads": { "latency": 2_500_000_i64, "ops": 1000_i64 }, "commands": { "latency": 10_i64, "ops": 2_i64 } },
+            "wiredTiger": { "cache": {
+                "bytes currently in the cache": 4096_i64, "tracked dirty bytes in the cache": 512_i64,
+                "maximum bytes configured": 1_073_741_824_i64, "modified pages evicted": 7_i64, "unmodified pages evicted": 9_i64,
+            } },
+        };
+        let mut out = Samples::new();
+        probe.server_status(&status, &mut out);
+        assert_eq!(out.value("mongodb_op_latencies_seconds_total", &[("type", "reads")]), Some(2.5));
+        assert_eq!(out.value("mongodb_op_latencies_ops_total", &[("type", "reads")]), Some(1000.0));
+        assert_eq!(out.value("mongodb_op_latencies_ops_total", &[("type", "commands")]), Some(2.0));
+        assert_eq!(out.value("mongodb_wiredtiger_cache_bytes", &[("type", "dirty")]), Some(512.0));
+        assert_eq!(out.value("mongodb_wiredtiger_cache_max_bytes", &[]), Some(1_073_741_824.0));
+        assert_eq!(out.value("mongodb_wiredtiger_cache_evicted_pages_total", &[("type", "unmodified")]), Some(9.0));
+
+        let mut none = Samples::new();
+        probe.server_status(&doc! { "uptime": 5 }, &mut none);
+        assert_eq!(none.len(), 1, "every section is optional");
+    }
 
     #[test]
     fn range_bounds_keep_the_stored_kind() {
