@@ -18,9 +18,23 @@ pub fn redact_url(raw: &str) -> String {
     }
 }
 
+/// `text` with every occurrence of each of `secrets` (the values `${VAR}`s expanded to)
+/// replaced by `****`, the longest first so one secret inside another is masked whole.
+pub fn mask(text: &str, secrets: &[String]) -> String {
+    let mut secrets: Vec<&String> = secrets.iter().filter(|s| !s.is_empty()).collect();
+    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    secrets.iter().fold(text.to_owned(), |text, secret| text.replace(secret.as_str(), "****"))
+}
+
 #[cfg(test)]
 mod tests {
-    use super::redact_url;
+    use super::{mask, redact_url};
+
+    #[test]
+    fn masks_every_secret_the_longest_first() {
+        let secrets = ["tok".to_owned(), "token-123".to_owned(), String::new()];
+        assert_eq!(mask("Bearer token-123, tok, top", &secrets), "Bearer ****, ****, top");
+    }
 
     #[test]
     fn masks_credentials() {

@@ -34,13 +34,15 @@ pub enum Reason {
     Protocol,
     /// A ping was not answered before the next one was due.
     PingTimeout,
+    /// The first data message did not match the target's `expect`.
+    ExpectMismatch,
     /// The probe panicked (a bug: please report it); only its own target fails.
     Panic,
 }
 
 impl Reason {
     /// Every reason, in the order the README lists them.
-    pub const ALL: [Reason; 14] = [
+    pub const ALL: [Reason; 15] = [
         Reason::Timeout,
         Reason::Connection,
         Reason::Auth,
@@ -54,6 +56,7 @@ impl Reason {
         Reason::Handshake,
         Reason::Protocol,
         Reason::PingTimeout,
+        Reason::ExpectMismatch,
         Reason::Panic,
     ];
 
@@ -73,6 +76,7 @@ impl Reason {
             Reason::Handshake => "handshake",
             Reason::Protocol => "protocol",
             Reason::PingTimeout => "ping_timeout",
+            Reason::ExpectMismatch => "expect_mismatch",
             Reason::Panic => "panic",
         }
     }

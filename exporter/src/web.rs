@@ -1,10 +1,12 @@
 //! HTTP: `/metrics` (every target), `/probe?target=NAME` (one configured target, by name
-//! only: no address is ever taken from a request), `/-/reload` (with
+//! only: no address is ever taken from a request; `&debug=true` shows the probe's steps),
+//! `/-/reload` (with
 //! `--web.enable-lifecycle`), `/-/healthy`, `/-/ready`, and a landing page listing the
 //! targets. The running targets can be swapped by a reload while scrapes go on.
 
 use crate::config;
-use crate::probe::{Running, TargetProbe, build_all};
+use crate::exposition::{Samples, encode};
+use crate::probe::{Running, TargetProbe, build_all, trace};
 use crate::scrape::{budget, scrape, scrape_one};
 use crate::shared::Shared;
 use axum::Router;
@@ -16,6 +18,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
+use tickwatch_common::redact::mask;
 
 /// The header Prometheus tells its scrape timeout in.
 const TIMEOUT_HEADER: &str = "X-Prometheus-Scrape-Timeout-Seconds";
@@ -39,14 +42,19 @@ struct Targets {
     probes: Vec<Arc<TargetProbe>>,
     /// Probe budget when a scrape has no timeout header.
     default_timeout: Duration,
+    /// What the config's `${VAR}`s expanded to, masked in debug output.
+    secrets: Vec<String>,
 }
 
 impl App {
     /// Builds every target of `config` (read from `config_path`) and starts their
     /// consumers. Must run inside a Tokio runtime.
     pub fn start(config_path: PathBuf, config: &config::Config, shared: Arc<Shared>, lifecycle: bool) -> App {
-        let targets =
-            Targets { probes: build_all(config, &shared, Running::new()), default_timeout: config.defaults.timeout };
+        let targets = Targets {
+            probes: build_all(config, &shared, Running::new()),
+            default_timeout: config.defaults.timeout,
+            secrets: config.secrets.clone(),
+        };
         loaded(&shared);
         App {
             shared,
@@ -98,7 +106,7 @@ impl App {
         let probes = build_all(&config, &self.shared, running);
         tracing::info!(targets = probes.len(), "config reloaded");
         *self.current.write().expect("not poisoned") =
-            Arc::new(Targets { probes, default_timeout: config.defaults.timeout });
+            Arc::new(Targets { probes, default_timeout: config.defaults.timeout, secrets: config.secrets.clone() });
         loaded(&self.shared);
         Ok(())
     }
@@ -149,7 +157,44 @@ async fn probe(
         let message = format!("unknown target `{name}`; configured targets: {}\n", known.join(", "));
         return (StatusCode::NOT_FOUND, message).into_response();
     };
-    exposition(scrape_one(probe, scrape_budget(&targets, &headers), &app.shared).await)
+    let budget = scrape_budget(&targets, &headers);
+    if query.get("debug").is_some_and(|d| d == "true") {
+        let text = debug(probe, budget).await;
+        return ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], mask(&text, &targets.secrets)).into_response();
+    }
+    exposition(scrape_one(probe, budget, &app.shared).await)
+}
+
+/// One probe of `probe` of its own (not shared with scrapes), told step by step: what it
+/// did, how it ended, and the series it produced (blackbox_exporter's `debug=true`).
+async fn debug(probe: &TargetProbe, budget: Duration) -> String {
+    let start = std::time::Instant::now();
+    let (outcome, steps) = trace::traced(tokio::time::timeout(budget, probe.probe.probe())).await;
+    let took = start.elapsed().as_secs_f64();
+    let mut text = format!("Probing {} target `{}` with a budget of {budget:?}\n\nSteps:\n", probe.kind, probe.target);
+    for line in &steps {
+        text.push_str(&format!("  {line}\n"));
+    }
+    if steps.is_empty() {
+        text.push_str("  (this kind of probe does not report its steps)\n");
+    }
+    let samples = match outcome {
+        Ok(Ok(samples)) => {
+            text.push_str(&format!("\nProbe succeeded in {took:.6}s\n"));
+            samples
+        }
+        Ok(Err(e)) => {
+            text.push_str(&format!("\nProbe failed in {took:.6}s: reason {}: {}\n", e.reason, e.message));
+            e.samples
+        }
+        Err(_) => {
+            text.push_str(&format!("\nProbe failed: reason timeout: no answer within {budget:?}\n"));
+            Samples::new()
+        }
+    };
+    text.push_str("\nMetrics that would have been returned:\n");
+    text.push_str(&encode(samples, &[]));
+    text
 }
 
 /// `POST /-/reload`, as Prometheus answers it: 403 without `--web.enable-lifecycle`, 500

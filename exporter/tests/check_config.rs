@@ -109,7 +109,13 @@ fn help_and_version_answer() {
 #[test]
 fn the_example_config_is_valid() {
     let example = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/exporter.toml")).unwrap();
-    let env = [("REDIS_PASSWORD", "pw"), ("RABBITMQ_PASSWORD", "pw"), ("MONGODB_PASSWORD", "pw")];
+    let env = [
+        ("REDIS_PASSWORD", "pw"),
+        ("RABBITMQ_PASSWORD", "pw"),
+        ("MONGODB_PASSWORD", "pw"),
+        ("GATEWAY_API_KEY", "key"),
+        ("GATEWAY_TOKEN", "token"),
+    ];
     let (ok, stdout, stderr) = check(&example, &env);
     assert!(ok, "{stderr}");
     assert!(stdout.contains("1 redis, 2 celery, 1 mongodb, 2 websocket"), "{stdout}");

@@ -185,8 +185,9 @@ fn wss_works_with_a_test_ca_and_fails_without_it() {
     let ca_cert = ca_params.self_signed(&ca_key).unwrap();
     let issuer = Issuer::new(ca_params, ca_key);
     let server_key = KeyPair::generate().unwrap();
-    let server_cert =
-        CertificateParams::new(vec!["localhost".to_owned()]).unwrap().signed_by(&server_key, &issuer).unwrap();
+    let mut server_params = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+    server_params.not_after = rcgen::date_time_ymd(2030, 6, 1);
+    let server_cert = server_params.signed_by(&server_key, &issuer).unwrap();
     let (ca, cert, key) = (dir.path().join("ca.pem"), dir.path().join("server.pem"), dir.path().join("server.key"));
     std::fs::write(&ca, ca_cert.pem()).unwrap();
     std::fs::write(&cert, server_cert.pem()).unwrap();
@@ -217,4 +218,78 @@ fn wss_works_with_a_test_ca_and_fails_without_it() {
         value(&text, "tickwatch_probe_errors_total", &[("target", "untrusted"), ("reason", "tls")]).is_some(),
         "{text}"
     );
+    // blackbox_exporter's TLS facts: the certificate's notAfter (2030-06-01) and the version.
+    let trusted = [("target", "trusted")];
+    assert_eq!(value(&text, "websocket_tls_earliest_cert_expiry_timestamp_seconds", &trusted), Some(1_906_502_400.0));
+    assert_eq!(value(&text, "websocket_tls_version_info", &[trusted[0], ("version", "TLS 1.3")]), Some(1.0), "{text}");
+    assert!(value(&text, "websocket_duration_seconds", &[trusted[0], ("phase", "tls")]).unwrap() > 0.0);
+    assert_eq!(value(&text, "websocket_tls_version_info", &[("target", "untrusted")]), None);
+}
+
+#[test]
+fn headers_authenticate_then_subscribe_and_expect_are_honoured() {
+    let gateway = WebSocketServer::start(&[
+        "--count",
+        "1000000",
+        "--interval-ms",
+        "20",
+        "--require-header",
+        "Authorization=Bearer t0ken-42",
+        "--auth",
+        "{\"op\":\"auth\",\"key\":\"t0ken-42\"}",
+    ])
+    .unwrap();
+    let url = format!("ws://127.0.0.1:{}/", gateway.port());
+    let messages = r#"subscribe = ['{"op":"auth","key":"${GATEWAY_TOKEN}"}', '{"op":"subscribe"}']"#;
+    let auth = r#"headers = { Authorization = "Bearer ${GATEWAY_TOKEN}" }"#;
+    let config = format!(
+        "[[websocket]]\nname = \"ok\"\nurl = \"{url}\"\n{messages}\n{auth}\nexpect = '\"e\": ?\"trade\"'\n\
+         [[websocket]]\nname = \"no_token\"\nurl = \"{url}\"\n{messages}\n\
+         [[websocket]]\nname = \"no_auth\"\nurl = \"{url}\"\nsubscribe = '{{\"op\":\"subscribe\"}}'\n{auth}\n\
+         [[websocket]]\nname = \"wrong_data\"\nurl = \"{url}\"\n{messages}\n{auth}\nexpect = '\"e\": ?\"depthUpdate\"'\n"
+    );
+    let exporter = tickwatch_tests::Exporter::start_with_env(
+        std::path::Path::new(env!("CARGO_BIN_EXE_tickwatch-exporter")),
+        &config,
+        &[("GATEWAY_TOKEN", "t0ken-42")],
+    )
+    .unwrap();
+    let text = exporter.metrics();
+    let success = |target: &str| value(&text, "tickwatch_probe_success", &[("target", target)]);
+    let failed = |target: &str, reason: &str| {
+        value(&text, "tickwatch_probe_errors_total", &[("target", target), ("reason", reason)]).is_some()
+    };
+    assert_eq!(success("ok"), Some(1.0), "{text}");
+    for phase in ["resolve", "connect", "tls", "upgrade", "first_message"] {
+        let seconds = value(&text, "websocket_duration_seconds", &[("target", "ok"), ("phase", phase)]);
+        assert!(seconds.is_some_and(|s| (0.0..1.0).contains(&s)), "{phase}: {seconds:?}");
+    }
+    assert_eq!(success("no_token"), Some(0.0));
+    assert!(failed("no_token", "handshake"), "the upgrade is refused without the header:\n{text}");
+    assert_eq!(success("no_auth"), Some(0.0));
+    assert!(failed("no_auth", "closed"), "the gateway closes a client that does not authenticate:\n{text}");
+    assert_eq!(success("wrong_data"), Some(0.0));
+    assert!(failed("wrong_data", "expect_mismatch"), "{text}");
+
+    // debug=true tells each step, with the token masked.
+    let (status, debug, _) = exporter.scrape("/probe?target=ok&debug=true", 5.0);
+    assert_eq!(status, 200);
+    for said in [
+        "resolved 127.0.0.1",
+        "upgraded (HTTP 101",
+        "bytes: {\"op\":\"auth\",\"key\":\"****\"}",
+        "first data message",
+        "Probe succeeded",
+    ] {
+        assert!(debug.contains(said), "`{said}` missing from:\n{debug}");
+    }
+    assert!(debug.contains("websocket_duration_seconds{target=\"ok\",phase=\"upgrade\"}"), "{debug}");
+    let (_, refused, _) = exporter.scrape("/probe?target=wrong_data&debug=true", 5.0);
+    assert!(refused.contains("Probe failed") && refused.contains("expect_mismatch"), "{refused}");
+    let (_, no_token, _) = exporter.scrape("/probe?target=no_token&debug=true", 5.0);
+    assert!(no_token.contains("upgrade refused: HTTP 401"), "{no_token}");
+    // The secret from the environment is masked wherever it would appear.
+    for text in [&debug, &refused, &no_token] {
+        assert!(!text.contains("t0ken-42"), "{text}");
+    }
 }

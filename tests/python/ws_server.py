@@ -5,13 +5,17 @@ Each client that connects (and, unless --no-subscribe, sends any first message) 
 time "T" lies --lag-ms in the past; then the server keeps the connection open, silent.
 
 usage: ws_server.py --port P [--count N] [--interval-ms MS] [--lag-ms MS]
-                    [--no-subscribe] [--cert PEM --key PEM [--client-ca PEM]]
+                    [--no-subscribe] [--auth TEXT] [--require-header NAME=VALUE]
+                    [--cert PEM --key PEM [--client-ca PEM]]
 
 With --client-ca, only clients showing a certificate that CA signed get through the
-TLS handshake.
+TLS handshake. With --require-header, an upgrade without that header value is refused
+(HTTP 401). With --auth, a client's first message must be TEXT (else the connection is
+closed with 4001) and its second one is the subscription.
 """
 import argparse
 import asyncio
+import http
 import json
 import ssl
 import time
@@ -24,6 +28,8 @@ args_parser.add_argument("--count", type=int, default=100)
 args_parser.add_argument("--interval-ms", type=float, default=5)
 args_parser.add_argument("--lag-ms", type=float, default=0)
 args_parser.add_argument("--no-subscribe", action="store_true")
+args_parser.add_argument("--auth")
+args_parser.add_argument("--require-header")
 args_parser.add_argument("--cert")
 args_parser.add_argument("--key")
 args_parser.add_argument("--client-ca")
@@ -31,6 +37,9 @@ args = args_parser.parse_args()
 
 
 async def gateway(websocket):
+    if args.auth is not None and await websocket.recv() != args.auth:
+        await websocket.close(4001, "authenticate first")
+        return
     if not args.no_subscribe:
         await websocket.recv()
     for seq in range(1, args.count + 1):
@@ -41,6 +50,14 @@ async def gateway(websocket):
     await websocket.wait_closed()
 
 
+def check_header(connection, request):
+    if args.require_header:
+        name, value = args.require_header.split("=", 1)
+        if request.headers.get(name) != value:
+            return connection.respond(http.HTTPStatus.UNAUTHORIZED, "missing or wrong " + name + "\n")
+    return None
+
+
 async def main():
     context = None
     if args.cert:
@@ -49,7 +66,7 @@ async def main():
         if args.client_ca:
             context.verify_mode = ssl.CERT_REQUIRED
             context.load_verify_locations(args.client_ca)
-    async with serve(gateway, "127.0.0.1", args.port, ssl=context) as server:
+    async with serve(gateway, "127.0.0.1", args.port, ssl=context, process_request=check_header) as server:
         print("listening", flush=True)
         await server.serve_forever()
 

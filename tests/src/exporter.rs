@@ -21,6 +21,15 @@ impl Exporter {
 
     /// [`start`](Self::start) with more command-line arguments.
     pub fn start_with_args(binary: &Path, config: &str, log_level: &str, extra: &[&str]) -> Result<Exporter> {
+        Exporter::launch(binary, config, log_level, extra, &[])
+    }
+
+    /// [`start`](Self::start) with environment variables for the config's `${VAR}`s.
+    pub fn start_with_env(binary: &Path, config: &str, env: &[(&str, &str)]) -> Result<Exporter> {
+        Exporter::launch(binary, config, "info", &[], env)
+    }
+
+    fn launch(binary: &Path, config: &str, log_level: &str, extra: &[&str], env: &[(&str, &str)]) -> Result<Exporter> {
         let dir = tempfile::Builder::new().prefix("tickwatch-exporter-").tempdir()?;
         let port = free_port();
         let path = dir.path().join("exporter.toml");
@@ -28,7 +37,9 @@ impl Exporter {
         let mut args =
             vec!["--config".to_owned(), path.display().to_string(), "--log.level".to_owned(), log_level.into()];
         args.extend(extra.iter().map(|a| (*a).to_owned()));
-        let process = ServerProcess::start_http("tickwatch-exporter", binary.to_owned(), args, dir.path(), port)?;
+        let env = env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        let process =
+            ServerProcess::start_http_with_env("tickwatch-exporter", binary.to_owned(), args, env, dir.path(), port)?;
         Ok(Exporter { process, port, scheme: "http", dir })
     }
 

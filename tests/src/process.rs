@@ -54,10 +54,22 @@ impl ServerProcess {
     /// `http://127.0.0.1:PORT/-/ready` answers 200, as Prometheus, Alertmanager and the
     /// exporter do.
     pub fn start_http(name: &str, program: PathBuf, args: Vec<String>, dir: &Path, port: u16) -> Result<ServerProcess> {
+        ServerProcess::start_http_with_env(name, program, args, Vec::new(), dir, port)
+    }
+
+    /// [`start_http`](Self::start_http) with `env` set for the program.
+    pub fn start_http_with_env(
+        name: &str,
+        program: PathBuf,
+        args: Vec<String>,
+        env: Vec<(String, String)>,
+        dir: &Path,
+        port: u16,
+    ) -> Result<ServerProcess> {
         let (cwd, ready) = (dir.to_owned(), format!("http://127.0.0.1:{port}/-/ready"));
         let command = move || {
             let mut command = Command::new(&program);
-            command.args(&args).current_dir(&cwd);
+            command.args(&args).current_dir(&cwd).envs(env.iter().cloned());
             command
         };
         let log = dir.join(format!("{name}.log"));

@@ -14,7 +14,7 @@ pub struct WebSocketServer {
 
 impl WebSocketServer {
     /// Starts the server with extra `args` (see the script: --count, --interval-ms,
-    /// --lag-ms, --no-subscribe, --cert/--key).
+    /// --lag-ms, --no-subscribe, --auth, --require-header, --cert/--key).
     pub fn start(args: &[&str]) -> Result<WebSocketServer> {
         Self::start_on(free_port(), args)
     }

@@ -25,7 +25,15 @@ pub fn parse(text: &str, file: &str, lookup: &dyn Fn(&str) -> Option<String>) ->
     })?;
     let mut root = toml::Value::Table(table);
     let mut unset = Vec::new();
-    tickwatch_common::env::interpolate(&mut root, "", lookup, &mut unset);
+    let secrets = std::cell::RefCell::new(Vec::new());
+    let recording = |name: &str| {
+        let value = lookup(name);
+        if let Some(v) = value.as_ref().filter(|v| !v.is_empty()) {
+            secrets.borrow_mut().push(v.clone());
+        }
+        value
+    };
+    tickwatch_common::env::interpolate(&mut root, "", &recording, &mut unset);
     let mut problems: Vec<Problem> = unset.into_iter().map(|(key, why)| Problem { key, why }).collect();
     let toml::Value::Table(mut table) = root else { unreachable!("the root stays a table") };
 
@@ -36,6 +44,7 @@ pub fn parse(text: &str, file: &str, lookup: &dyn Fn(&str) -> Option<String>) ->
         defaults: defaults.unwrap_or_default(),
         sections: Vec::new(),
         tables: Default::default(),
+        secrets: secrets.into_inner(),
     };
     for kind in KINDS {
         let items = list(&mut table, kind.section(), &mut problems);

@@ -23,6 +23,8 @@ pub struct Config {
     /// Each target's table as written (after `${VAR}`s), by (section, name): what a
     /// reload compares.
     pub(super) tables: HashMap<(&'static str, String), toml::Value>,
+    /// What `${VAR}`s expanded to: what debug output masks.
+    pub secrets: Vec<String>,
 }
 
 impl Config {

@@ -9,6 +9,7 @@ pub mod celery;
 pub mod feed;
 pub mod mongodb;
 pub mod redis;
+pub mod trace;
 pub mod websocket;
 
 use crate::config::{self, Config, Problem, Target, Targets};

@@ -2,6 +2,7 @@
 
 use crate::config::{Config, Target, TargetProblems, check_tls, check_url, tls_context};
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::time::Duration;
 use tickwatch_common::tls::TlsConfig;
 use tickwatch_common::{default, duration};
@@ -27,8 +28,17 @@ pub struct WebSocketTarget {
     pub url: String,
     #[serde(default)]
     pub mode: WebSocketMode,
-    /// Text message sent right after connecting, e.g. a subscription request.
-    pub subscribe: Option<String>,
+    /// Text message sent right after connecting, e.g. a subscription request; or a list
+    /// of them, sent in order (authenticate, then subscribe).
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub subscribe: Vec<String>,
+    /// Headers of the upgrade request, e.g. `{ Authorization = "Bearer ${GATEWAY_TOKEN}" }`
+    /// (`/probe?debug=true` masks their values).
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Probe mode: a regular expression the first data message must match, or the probe
+    /// fails with reason `expect_mismatch` (a gateway that answers with an error).
+    pub expect: Option<String>,
     /// JSON pointer to the exchange time in each message (e.g. `/ts`, `/data/T`); its
     /// unit (s, ms, us, ns) is inferred from its size. Enables the payload lag histogram.
     pub timestamp_pointer: Option<String>,
@@ -53,6 +63,20 @@ pub struct WebSocketTarget {
     /// as a missed pong. Default `10s`.
     #[serde(default = "default::secs::<10>", deserialize_with = "duration::deserialize")]
     pub ping_interval: Duration,
+}
+
+/// A string or a list of strings, as a list.
+fn one_or_many<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match OneOrMany::deserialize(deserializer)? {
+        OneOrMany::One(one) => vec![one],
+        OneOrMany::Many(many) => many,
+    })
 }
 
 impl WebSocketTarget {
@@ -92,6 +116,21 @@ impl Target for WebSocketTarget {
         check_tls(&self.tls(), self.url.starts_with("wss:"), "wss://", problems);
         if self.ping_interval.is_zero() {
             problems.at("ping_interval", "must be more than zero");
+        }
+        for (name, value) in &self.headers {
+            let valid =
+                http::HeaderName::from_bytes(name.as_bytes()).is_ok() && http::HeaderValue::from_str(value).is_ok();
+            if !valid {
+                problems.at(&format!("headers.{name}"), "is not a valid HTTP header name and value");
+            }
+        }
+        if let Some(expect) = &self.expect {
+            if let Err(e) = regex::Regex::new(expect) {
+                problems.at("expect", format!("not a regular expression: {e}"));
+            }
+            if self.mode == WebSocketMode::Monitor {
+                problems.at("expect", "checks the first message of a probe; monitor mode does not use it");
+            }
         }
     }
 }

@@ -4,7 +4,7 @@
 //! exponential backoff and jitter; pings go out every `ping_interval`, and a ping still
 //! unanswered at the next one closes the connection as dead.
 
-use super::connect::{Endpoint, failure};
+use super::connect::{Endpoint, TlsFacts, failure};
 use super::pointer::Pointer;
 use crate::epoch::{epoch_to_ms, now_ms};
 use crate::reason::Reason;
@@ -88,6 +88,8 @@ pub struct MonitorState {
     /// Unix milliseconds of the last data message, 0 before the first.
     pub last_message_ms: AtomicU64,
     pub connected: IntGauge,
+    /// What the last connection's TLS showed (`wss://`).
+    pub tls: Mutex<Option<TlsFacts>>,
 }
 
 /// The per-message work: counters, last-message time, payload lag. Public so the hot
@@ -105,6 +107,7 @@ impl MessageRecorder {
         let state = Arc::new(MonitorState {
             last_message_ms: AtomicU64::new(0),
             connected: metrics.connected.with_label_values(&[target]),
+            tls: Mutex::new(None),
         });
         MessageRecorder {
             messages: metrics.messages.with_label_values(&[target]),
@@ -134,7 +137,7 @@ impl MessageRecorder {
 pub struct Monitor {
     pub target: String,
     pub endpoint: Endpoint,
-    pub subscribe: Option<String>,
+    pub subscribe: Vec<String>,
     pub ping_interval: Duration,
     pub recorder: MessageRecorder,
     pub metrics: Arc<MonitorMetrics>,
@@ -163,9 +166,11 @@ impl Monitor {
                     );
                     errors(e.reason);
                 }
-                Ok(Ok(mut socket)) => {
+                Ok(Ok(open)) => {
                     connected.set(1);
                     backoff.reset();
+                    *self.recorder.state().tls.lock().expect("not poisoned") = open.tls;
+                    let mut socket = open.socket;
                     let reason = self.read_until_closed(&mut socket, &missed_pongs).await;
                     connected.set(0);
                     errors(reason);
@@ -191,10 +196,10 @@ impl Monitor {
 
     /// Reads until the connection ends; returns why it ended.
     async fn read_until_closed(&self, socket: &mut super::connect::Socket, missed_pongs: &IntCounter) -> Reason {
-        if let Some(text) = &self.subscribe
-            && let Err(e) = socket.send(Message::text(text.as_str())).await
-        {
-            return failure(e).reason;
+        for text in &self.subscribe {
+            if let Err(e) = socket.send(Message::text(text.as_str())).await {
+                return failure(e).reason;
+            }
         }
         let mut pings = tokio::time::interval(self.ping_interval);
         pings.tick().await;
