@@ -9,6 +9,7 @@ import os
 import time
 
 from celery import Celery
+from celery.exceptions import Reject
 
 broker = os.environ["TICKWATCH_BROKER_URL"]
 # RabbitMQ brokers keep results in reply queues; Redis brokers in the same Redis.
@@ -48,3 +49,17 @@ def sleep(seconds):
 def tick(symbol, seq, price):
     """What a market-data pipeline task looks like: one tick in, a small record out."""
     return {"symbol": symbol, "seq": seq, "price": price}
+
+
+@app.task(name="tickwatch.flaky", bind=True, max_retries=3)
+def flaky(self):
+    """Fails its first run and is retried at once: a task-retried event, then success."""
+    if self.request.retries == 0:
+        raise self.retry(countdown=0)
+    return "second time lucky"
+
+
+@app.task(name="tickwatch.reject", acks_late=True)
+def reject():
+    """Refuses its message without requeueing it: a task-rejected event."""
+    raise Reject("not for us", requeue=False)

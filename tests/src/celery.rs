@@ -83,19 +83,32 @@ impl CeleryClient {
     /// Sends `count` calls of `task` with positional `args` (a JSON array) to `queue`,
     /// optionally with a priority; returns the task ids.
     pub fn send(&self, task: &str, queue: &str, count: usize, args: &str, priority: Option<u8>) -> Result<Vec<String>> {
-        let mut command = Command::new(venv_binary("python")?);
-        command.args(["send_tasks.py", task, queue, &count.to_string(), args]);
-        if let Some(p) = priority {
-            command.arg(p.to_string());
-        }
-        let output = command
+        let count = count.to_string();
+        let priority = priority.map(|p| p.to_string());
+        let mut script_args = vec![task, queue, count.as_str(), args];
+        script_args.extend(priority.as_deref());
+        self.run("send_tasks.py", &script_args)
+    }
+
+    /// Gives the worker on `queue` one task of every outcome: succeeded, failed, retried,
+    /// rejected, and one revoked (`tests/python/celery_workload.py`); returns the revoked
+    /// task's id.
+    pub fn every_outcome(&self, queue: &str) -> Result<Vec<String>> {
+        self.run("celery_workload.py", &[queue])
+    }
+
+    /// Runs a script of `tests/python` with this client's app; its output lines.
+    fn run(&self, script: &str, args: &[&str]) -> Result<Vec<String>> {
+        let output = Command::new(venv_binary("python")?)
+            .arg(script)
+            .args(args)
             .current_dir(repo_root().join("tests/python"))
             .env("TICKWATCH_BROKER_URL", &self.broker_url)
             .env("TICKWATCH_KEYPREFIX", &self.key_prefix)
             .output()
-            .map_err(|e| KitError(format!("cannot run send_tasks.py: {e}")))?;
+            .map_err(|e| KitError(format!("cannot run {script}: {e}")))?;
         if !output.status.success() {
-            return Err(KitError(format!("send_tasks.py failed: {}", String::from_utf8_lossy(&output.stderr))));
+            return Err(KitError(format!("{script} failed: {}", String::from_utf8_lossy(&output.stderr))));
         }
         Ok(String::from_utf8_lossy(&output.stdout).lines().map(str::to_owned).collect())
     }

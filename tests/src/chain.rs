@@ -120,14 +120,9 @@ impl Chain {
         toml::to_string(&scenario).map_err(|e| KitError(format!("{}: {e}", path.display())))
     }
 
-    /// Prometheus's query API: the result vector of `expr` now.
+    /// Prometheus's query API: the answer to `expr` now.
     pub fn query(&self, expr: &str) -> serde_json::Value {
-        let Ok(url) =
-            url::Url::parse_with_params(&format!("{}/api/v1/query", self.prometheus.url()), &[("query", expr)])
-        else {
-            return serde_json::Value::Null;
-        };
-        reqwest::blocking::get(url).and_then(|r| r.json()).unwrap_or_default()
+        self.prometheus.query(expr)
     }
 }
 

@@ -67,6 +67,14 @@ impl Prometheus {
     }
 
     /// `http://127.0.0.1:PORT` (`https://` for a TLS server).
+    /// The query API's answer to `expr` now (`Null` when Prometheus does not answer).
+    pub fn query(&self, expr: &str) -> serde_json::Value {
+        let Ok(url) = url::Url::parse_with_params(&format!("{}/api/v1/query", self.url()), &[("query", expr)]) else {
+            return serde_json::Value::Null;
+        };
+        reqwest::blocking::get(url).and_then(|r| r.json()).unwrap_or_default()
+    }
+
     pub fn url(&self) -> String {
         format!("{}://127.0.0.1:{}", self.scheme, self.port)
     }
