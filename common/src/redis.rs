@@ -70,3 +70,56 @@ pub fn glob_escape(text: &str) -> String {
     }
     out
 }
+
+/// The URL of the master named `master_name` as the Sentinels of `sentinels` (Kombu's
+/// `sentinel://[:password@]host:port[/db];sentinel://host:port...`) report it now: the
+/// first Sentinel that answers wins. The password and database of the first URL are the
+/// master's (Kombu's reading); the Sentinels are asked without credentials.
+pub async fn sentinel_master(sentinels: &str, master_name: &str) -> Result<String, String> {
+    let urls = sentinel_urls(sentinels)?;
+    let first = &urls[0];
+    let mut failures = Vec::new();
+    for url in &urls {
+        let address = format!("redis://{}:{}", url.host_str().unwrap_or_default(), url.port().unwrap_or(26379));
+        let answer = async {
+            let mut con =
+                client(&address, None)?.get_multiplexed_async_connection().await.map_err(|e| e.to_string())?;
+            let reply: Option<(String, u16)> = redis::cmd("SENTINEL")
+                .arg("GET-MASTER-ADDR-BY-NAME")
+                .arg(master_name)
+                .query_async(&mut con)
+                .await
+                .map_err(|e| e.to_string())?;
+            reply.ok_or_else(|| format!("it monitors no master named `{master_name}`"))
+        };
+        match tokio::time::timeout(Duration::from_secs(2), answer).await {
+            Ok(Ok((host, port))) => {
+                let auth = match first.password() {
+                    Some(password) => format!("{}:{password}@", first.username()),
+                    None => String::new(),
+                };
+                let host = if host.contains(':') { format!("[{host}]") } else { host };
+                return Ok(format!("redis://{auth}{host}:{port}{}", first.path()));
+            }
+            Ok(Err(e)) => failures.push(format!("{address}: {e}")),
+            Err(_) => failures.push(format!("{address}: no answer within 2 s")),
+        }
+    }
+    Err(format!("no Sentinel named the master `{master_name}`: {}", failures.join("; ")))
+}
+
+/// The Sentinels of a `sentinel://...;sentinel://...` broker URL.
+pub fn sentinel_urls(sentinels: &str) -> Result<Vec<url::Url>, String> {
+    let urls: Vec<url::Url> = sentinels
+        .split(';')
+        .filter(|part| !part.trim().is_empty())
+        .map(|part| match url::Url::parse(part.trim()) {
+            Ok(url) if url.scheme() == "sentinel" && url.host_str().is_some() => Ok(url),
+            _ => Err(format!("`{}` is not sentinel://host:port", crate::redact::redact_url(part.trim()))),
+        })
+        .collect::<Result<_, _>>()?;
+    if urls.is_empty() {
+        return Err("no Sentinel address".to_owned());
+    }
+    Ok(urls)
+}

@@ -18,6 +18,54 @@ pub fn connect(url: &str, tls: Option<&TlsConfig>) -> Result<ConnectionManager, 
     tickwatch_common::redis::connect(url, tls, None)
 }
 
+/// A target's Redis: one address, or the master a set of Sentinels names (Kombu's
+/// `sentinel://` brokers).
+pub enum Link {
+    Direct(ConnectionManager),
+    /// The Sentinels' URL, the master's name, and the master last named with its
+    /// connection.
+    Sentinel {
+        sentinels: String,
+        master_name: String,
+        current: tokio::sync::Mutex<Option<(String, ConnectionManager)>>,
+    },
+}
+
+impl Link {
+    /// `url` is `redis://`/`rediss://`, or `sentinel://...` with `master_name`.
+    pub fn new(url: &str, tls: Option<&TlsConfig>, master_name: Option<&str>) -> Result<Link, String> {
+        match (url.starts_with("sentinel:"), master_name) {
+            (false, _) => Ok(Link::Direct(connect(url, tls)?)),
+            (true, Some(name)) => {
+                tickwatch_common::redis::sentinel_urls(url)?;
+                let current = tokio::sync::Mutex::new(None);
+                Ok(Link::Sentinel { sentinels: url.to_owned(), master_name: name.to_owned(), current })
+            }
+            (true, None) => Err("a sentinel:// URL needs master_name".to_owned()),
+        }
+    }
+
+    /// The connection to use now. Through Sentinels the master is asked for at every
+    /// call (one round trip to a Sentinel), so a failover is followed at the next scrape;
+    /// the connection is kept while the master stays where it was.
+    pub async fn get(&self) -> Result<ConnectionManager, String> {
+        let Link::Sentinel { sentinels, master_name, current } = self else {
+            let Link::Direct(con) = self else { unreachable!("two variants") };
+            return Ok(con.clone());
+        };
+        let master = tickwatch_common::redis::sentinel_master(sentinels, master_name).await?;
+        let mut current = current.lock().await;
+        match current.as_ref() {
+            Some((url, con)) if *url == master => Ok(con.clone()),
+            _ => {
+                let con = connect(&master, None)?;
+                *current = Some((master, con.clone()));
+                Ok(con)
+            }
+        }
+    }
+}
+
 /// The bounded `reason` label of a Redis failure.
 pub fn reason(error: &RedisError) -> Reason {
     if tickwatch_common::tls::explain(error).is_some() {

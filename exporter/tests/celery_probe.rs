@@ -271,12 +271,12 @@ fn kombus_global_keyprefix_is_followed_for_queues_bindings_and_events() {
          discover = true\nevents = true\n",
         redis.url()
     ));
-    let worker = CeleryWorker::start_with_key_prefix(&redis.url(), &["kit"], "app:").unwrap();
+    let worker = CeleryWorker::start_with_app(&redis.url(), &["kit"], &[("TICKWATCH_KEYPREFIX", "app:")]).unwrap();
     let host = worker.hostname().to_owned();
     wait_for("the prefixed worker's heartbeat", Duration::from_secs(20), || {
         value(&exporter.metrics(), "celery_worker_up", &[("target", "prefixed"), ("hostname", &host)]) == Some(1.0)
     });
-    let client = CeleryClient::with_key_prefix(&redis.url(), "app:");
+    let client = CeleryClient::with_app(&redis.url(), &[("TICKWATCH_KEYPREFIX", "app:")]);
     client.send("tickwatch.add", "kit", 2, "[1, 2]", None).unwrap();
     // Nobody consumes `pending`: its tasks stay in `app:pending`, found from `app:_kombu.binding.*`.
     client.send("tickwatch.add", "pending", 4, "[1, 2]", None).unwrap();
@@ -288,5 +288,52 @@ fn kombus_global_keyprefix_is_followed_for_queues_bindings_and_events() {
         let pending = [("target", "prefixed"), ("queue_name", "pending")];
         value(&text, "celery_queue_length", &pending) == Some(4.0)
             && tasks(&text, "prefixed", "succeeded", "tickwatch.add", "kit") == 2.0
+    });
+}
+
+#[test]
+fn a_sentinel_broker_is_followed_through_a_failover() {
+    let mut primary = RedisServer::start().unwrap();
+    let replica = RedisServer::start_replica_of(primary.port()).unwrap();
+    let sentinel = RedisServer::start_sentinel_of("tasks", primary.port()).unwrap();
+    let broker = format!("sentinel://127.0.0.1:{}/0", sentinel.port());
+    let exporter = start_exporter(&format!(
+        "[[celery]]\nname = \"ha\"\nbroker = \"{broker}\"\nmaster_name = \"tasks\"\nqueues = [\"kit\", \"pending\"]\nevents = true\n"
+    ));
+    let app = [("TICKWATCH_MASTER_NAME", "tasks")];
+    let worker = CeleryWorker::start_with_app(&broker, &["kit"], &app).unwrap();
+    let host = worker.hostname().to_owned();
+    wait_for("the worker's heartbeat through the Sentinel", Duration::from_secs(30), || {
+        value(&exporter.metrics(), "celery_worker_up", &[("target", "ha"), ("hostname", &host)]) == Some(1.0)
+    });
+    let client = CeleryClient::with_app(&broker, &app);
+    client.send("tickwatch.add", "kit", 2, "[1, 2]", None).unwrap();
+    client.send("tickwatch.add", "pending", 3, "[1, 2]", None).unwrap();
+    let pending = |text: &str| value(text, "celery_queue_length", &[("target", "ha"), ("queue_name", "pending")]);
+    wait_for("the queue and the events through the Sentinel", Duration::from_secs(30), || {
+        let text = exporter.metrics();
+        pending(&text) == Some(3.0) && tasks(&text, "ha", "succeeded", "tickwatch.add", "kit") == 2.0
+    });
+
+    // The master dies; the Sentinel promotes the replica (once it has learnt of it from
+    // the master's INFO), which holds the same tasks.
+    let mut ask = sentinel.connection().unwrap();
+    wait_for("the Sentinel to know the replica", Duration::from_secs(30), || {
+        let replicas: Vec<redis::Value> = redis::cmd("SENTINEL").arg("REPLICAS").arg("tasks").query(&mut ask).unwrap();
+        !replicas.is_empty()
+    });
+    let replicated = || -> i64 { redis::cmd("LLEN").arg("pending").query(&mut replica.connection().unwrap()).unwrap() };
+    wait_for("the replica to hold the pending tasks", Duration::from_secs(20), || replicated() == 3);
+    primary.kill();
+    // Sentinel kills the promoted replica's clients, so each look is a new connection.
+    wait_for("the replica to be promoted", Duration::from_secs(60), || {
+        let role: Vec<redis::Value> =
+            replica.connection().map(|mut c| redis::cmd("ROLE").query(&mut c).unwrap_or_default()).unwrap();
+        matches!(role.first(), Some(redis::Value::BulkString(r)) if r == b"master")
+    });
+    let _: () = redis::cmd("LPUSH").arg("pending").arg("{}").exec(&mut replica.connection().unwrap()).unwrap();
+    wait_for("the exporter to follow the new master", Duration::from_secs(30), || {
+        let text = exporter.metrics();
+        value(&text, "tickwatch_probe_success", &[("target", "ha")]) == Some(1.0) && pending(&text) == Some(4.0)
     });
 }

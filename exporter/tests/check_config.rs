@@ -36,6 +36,10 @@ name = "broker"
 broker = "amqp://app:s3cret@127.0.0.1/%2f"
 discover = true
 global_keyprefix = "app:"
+[[celery]]
+name = "ha"
+broker = "sentinel://127.0.0.1:26379;redis://127.0.0.1:6379"
+queues = ["celery"]
 [[mongodb]]
 name = "store"
 uri = "mongodb://127.0.0.1:27017"
@@ -55,6 +59,8 @@ x = 1
         "FILE: redis[2].urll: unknown field `urll`",
         "FILE: celery[0].discover: queue discovery needs a Redis broker",
         "FILE: celery[0].global_keyprefix: a Kombu option of Redis brokers",
+        "FILE: celery[1].broker: `redis://127.0.0.1:6379` is not sentinel://host:port",
+        "FILE: celery[1].master_name: a sentinel:// broker needs the master's name",
         "FILE: mongodb[0].collections[0]: set either name or pattern",
         "FILE: mongodb[0].collections[1].pattern: `nifty[` is not a shell pattern",
         "FILE: defaults.celery_queue_wait_buckets: [1.0, 0.5] must be finite bucket bounds",
@@ -64,7 +70,7 @@ x = 1
         assert!(stderr.contains(line), "missing `{line}` in:\n{stderr}");
     }
     assert!(!stderr.contains("s3cret"), "a password leaked:\n{stderr}");
-    assert!(stderr.contains("11 problem(s) in FILE"), "{stderr}");
+    assert!(stderr.contains("13 problem(s) in FILE"), "{stderr}");
 }
 
 #[test]

@@ -1,7 +1,8 @@
 """A small Celery app that the tickwatch test kit runs as a real worker.
 
-The broker comes from TICKWATCH_BROKER_URL (Redis or RabbitMQ), Kombu's global_keyprefix
-from TICKWATCH_KEYPREFIX; results go to the same Redis (RabbitMQ: reply queues) so tests
+The broker comes from TICKWATCH_BROKER_URL (Redis, RabbitMQ or Sentinels), Kombu's
+global_keyprefix from TICKWATCH_KEYPREFIX, a Sentinel master's name from
+TICKWATCH_MASTER_NAME; results go to the same Redis (RabbitMQ: reply queues) so tests
 can see what the worker did. Task events are on (`-E` plus task_send_sent_event) because the
 exporter's Celery event consumer is tested against them.
 """
@@ -12,12 +13,18 @@ from celery import Celery
 from celery.exceptions import Reject
 
 broker = os.environ["TICKWATCH_BROKER_URL"]
-# RabbitMQ brokers keep results in reply queues; Redis brokers in the same Redis.
-default_backend = broker if broker.startswith("redis") else "rpc://"
+# Redis brokers keep results in the same Redis, RabbitMQ brokers in reply queues; behind
+# Sentinels no results are kept.
+default_backend = {"redis": broker, "amqp": "rpc://"}.get(broker.split(":")[0])
 app = Celery("tickwatch_kit", broker=broker, backend=os.environ.get("TICKWATCH_RESULT_URL", default_backend))
+transport_options = {}
 if os.environ.get("TICKWATCH_KEYPREFIX"):
     # Kombu prefixes every key and channel of the broker with it.
-    app.conf.broker_transport_options = {"global_keyprefix": os.environ["TICKWATCH_KEYPREFIX"]}
+    transport_options["global_keyprefix"] = os.environ["TICKWATCH_KEYPREFIX"]
+if os.environ.get("TICKWATCH_MASTER_NAME"):
+    # A sentinel:// broker: the master the Sentinels know by this name.
+    transport_options["master_name"] = os.environ["TICKWATCH_MASTER_NAME"]
+app.conf.broker_transport_options = transport_options
 app.conf.update(
     task_serializer="json",
     result_serializer="json",

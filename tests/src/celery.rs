@@ -19,24 +19,26 @@ impl CeleryWorker {
     /// Starts a worker consuming `queues` with two pool processes and waits until it
     /// reports ready.
     pub fn start(broker_url: &str, queues: &[&str]) -> Result<CeleryWorker> {
-        CeleryWorker::start_with_key_prefix(broker_url, queues, "")
+        CeleryWorker::start_with_app(broker_url, queues, &[])
     }
 
-    /// [`CeleryWorker::start`] for an app with Kombu's `global_keyprefix` (Redis
-    /// brokers; empty for none).
-    pub fn start_with_key_prefix(broker_url: &str, queues: &[&str], key_prefix: &str) -> Result<CeleryWorker> {
+    /// [`CeleryWorker::start`] for an app with broker transport options, as
+    /// `tests/python/celery_app.py` reads them: `TICKWATCH_KEYPREFIX` (Kombu's
+    /// `global_keyprefix`), `TICKWATCH_MASTER_NAME` (a `sentinel://` broker's master).
+    pub fn start_with_app(broker_url: &str, queues: &[&str], app: &[(&str, &str)]) -> Result<CeleryWorker> {
         let dir = tempfile::Builder::new().prefix("tickwatch-celery-").tempdir()?;
         let n = WORKERS.fetch_add(1, Ordering::Relaxed);
         let hostname = format!("kit{}-{n}@localhost", std::process::id());
         let (celery, app_dir, broker_url) =
             (venv_binary("celery")?, repo_root().join("tests/python"), broker_url.to_owned());
-        let (queues, node, key_prefix) = (queues.join(","), hostname.clone(), key_prefix.to_owned());
+        let (queues, node) = (queues.join(","), hostname.clone());
+        let app: Vec<(String, String)> = app.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
         let command = move || {
             let mut command = Command::new(&celery);
             command.args(["-A", "celery_app", "worker", "--loglevel=INFO", "--concurrency=2", "--events"]);
             command.args(["--without-mingle", "--without-gossip", "--hostname", &node, "--queues", &queues]);
             command.current_dir(&app_dir).env("TICKWATCH_BROKER_URL", &broker_url);
-            command.env("TICKWATCH_KEYPREFIX", &key_prefix);
+            command.envs(app.iter().cloned());
             command
         };
         let log = dir.path().join("worker.log");
@@ -67,17 +69,20 @@ impl Server for CeleryWorker {
 /// application would enqueue (`tests/python/send_tasks.py`).
 pub struct CeleryClient {
     broker_url: String,
-    key_prefix: String,
+    /// The app's settings, as [`CeleryWorker::start_with_app`] takes them.
+    app: Vec<(String, String)>,
 }
 
 impl CeleryClient {
     pub fn new(broker_url: &str) -> CeleryClient {
-        CeleryClient { broker_url: broker_url.to_owned(), key_prefix: String::new() }
+        CeleryClient::with_app(broker_url, &[])
     }
 
-    /// A client of an app with Kombu's `global_keyprefix`.
-    pub fn with_key_prefix(broker_url: &str, key_prefix: &str) -> CeleryClient {
-        CeleryClient { broker_url: broker_url.to_owned(), key_prefix: key_prefix.to_owned() }
+    /// A client of an app with broker transport options (see
+    /// [`CeleryWorker::start_with_app`]).
+    pub fn with_app(broker_url: &str, app: &[(&str, &str)]) -> CeleryClient {
+        let app = app.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        CeleryClient { broker_url: broker_url.to_owned(), app }
     }
 
     /// Sends `count` calls of `task` with positional `args` (a JSON array) to `queue`,
@@ -104,7 +109,7 @@ impl CeleryClient {
             .args(args)
             .current_dir(repo_root().join("tests/python"))
             .env("TICKWATCH_BROKER_URL", &self.broker_url)
-            .env("TICKWATCH_KEYPREFIX", &self.key_prefix)
+            .envs(self.app.iter().cloned())
             .output()
             .map_err(|e| KitError(format!("cannot run {script}: {e}")))?;
         if !output.status.success() {

@@ -80,7 +80,8 @@ impl RedisServer {
             };
             command.args(["--bind", "127.0.0.1"]);
             if sentinel.is_none() {
-                command.args(["--save", "", "--appendonly", "no"]);
+                // A replica's first sync starts at once, not after Redis's 5 s wait for others.
+                command.args(["--save", "", "--appendonly", "no", "--repl-diskless-sync-delay", "0"]);
             }
             command.args(["--daemonize", "no", "--logfile", ""]).arg("--dir").arg(&d).args(&args);
             command

@@ -12,8 +12,13 @@ use tickwatch_common::{default, duration};
 pub struct CeleryTarget {
     /// Unique target name.
     pub name: String,
-    /// `redis://...`, `rediss://...` (TLS), `amqp://...` or `amqps://...` (RabbitMQ).
+    /// `redis://...`, `rediss://...` (TLS), `amqp://...` or `amqps://...` (RabbitMQ), or
+    /// Kombu's `sentinel://[:password@]host:port[/db];sentinel://host:port...` (with
+    /// `master_name`; the password and database are the master's).
     pub broker: String,
+    /// For `sentinel://` brokers: the master's name (Kombu's `master_name` transport
+    /// option). The Sentinels are asked for it at every scrape, so a failover is followed.
+    pub master_name: Option<String>,
     /// TLS for `rediss://` and `amqps://`: `{ ca_file, cert_file, key_file,
     /// insecure_skip_verify }` (Prometheus's names; `server_name` is not supported, and
     /// AMQP takes no `insecure_skip_verify`). Without it the public web roots are trusted.
@@ -67,28 +72,26 @@ impl Target for CeleryTarget {
     }
 
     fn validate(&self, _config: &Config, problems: &mut TargetProblems) {
-        match check_url(&self.broker, &["redis", "rediss", "amqp", "amqps"]) {
-            Err(why) => problems.at("broker", why),
-            Ok(scheme) if scheme.starts_with("amqp") => {
-                let tls = self.tls_config.clone().unwrap_or_default();
-                check_tls(&tls, scheme == "amqps", "amqps://", problems);
-                if let Err(why) = tls.refuse_server_name("AMQP brokers") {
-                    problems.at("tls_config.server_name", why);
-                }
-                if tls.insecure_skip_verify {
-                    problems.at(
-                        "tls_config.insecure_skip_verify",
-                        "not supported for AMQP brokers: trust the broker's CA with ca_file instead",
-                    );
-                }
-                if self.discover {
-                    problems.at("discover", "queue discovery needs a Redis broker; list the queues instead");
-                }
-                if !self.global_keyprefix.is_empty() {
-                    problems.at("global_keyprefix", "a Kombu option of Redis brokers; RabbitMQ has no key prefix");
-                }
+        let sentinel = self.broker.starts_with("sentinel:");
+        if sentinel {
+            if let Err(why) = tickwatch_common::redis::sentinel_urls(&self.broker) {
+                problems.at("broker", why);
             }
-            Ok(_) => check_redis(&self.broker, "broker", self.tls_config.as_ref(), problems),
+            if self.master_name.is_none() {
+                problems.at("master_name", "a sentinel:// broker needs the master's name (Kombu's master_name)");
+            }
+            if self.tls_config.is_some() {
+                problems.at("tls_config", "not supported with sentinel:// brokers");
+            }
+        } else {
+            match check_url(&self.broker, &["redis", "rediss", "amqp", "amqps"]) {
+                Err(why) => problems.at("broker", why),
+                Ok(scheme) if scheme.starts_with("amqp") => self.validate_amqp(scheme == "amqps", problems),
+                Ok(_) => check_redis(&self.broker, "broker", self.tls_config.as_ref(), problems),
+            }
+            if self.master_name.is_some() {
+                problems.at("master_name", "names the master of a sentinel:// broker; this broker is not one");
+            }
         }
         if self.queues.is_empty() && !self.discover {
             problems.at("queues", "list the queues to watch, or set discover = true");
@@ -98,6 +101,29 @@ impl Target for CeleryTarget {
         }
         if self.max_task_names == 0 || self.max_workers == 0 {
             problems.whole("max_task_names and max_workers must be at least 1");
+        }
+    }
+}
+
+impl CeleryTarget {
+    /// What a RabbitMQ broker cannot do.
+    fn validate_amqp(&self, amqps: bool, problems: &mut TargetProblems) {
+        let tls = self.tls_config.clone().unwrap_or_default();
+        check_tls(&tls, amqps, "amqps://", problems);
+        if let Err(why) = tls.refuse_server_name("AMQP brokers") {
+            problems.at("tls_config.server_name", why);
+        }
+        if tls.insecure_skip_verify {
+            problems.at(
+                "tls_config.insecure_skip_verify",
+                "not supported for AMQP brokers: trust the broker's CA with ca_file instead",
+            );
+        }
+        if self.discover {
+            problems.at("discover", "queue discovery needs a Redis broker; list the queues instead");
+        }
+        if !self.global_keyprefix.is_empty() {
+            problems.at("global_keyprefix", "a Kombu option of Redis brokers; RabbitMQ has no key prefix");
         }
     }
 }

@@ -4,6 +4,7 @@ use crate::config::Config;
 use crate::discovery::{Cached, Discovered};
 use crate::exposition::{Samples, families};
 use crate::probe::{Probe, ProbeError, ProbeFuture, ProbeResult};
+use crate::reason::Reason;
 use crate::redis_conn::{self, pipelined};
 use redis::Value;
 use redis::aio::ConnectionManager;
@@ -104,7 +105,7 @@ enum Read {
 /// Queue lengths on a Redis broker.
 pub struct RedisQueues {
     name: String,
-    connection: ConnectionManager,
+    link: redis_conn::Link,
     /// Kombu's `global_keyprefix`, before every key.
     prefix: String,
     queues: Vec<String>,
@@ -124,7 +125,7 @@ impl RedisQueues {
     pub fn new(target: &CeleryTarget, config: &Config) -> Result<RedisQueues, String> {
         Ok(RedisQueues {
             name: target.name.clone(),
-            connection: redis_conn::connect(&target.broker, target.tls_config.as_ref())?,
+            link: redis_conn::Link::new(&target.broker, target.tls_config.as_ref(), target.master_name.as_deref())?,
             prefix: target.global_keyprefix.clone(),
             queues: target.queues.clone(),
             discover: target.discover,
@@ -135,8 +136,7 @@ impl RedisQueues {
         })
     }
 
-    async fn discover(&self) -> Result<Discovered, ProbeError> {
-        let mut con = self.connection.clone();
+    async fn discover(&self, mut con: ConnectionManager) -> Result<Discovered, ProbeError> {
         let bindings = format!("{}_kombu.binding.", self.prefix);
         let patterns = [format!("{}*", tickwatch_common::redis::glob_escape(&bindings))];
         let (sets, _) = redis_conn::scan(&mut con, &patterns, Some("set"), usize::MAX).await?;
@@ -155,7 +155,11 @@ impl RedisQueues {
     }
 
     /// Each queue's length (the sum of its priority lists) and the unacked hash's.
-    async fn lengths(&self, queues: &[String]) -> Result<(Vec<i64>, Option<i64>), redis::RedisError> {
+    async fn lengths(
+        &self,
+        mut con: ConnectionManager,
+        queues: &[String],
+    ) -> Result<(Vec<i64>, Option<i64>), redis::RedisError> {
         let steps: Steps = self.steps.iter().map(|&s| bit(s)).fold(0, |all, b| all | b);
         let read_first: Vec<Steps> = {
             let holding = self.holding.lock().expect("not poisoned");
@@ -197,7 +201,6 @@ impl RedisQueues {
         let mut counted = Counted { totals: vec![0; queues.len()], held: vec![0; queues.len()] };
         let mut appeared = Vec::new();
         let mut unacked = None;
-        let mut con = self.connection.clone();
         pipelined(&mut con, plan.len(), command, |position, reply| match (plan[position], reply) {
             (Read::Length { queue, step }, Value::Int(n)) => counted.add(queue, step, n),
             (Read::Appeared { first, end }, Value::Int(n)) if n > 0 => appeared.extend(first..end),
@@ -222,15 +225,16 @@ impl RedisQueues {
 
     async fn read(&self) -> ProbeResult {
         let mut out = Samples::new();
+        let con = self.link.get().await.map_err(|e| ProbeError::new(Reason::Connection, e))?;
         let mut queues = self.queues.clone();
         if self.discover {
-            let found = self.bindings.get(|| self.discover()).await?;
+            let found = self.bindings.get(|| self.discover(con.clone())).await?;
             found.report("celery", &self.name, "queues", &mut out);
             queues.extend(found.keys.iter().cloned());
             queues.sort();
             queues.dedup();
         }
-        let (totals, unacked) = self.lengths(&queues).await?;
+        let (totals, unacked) = self.lengths(con, &queues).await?;
         for (queue, total) in queues.iter().zip(totals) {
             out.add(&QUEUE_LENGTH, &[("target", &self.name), ("queue_name", queue)], total as f64);
         }

@@ -179,6 +179,8 @@ pub struct EventSettings {
     pub tls: Option<TlsConfig>,
     /// Kombu's `global_keyprefix` (Redis brokers).
     pub key_prefix: String,
+    /// For `sentinel://` brokers: the master's name.
+    pub master_name: Option<String>,
     pub max_task_names: usize,
     pub max_workers: usize,
     pub worker_timeout: Duration,
@@ -192,6 +194,7 @@ impl EventSettings {
             url: t.broker.clone(),
             tls: t.tls_config.clone(),
             key_prefix: t.global_keyprefix.clone(),
+            master_name: t.master_name.clone(),
             max_task_names: t.max_task_names,
             max_workers: t.max_workers,
             worker_timeout: t.worker_timeout,
@@ -535,6 +538,7 @@ mod tests {
             url: "redis://127.0.0.1/0".into(),
             tls: None,
             key_prefix: String::new(),
+            master_name: None,
             max_task_names,
             max_workers: 2,
             worker_timeout: Duration::from_secs(10),
