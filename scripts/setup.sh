@@ -3,7 +3,9 @@
 #   - Debian packages: redis-server, rabbitmq-server, prometheus, prometheus-alertmanager,
 #     chromium (headless, to load the load report in a real browser), curl and
 #     apache2-utils' htpasswd (real HTTPS and bcrypt clients for the web config tests),
-#     kubernetes-client's kubectl (renders the kustomize manifests in deploy/kubernetes)
+#     kubernetes-client's kubectl (renders the kustomize manifests in deploy/kubernetes),
+#     dnsmasq-base and iproute2 (a DNS server in a network namespace of the test's own,
+#     for mongodb+srv:// names)
 #   - a Python virtual environment at .venv/ (ignored by git) with pinned versions of the
 #     third-party servers the tests talk to (secantusdb, celery[redis], websockets) and
 #     kubernetes-validate (checks the rendered manifests against Kubernetes' schemas).
@@ -18,7 +20,8 @@ need=()
 for pair in redis-server:redis-server rabbitmq-server:rabbitmq-server \
             prometheus:prometheus promtool:prometheus \
             prometheus-alertmanager:prometheus-alertmanager amtool:prometheus-alertmanager \
-            chromium:chromium curl:curl htpasswd:apache2-utils kubectl:kubernetes-client; do
+            chromium:chromium curl:curl htpasswd:apache2-utils kubectl:kubernetes-client \
+            dnsmasq:dnsmasq-base ip:iproute2; do
   bin="${pair%%:*}"; pkg="${pair#*:}"
   if ! command -v "$bin" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$bin" ] && [ ! -x "/usr/lib/rabbitmq/bin/$bin" ]; then
     case " ${need[*]-} " in *" $pkg "*) ;; *) need+=("$pkg") ;; esac

@@ -55,8 +55,13 @@ pub async fn client(
     app_name: &str,
     timeout: Duration,
     tls: Option<&MongoTls>,
-) -> Result<mongodb::Client, String> {
-    let mut options = ClientOptions::parse(uri).await.map_err(|e| format!("cannot use the MongoDB URI: {}", e.kind))?;
+) -> Result<mongodb::Client, ClientError> {
+    let mut options = ClientOptions::parse(uri).await.map_err(|e| match *e.kind {
+        mongodb::error::ErrorKind::DnsResolve { .. } => {
+            ClientError::Unresolved(format!("cannot resolve the mongodb+srv:// name: {}", e.kind))
+        }
+        _ => ClientError::Unusable(format!("cannot use the MongoDB URI: {}", e.kind)),
+    })?;
     options.app_name = Some(app_name.to_owned());
     options.server_selection_timeout = Some(timeout);
     options.connect_timeout = Some(timeout);
@@ -64,5 +69,30 @@ pub async fn client(
         crate::tls::provider();
         options.tls = Some(Tls::Enabled(tls.options.clone()));
     }
-    mongodb::Client::with_options(options).map_err(|e| format!("cannot build the MongoDB client: {}", e.kind))
+    mongodb::Client::with_options(options)
+        .map_err(|e| ClientError::Unusable(format!("cannot build the MongoDB client: {}", e.kind)))
+}
+
+/// Why no client could be made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientError {
+    /// A `mongodb+srv://` name's SRV or TXT records could not be read (DNS down, name
+    /// gone): worth retrying.
+    Unresolved(String),
+    /// The URI or the options cannot be used: the config has to change.
+    Unusable(String),
+}
+
+impl std::fmt::Display for ClientError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ClientError::Unresolved(why) | ClientError::Unusable(why) => f.write_str(why),
+        }
+    }
+}
+
+impl From<ClientError> for String {
+    fn from(error: ClientError) -> String {
+        error.to_string()
+    }
 }

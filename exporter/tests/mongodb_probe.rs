@@ -5,7 +5,7 @@ mod common;
 use common::{start_exporter, wait_for};
 use mongodb::bson::{DateTime, Document, doc};
 use std::time::Duration;
-use tickwatch_tests::{MongoServer, Server, value};
+use tickwatch_tests::{MongoServer, NetNamespace, Server, ServerProcess, binary, value, venv_binary};
 
 fn insert_chains(uri: &str, count: i64, newest_age_ms: i64) -> i64 {
     let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -131,4 +131,75 @@ fn collections_found_by_pattern_are_reported_and_capped() {
     let text = capped.metrics();
     assert_eq!(value(&text, "tickwatch_discovered_keys", &what), Some(1.0), "{text}");
     assert_eq!(value(&text, "tickwatch_discovery_truncated", &what), Some(1.0));
+}
+
+/// `mongodb+srv://` through the system's resolver, in a network namespace whose
+/// resolv.conf points at a real DNS server (dnsmasq) holding the SRV and TXT records of
+/// a real MongoDB-wire server there; a name nobody serves fails with reason `connection`.
+#[test]
+fn mongodb_srv_names_are_resolved_through_the_system_resolver() {
+    let ns = NetNamespace::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (dns_ns, dnsmasq) = (ns.clone(), binary("dnsmasq").unwrap());
+    let dns = move || {
+        let mut command = dns_ns.command(&dnsmasq);
+        command.args(["--keep-in-foreground", "--no-resolv", "--no-hosts", "--listen-address=127.0.0.1"]);
+        command.args(["--bind-interfaces", "--port=53", "--log-facility=-"]);
+        command.arg("--srv-host=_mongodb._tcp.store.tickwatch.test,db1.tickwatch.test,27017");
+        command.args(["--address=/db1.tickwatch.test/127.0.0.1", "--txt-record=store.tickwatch.test,authSource=admin"]);
+        command
+    };
+    let ready_ns = ns.clone();
+    let _dns = ServerProcess::start("dnsmasq", &dir.path().join("dns.log"), Duration::from_secs(10), dns, move || {
+        ready_ns.accepts(53)
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+    let (mongo_ns, secantusd) = (ns.clone(), venv_binary("secantusd-py").unwrap());
+    let mongo = move || {
+        let mut command = mongo_ns.command(&secantusd);
+        command.args(["--host", "127.0.0.1", "--port", "27017", "--storage-path", ":memory:"]);
+        command
+    };
+    let ready_ns = ns.clone();
+    let _mongo =
+        ServerProcess::start("secantusd", &dir.path().join("mongo.log"), Duration::from_secs(30), mongo, move || {
+            ready_ns.accepts(27017)
+        })
+        .unwrap();
+    let config = dir.path().join("exporter.toml");
+    std::fs::write(
+        &config,
+        "[web]\nlisten_address = \"127.0.0.1:10089\"\n\
+         [[mongodb]]\nname = \"srv\"\nuri = \"mongodb+srv://store.tickwatch.test/?tls=false\"\n\
+         [[mongodb]]\nname = \"nowhere\"\nuri = \"mongodb+srv://nowhere.tickwatch.test/?tls=false\"\n",
+    )
+    .unwrap();
+    let (exporter_ns, program) = (ns.clone(), std::path::PathBuf::from(env!("CARGO_BIN_EXE_tickwatch-exporter")));
+    let exporter = move || {
+        let mut command = exporter_ns.command(&program);
+        command.arg("--config").arg(&config);
+        command
+    };
+    let ready_ns = ns.clone();
+    let _exporter = ServerProcess::start(
+        "tickwatch-exporter",
+        &dir.path().join("exporter.log"),
+        Duration::from_secs(20),
+        exporter,
+        move || ready_ns.fetch("http://127.0.0.1:10089/-/ready").is_ok(),
+    )
+    .unwrap();
+    let mut text = String::new();
+    wait_for("the SRV-named server to be probed", Duration::from_secs(20), || {
+        text = ns.fetch("http://127.0.0.1:10089/metrics").unwrap();
+        value(&text, "mongodb_up", &[("target", "srv")]) == Some(1.0)
+    });
+    assert_eq!(
+        value(&text, "mongodb_rs_member_health", &[("target", "srv"), ("member", "127.0.0.1:27017")]),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(value(&text, "mongodb_up", &[("target", "nowhere")]), Some(0.0));
+    let unresolved = [("target", "nowhere"), ("reason", "connection")];
+    assert!(value(&text, "tickwatch_probe_errors_total", &unresolved).is_some(), "{text}");
 }

@@ -22,7 +22,7 @@ use mongodb::bson::{Bson, DateTime, Document, doc};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tickwatch_common::mongodb::MongoTls;
+use tickwatch_common::mongodb::{ClientError, MongoTls};
 use tokio::sync::OnceCell;
 
 /// Fields of serverStatus's `wiredTiger.cache`: field, family, `type` label.
@@ -77,7 +77,7 @@ pub fn build(targets: &[MongoTarget], config: &Config, _shared: &Arc<Shared>) ->
 /// The one client of a `[[mongodb]]` target, for its probe and the feeds that poll it.
 /// It fails fast (2 s to select a server or connect): the scrape's budget bounds the probe
 /// anyway, and a feed's poll loop retries on its own.
-pub async fn connect(uri: &str, tls: Option<&MongoTls>) -> Result<mongodb::Client, String> {
+pub async fn connect(uri: &str, tls: Option<&MongoTls>) -> Result<mongodb::Client, ClientError> {
     tickwatch_common::mongodb::client(uri, "tickwatch-exporter", Duration::from_secs(2), tls).await
 }
 
@@ -167,7 +167,10 @@ impl MongoProbe {
     async fn client(&self) -> Result<&mongodb::Client, ProbeError> {
         self.client
             .get_or_try_init(|| async {
-                connect(&self.target.uri, self.tls.as_ref()).await.map_err(|e| ProbeError::new(Reason::Config, e))
+                connect(&self.target.uri, self.tls.as_ref()).await.map_err(|e| match e {
+                    ClientError::Unresolved(why) => ProbeError::new(Reason::Connection, why),
+                    ClientError::Unusable(why) => ProbeError::new(Reason::Config, why),
+                })
             })
             .await
     }
