@@ -162,6 +162,7 @@ fn task_events_count_what_the_worker_did_and_worker_up_drops_when_it_dies() {
     assert!(active.is_some_and(|n| (0.0..=2.0).contains(&n)), "at most the pool's two processes: {active:?}");
     assert_eq!(value(&text, "celery_active_workers", &[("target", "broker")]), Some(1.0));
     assert!(worker.log_text().contains("tickwatch.fail"), "the real worker ran the tasks");
+    assert_eq!(common::promtool_check(&text), "", "promtool check metrics on:\n{text}");
 
     worker.kill();
     wait_for("celery_worker_up to drop after the heartbeats stop", Duration::from_secs(15), || {

@@ -56,6 +56,7 @@ fn reports_counts_sizes_freshness_and_recovers_after_a_restart() {
     let now = DateTime::now().timestamp_millis() as f64 / 1000.0;
     assert!(tail <= head && (now - 120.0..now + 5.0).contains(&head), "oplog {tail}..{head}, now {now}");
     assert_eq!(value(&text, "mongodb_oplog_window_seconds", &[("target", "store")]), Some(head - tail));
+    assert_eq!(common::promtool_check(&text), "", "promtool check metrics on:\n{text}");
 
     // A fresh write moves the age back to about zero.
     insert_chains(&mongo.uri(), 1, 0);

@@ -224,6 +224,7 @@ fn wss_works_with_a_test_ca_and_fails_without_it() {
     assert_eq!(value(&text, "websocket_tls_version_info", &[trusted[0], ("version", "TLS 1.3")]), Some(1.0), "{text}");
     assert!(value(&text, "websocket_duration_seconds", &[trusted[0], ("phase", "tls")]).unwrap() > 0.0);
     assert_eq!(value(&text, "websocket_tls_version_info", &[("target", "untrusted")]), None);
+    assert_eq!(common::promtool_check(&text), "", "promtool check metrics on:\n{text}");
 }
 
 #[test]
@@ -270,6 +271,7 @@ fn headers_authenticate_then_subscribe_and_expect_are_honoured() {
     assert!(failed("no_auth", "closed"), "the gateway closes a client that does not authenticate:\n{text}");
     assert_eq!(success("wrong_data"), Some(0.0));
     assert!(failed("wrong_data", "expect_mismatch"), "{text}");
+    assert_eq!(common::promtool_check(&text), "", "promtool check metrics on:\n{text}");
 
     // debug=true tells each step, with the token masked.
     let (status, debug, _) = exporter.scrape("/probe?target=ok&debug=true", 5.0);
