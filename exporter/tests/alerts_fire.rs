@@ -196,35 +196,14 @@ fn tasks_that_wait_for_busy_workers_fire_the_queue_wait_alert() {
 /// fires from what the probe read off the handshake.
 #[test]
 fn a_gateway_certificate_near_its_end_fires_the_expiry_alert() {
-    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
-    let dir = tempfile::tempdir().unwrap();
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = Issuer::new(ca_params, ca_key);
-    let key = KeyPair::generate().unwrap();
-    let mut params = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
-    params.not_after = time::OffsetDateTime::now_utc() + time::Duration::days(7);
-    let cert = params.signed_by(&key, &issuer).unwrap();
-    let (ca, cert_file, key_file) = (dir.path().join("ca.pem"), dir.path().join("gw.pem"), dir.path().join("gw.key"));
-    std::fs::write(&ca, ca_cert.pem()).unwrap();
-    std::fs::write(&cert_file, cert.pem()).unwrap();
-    std::fs::write(&key_file, key.serialize_pem()).unwrap();
-    let args = [
-        "--count",
-        "1000000",
-        "--no-subscribe",
-        "--cert",
-        cert_file.to_str().unwrap(),
-        "--key",
-        key_file.to_str().unwrap(),
-    ];
+    let pki = tickwatch_tests::Pki::new().unwrap();
+    let cert = pki.server_until("gateway", time::OffsetDateTime::now_utc() + time::Duration::days(7)).unwrap();
+    let args = ["--count", "1000000", "--no-subscribe", "--cert", cert.cert(), "--key", cert.key()];
     let gateway = tickwatch_tests::WebSocketServer::start(&args).unwrap();
     let config = format!(
         "[[websocket]]\nname = \"gateway\"\nurl = \"wss://localhost:{}/\"\ntls_config = {{ ca_file = \"{}\" }}\n",
         gateway.port(),
-        ca.display()
+        pki.ca()
     );
     eprintln!("alert `for:` durations scaled by 1/60 (1m -> 1s)");
     let (_exporter, prometheus) = watched(&config, 1, 1);

@@ -177,30 +177,16 @@ fn hostile_servers_fail_alone_quickly_and_cheaply() {
 
 #[test]
 fn wss_works_with_a_test_ca_and_fails_without_it() {
-    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
-    let dir = tempfile::tempdir().unwrap();
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = Issuer::new(ca_params, ca_key);
-    let server_key = KeyPair::generate().unwrap();
-    let mut server_params = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
-    server_params.not_after = rcgen::date_time_ymd(2030, 6, 1);
-    let server_cert = server_params.signed_by(&server_key, &issuer).unwrap();
-    let (ca, cert, key) = (dir.path().join("ca.pem"), dir.path().join("server.pem"), dir.path().join("server.key"));
-    std::fs::write(&ca, ca_cert.pem()).unwrap();
-    std::fs::write(&cert, server_cert.pem()).unwrap();
-    std::fs::write(&key, server_key.serialize_pem()).unwrap();
-
+    let pki = tickwatch_tests::Pki::new().unwrap();
+    let server = pki.server_until("gateway", rcgen::date_time_ymd(2030, 6, 1)).unwrap();
     let gateway = WebSocketServer::start(&[
         "--count",
         "1000000",
         "--no-subscribe",
         "--cert",
-        cert.to_str().unwrap(),
+        server.cert(),
         "--key",
-        key.to_str().unwrap(),
+        server.key(),
     ])
     .unwrap();
     let url = format!("wss://localhost:{}/", gateway.port());
@@ -208,7 +194,7 @@ fn wss_works_with_a_test_ca_and_fails_without_it() {
         "[[websocket]]\nname = \"trusted\"\nurl = \"{url}\"\nca_file = \"{}\"\n\
          [[websocket]]\nname = \"untrusted\"\nurl = \"{url}\"\n\
          [[websocket]]\nname = \"insecure\"\nurl = \"{url}\"\ninsecure = true\n",
-        ca.display()
+        pki.ca()
     ));
     let text = exporter.metrics();
     assert_eq!(value(&text, "tickwatch_probe_success", &[("target", "trusted")]), Some(1.0), "{text}");

@@ -9,6 +9,7 @@ use rcgen::{
 };
 use std::path::{Path, PathBuf};
 use tempfile::TempDir;
+use time::OffsetDateTime;
 
 /// A certificate and its key, as PEM files.
 #[derive(Debug, Clone)]
@@ -42,6 +43,7 @@ pub struct Pki {
     pub stranger: CertFiles,
     /// A CA that signed nothing the servers use.
     pub other_ca: PathBuf,
+    issuer: Issuer<'static, KeyPair>,
     dir: TempDir,
 }
 
@@ -53,11 +55,19 @@ impl Pki {
         let (other_ca, other_issuer) = authority(d, "other-ca", "another CA")?;
         let server_names = vec!["127.0.0.1".to_owned(), "localhost".to_owned()];
         let server = leaf(d, "server", server_names.clone(), &issuer, Usage::Server, None)?;
-        let expired = leaf(d, "expired", server_names, &issuer, Usage::Server, Some((2020, 2021)))?;
+        let (from, to) = (date_time_ymd(2020, 1, 1), date_time_ymd(2021, 1, 1));
+        let expired = leaf(d, "expired", server_names, &issuer, Usage::Server, Some((from, to)))?;
         let wrong_host = leaf(d, "wrong-host", vec!["other.example".to_owned()], &issuer, Usage::Server, None)?;
         let client = leaf(d, "client", vec!["tickwatch-client".to_owned()], &issuer, Usage::Client, None)?;
         let stranger = leaf(d, "stranger", vec!["stranger".to_owned()], &other_issuer, Usage::Client, None)?;
-        Ok(Pki { ca, server, expired, wrong_host, client, stranger, other_ca, dir })
+        Ok(Pki { ca, server, expired, wrong_host, client, stranger, other_ca, issuer, dir })
+    }
+
+    /// Another server certificate like `server`, valid from now until `not_after`.
+    pub fn server_until(&self, name: &str, not_after: OffsetDateTime) -> Result<CertFiles> {
+        let names = vec!["127.0.0.1".to_owned(), "localhost".to_owned()];
+        let validity = Some((OffsetDateTime::now_utc(), not_after));
+        leaf(self.dir.path(), name, names, &self.issuer, Usage::Server, validity)
     }
 
     /// `ca`, as a string for config files.
@@ -92,7 +102,7 @@ fn leaf(
     names: Vec<String>,
     issuer: &Issuer<'static, KeyPair>,
     usage: Usage,
-    valid_years: Option<(i32, i32)>,
+    validity: Option<(OffsetDateTime, OffsetDateTime)>,
 ) -> Result<CertFiles> {
     let key = KeyPair::generate().map_err(kit)?;
     let mut params = CertificateParams::new(names).map_err(kit)?;
@@ -101,9 +111,9 @@ fn leaf(
         Usage::Server => ExtendedKeyUsagePurpose::ServerAuth,
         Usage::Client => ExtendedKeyUsagePurpose::ClientAuth,
     }];
-    if let Some((from, to)) = valid_years {
-        params.not_before = date_time_ymd(from, 1, 1);
-        params.not_after = date_time_ymd(to, 1, 1);
+    if let Some((from, to)) = validity {
+        params.not_before = from;
+        params.not_after = to;
     }
     let cert = params.signed_by(&key, issuer).map_err(kit)?;
     let files = CertFiles { cert: dir.join(format!("{name}.pem")), key: dir.join(format!("{name}.key")) };

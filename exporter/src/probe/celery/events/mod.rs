@@ -12,13 +12,14 @@ mod redis;
 
 use super::CeleryTarget;
 use crate::shared::Shared;
-use base64::Engine;
-use futures_util::FutureExt;
+use futures_util::{FutureExt, StreamExt};
 use prometheus::{HistogramVec, IntCounterVec, IntGaugeVec};
 use serde_json::Value;
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tickwatch_common::backoff::Backoff;
 use tickwatch_common::tls::TlsConfig;
 
 /// Task ids remembered to name later events; the oldest are forgotten first.
@@ -209,13 +210,68 @@ pub fn spawn(settings: EventSettings, metrics: Arc<EventMetrics>, shared: &Share
     let target = settings.target.clone();
     let start = move || {
         let (settings, metrics) = (settings.clone(), Arc::clone(&metrics));
-        if settings.url.starts_with("amqp") {
-            amqp::run(settings, metrics).boxed()
-        } else {
-            redis::run(settings, metrics).boxed()
+        match settings.url.starts_with("amqp") {
+            true => consume(settings, metrics, amqp::subscribe).boxed(),
+            false => consume(settings, metrics, redis::subscribe).boxed(),
         }
     };
     shared.consumers.spawn("celery", &target, Box::new(start));
+}
+
+/// What a transport's subscription yields per message: its events, `None` when the
+/// message cannot be decoded, or why the stream broke.
+type EventStream = futures_util::stream::BoxStream<'static, Result<Option<Value>, String>>;
+
+/// An open subscription: its messages, what must stay alive with it (an AMQP
+/// connection), and where it reads from (for the log).
+pub(super) struct Subscription {
+    events: EventStream,
+    _keep: Box<dyn std::any::Any + Send>,
+    source: String,
+}
+
+/// Reads events from the subscriptions `subscribe` opens, until the consumer is stopped:
+/// a broken or closed one is opened again with capped backoff, and worker liveness and
+/// held events are kept up every second meanwhile.
+async fn consume<F, Opening>(settings: EventSettings, metrics: Arc<EventMetrics>, subscribe: F)
+where
+    F: Fn(EventSettings) -> Opening,
+    Opening: Future<Output = Result<Subscription, String>>,
+{
+    let connected = metrics.connected.with_label_values(&[&settings.target]);
+    connected.set(0);
+    let mut state = EventState::new(settings.clone(), metrics.clone());
+    let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
+    loop {
+        match subscribe(settings.clone()).await {
+            Ok(mut subscription) => {
+                connected.set(1);
+                backoff.reset();
+                tracing::info!(target = settings.target, source = subscription.source, "consuming celery events");
+                let mut tick = tokio::time::interval(Duration::from_secs(1));
+                loop {
+                    tokio::select! {
+                        message = subscription.events.next() => match message {
+                            Some(Ok(Some(events))) => state.handle_events(&events),
+                            Some(Ok(None)) => tracing::debug!(target = settings.target, "ignored an undecodable event message"),
+                            Some(Err(e)) => {
+                                tracing::warn!(target = settings.target, "celery event stream failed: {e}");
+                                break;
+                            }
+                            None => break,
+                        },
+                        _ = tick.tick() => state.tick(),
+                    }
+                }
+                connected.set(0);
+                tracing::warn!(target = settings.target, "celery event stream closed; reconnecting");
+            }
+            Err(e) => tracing::warn!(target = settings.target, "cannot subscribe to celery events: {e}"),
+        }
+        // Workers time out while the broker is gone, too.
+        state.tick();
+        backoff.wait().await;
+    }
 }
 
 struct Worker {
@@ -330,14 +386,6 @@ impl EventState {
             held: Held::default(),
             sent_events_seen: false,
             workers: HashMap::new(),
-        }
-    }
-
-    /// A Redis transport message: a Kombu envelope.
-    fn handle_message(&mut self, payload: &[u8]) {
-        match decode_envelope(payload) {
-            Some(events) => self.handle_events(&events),
-            None => tracing::debug!(target = self.settings.target, "ignored an undecodable event message"),
         }
     }
 
@@ -503,26 +551,17 @@ fn exception_type(exception: Option<&str>) -> String {
     if is_class { name.to_owned() } else { UNKNOWN.to_owned() }
 }
 
-/// The event (or list of events) inside a Kombu message envelope.
-fn decode_envelope(payload: &[u8]) -> Option<Value> {
-    let envelope: Value = serde_json::from_slice(payload).ok()?;
-    let body = envelope.get("body")?;
-    let encoding = envelope.pointer("/properties/body_encoding").and_then(Value::as_str);
-    match (body, encoding) {
-        (Value::String(b64), Some("base64")) => {
-            let bytes = base64::engine::general_purpose::STANDARD.decode(b64).ok()?;
-            serde_json::from_slice(&bytes).ok()
-        }
-        (Value::String(text), _) => serde_json::from_str(text).ok(),
-        (other, _) => Some(other.clone()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// Hands `event` to `state` as the Redis transport would: in a Kombu envelope.
+    fn feed(state: &mut EventState, event: &Value) {
+        state.handle_events(&redis::decode_envelope(&envelope(event)).expect("decodes"));
+    }
+
     fn envelope(event: &Value) -> Vec<u8> {
+        use base64::Engine;
         let body = base64::engine::general_purpose::STANDARD.encode(event.to_string());
         serde_json::json!({"body": body, "content-encoding": "utf-8", "content-type": "application/json",
             "headers": {}, "properties": {"body_encoding": "base64", "delivery_tag": "x"}})
@@ -557,7 +596,7 @@ mod tests {
             serde_json::json!({"type": "task-received", "uuid": "2", "name": "app.other", "hostname": "w"}),
             serde_json::json!({"type": "task-failed", "uuid": "3", "hostname": "w", "exception": "KeyError('x')"}),
         ];
-        events.iter().for_each(|e| state.handle_message(&envelope(e)));
+        events.iter().for_each(|e| feed(&mut state, e));
         let count = |name: &str, s: &str| {
             let state = TaskState::from_event(s).unwrap();
             metrics.tasks[state as usize].with_label_values(&["broker", name, UNKNOWN]).get()
@@ -593,7 +632,7 @@ mod tests {
             serde_json::json!({"type": "task-started", "uuid": "2", "timestamp": 160.0}),
             serde_json::json!({"type": "task-failed", "uuid": "2", "exception": "<not a repr>"}),
         ];
-        events.iter().for_each(|e| state.handle_message(&envelope(e)));
+        events.iter().for_each(|e| feed(&mut state, e));
         let wait = metrics.queue_wait.with_label_values(&["broker", "app.add", "ticks"]);
         assert_eq!((wait.get_sample_count(), wait.get_sample_sum()), (1, 2.5), "the countdown task is left out");
         let started = &metrics.tasks[TaskState::Started as usize];
@@ -610,17 +649,17 @@ mod tests {
             serde_json::json!({"type": "task-received", "uuid": "1", "name": "app.add", "timestamp": 101.0}),
             serde_json::json!({"type": "task-started", "uuid": "1", "timestamp": 102.0}),
         ];
-        events.iter().for_each(|e| state.handle_message(&envelope(e)));
+        events.iter().for_each(|e| feed(&mut state, e));
         let started = metrics.tasks[TaskState::Started as usize].with_label_values(&["broker", "app.add", "ticks"]);
         assert_eq!(started.get(), 0, "held for task 1's task-sent");
         let sent = serde_json::json!({"type": "task-sent", "uuid": "1", "name": "app.add", "queue": "ticks", "timestamp": 100.0});
-        state.handle_message(&envelope(&sent));
+        feed(&mut state, &sent);
         assert_eq!(started.get(), 1, "counted under the queue task-sent names");
         let wait = metrics.queue_wait.with_label_values(&["broker", "app.add", "ticks"]);
         assert_eq!((wait.get_sample_count(), wait.get_sample_sum()), (1, 2.0));
 
         // A task whose task-sent never comes is counted as `unknown` after the hold.
-        state.handle_message(&envelope(&serde_json::json!({"type": "task-started", "uuid": "2", "name": "app.add"})));
+        feed(&mut state, &serde_json::json!({"type": "task-started", "uuid": "2", "name": "app.add"}));
         let unknown = metrics.tasks[TaskState::Started as usize].with_label_values(&["broker", "app.add", UNKNOWN]);
         assert_eq!(unknown.get(), 0);
         std::thread::sleep(HOLD);
@@ -633,11 +672,11 @@ mod tests {
         let (mut state, metrics) = state(10);
         for host in ["a@h", "b@h", "c@h"] {
             let beat = serde_json::json!({"type": "worker-heartbeat", "hostname": host, "active": 3});
-            state.handle_message(&envelope(&beat));
+            feed(&mut state, &beat);
         }
         assert_eq!(metrics.active_workers.with_label_values(&["broker"]).get(), 2, "the third worker is past the cap");
         assert_eq!(metrics.tasks_active.with_label_values(&["broker", "a@h"]).get(), 3);
-        state.handle_message(&envelope(&serde_json::json!({"type": "worker-offline", "hostname": "a@h"})));
+        feed(&mut state, &serde_json::json!({"type": "worker-offline", "hostname": "a@h"}));
         assert_eq!(metrics.worker_up.with_label_values(&["broker", "a@h"]).get(), 0);
         assert_eq!(
             metrics.tasks_active.with_label_values(&["broker", "a@h"]).get(),
