@@ -49,9 +49,9 @@ impl Link {
     /// call (one round trip to a Sentinel), so a failover is followed at the next scrape;
     /// the connection is kept while the master stays where it was.
     pub async fn get(&self) -> Result<ConnectionManager, String> {
-        let Link::Sentinel { sentinels, master_name, current } = self else {
-            let Link::Direct(con) = self else { unreachable!("two variants") };
-            return Ok(con.clone());
+        let (sentinels, master_name, current) = match self {
+            Link::Direct(con) => return Ok(con.clone()),
+            Link::Sentinel { sentinels, master_name, current } => (sentinels, master_name, current),
         };
         let master = tickwatch_common::redis::sentinel_master(sentinels, master_name).await?;
         let mut current = current.lock().await;

@@ -3,7 +3,7 @@
 
 use crate::consumers::panic_text;
 use crate::exposition::{Samples, encode, families};
-use crate::probe::{ProbeError, ProbeResult, TargetProbe};
+use crate::probe::{Probe, ProbeError, ProbeResult, TargetProbe};
 use crate::reason::Reason;
 use crate::shared::Shared;
 use futures_util::future::{BoxFuture, FutureExt, Shared as Shared_, join_all};
@@ -131,13 +131,7 @@ fn start(
     let probe = Arc::clone(&probe.probe);
     let task = tokio::spawn(async move {
         let start = Instant::now();
-        let result = match tokio::time::timeout(budget, AssertUnwindSafe(probe.probe()).catch_unwind()).await {
-            Ok(Ok(result)) => result,
-            Ok(Err(panic)) => {
-                Err(ProbeError::new(Reason::Panic, format!("the probe panicked: {}", panic_text(panic.as_ref()))))
-            }
-            Err(_) => Err(timed_out(budget)),
-        };
+        let result = probe_once(probe.as_ref(), budget).await;
         if let Err(error) = &result {
             shared.probe_errors.with_label_values(&[kind, &target, error.reason.as_str()]).inc();
             let context = match (error.reason, &tls) {
@@ -157,6 +151,18 @@ fn start(
         })
     };
     (outcome, abort)
+}
+
+/// One probe under `budget`, not shared with anyone: a probe that panics fails with
+/// reason `panic`, one that overruns with `timeout`.
+pub async fn probe_once(probe: &dyn Probe, budget: Duration) -> ProbeResult {
+    match tokio::time::timeout(budget, AssertUnwindSafe(probe.probe()).catch_unwind()).await {
+        Ok(Ok(result)) => result,
+        Ok(Err(panic)) => {
+            Err(ProbeError::new(Reason::Panic, format!("the probe panicked: {}", panic_text(panic.as_ref()))))
+        }
+        Err(_) => Err(timed_out(budget)),
+    }
 }
 
 fn timed_out(budget: Duration) -> ProbeError {

@@ -5,9 +5,9 @@
 //! targets. The running targets can be swapped by a reload while scrapes go on.
 
 use crate::config;
-use crate::exposition::{Samples, encode};
+use crate::exposition::encode;
 use crate::probe::{Running, TargetProbe, build_all, trace};
-use crate::scrape::{budget, scrape, scrape_one};
+use crate::scrape::{budget, probe_once, scrape, scrape_one};
 use crate::shared::Shared;
 use axum::Router;
 use axum::extract::{Query, State};
@@ -169,7 +169,7 @@ async fn probe(
 /// did, how it ended, and the series it produced (blackbox_exporter's `debug=true`).
 async fn debug(probe: &TargetProbe, budget: Duration) -> String {
     let start = std::time::Instant::now();
-    let (outcome, steps) = trace::traced(tokio::time::timeout(budget, probe.probe.probe())).await;
+    let (outcome, steps) = trace::traced(probe_once(probe.probe.as_ref(), budget)).await;
     let took = start.elapsed().as_secs_f64();
     let mut text = format!("Probing {} target `{}` with a budget of {budget:?}\n\nSteps:\n", probe.kind, probe.target);
     for line in &steps {
@@ -179,17 +179,13 @@ async fn debug(probe: &TargetProbe, budget: Duration) -> String {
         text.push_str("  (this kind of probe does not report its steps)\n");
     }
     let samples = match outcome {
-        Ok(Ok(samples)) => {
+        Ok(samples) => {
             text.push_str(&format!("\nProbe succeeded in {took:.6}s\n"));
             samples
         }
-        Ok(Err(e)) => {
+        Err(e) => {
             text.push_str(&format!("\nProbe failed in {took:.6}s: reason {}: {}\n", e.reason, e.message));
             e.samples
-        }
-        Err(_) => {
-            text.push_str(&format!("\nProbe failed: reason timeout: no answer within {budget:?}\n"));
-            Samples::new()
         }
     };
     text.push_str("\nMetrics that would have been returned:\n");

@@ -90,7 +90,10 @@ impl Target for CeleryTarget {
                 Ok(_) => check_redis(&self.broker, "broker", self.tls_config.as_ref(), problems),
             }
             if self.master_name.is_some() {
-                problems.at("master_name", "names the master of a sentinel:// broker; this broker is not one");
+                problems.at(
+                    "master_name",
+                    "is only for sentinel:// brokers; remove it, or write the broker as sentinel://host:port",
+                );
             }
         }
         if self.queues.is_empty() && !self.discover {

@@ -121,7 +121,7 @@ impl Target for WebSocketTarget {
             let valid =
                 http::HeaderName::from_bytes(name.as_bytes()).is_ok() && http::HeaderValue::from_str(value).is_ok();
             if !valid {
-                problems.at(&format!("headers.{name}"), "is not a valid HTTP header name and value");
+                problems.at(&format!("headers.{name}"), "is not a valid HTTP header: names are letters, digits and -, values printable ASCII without line breaks");
             }
         }
         if let Some(expect) = &self.expect {

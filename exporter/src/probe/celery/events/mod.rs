@@ -410,7 +410,7 @@ impl EventState {
     fn handle_task(&mut self, state: &str, event: &Value) {
         let Some(state) = TaskState::from_event(state) else { return };
         let uuid = event.get("uuid").and_then(Value::as_str).unwrap_or_default();
-        let text = |field: &str| event.get(field).and_then(Value::as_str).filter(|s| !s.is_empty());
+        let text = |field: &str| text_field(event, field);
         if state == TaskState::Sent {
             self.sent_events_seen = true;
             if let Some(name) = text("name") {
@@ -446,7 +446,7 @@ impl EventState {
     /// Counts one task event under the name and queue known for its task, and observes
     /// its runtime or queue wait.
     fn count(&mut self, state: TaskState, uuid: &str, event: &Value) {
-        let text = |field: &str| event.get(field).and_then(Value::as_str).filter(|s| !s.is_empty());
+        let text = |field: &str| text_field(event, field);
         if let Some(name) = text("name")
             && !self.tasks.contains_key(uuid)
         {
@@ -540,6 +540,11 @@ impl EventState {
         let active = self.workers.values().filter(|w| w.online && w.last_seen.elapsed() < timeout).count();
         self.metrics.active_workers.with_label_values(&[target]).set(active as i64);
     }
+}
+
+/// A non-empty string field of an event.
+fn text_field<'a>(event: &'a Value, field: &str) -> Option<&'a str> {
+    event.get(field).and_then(Value::as_str).filter(|s| !s.is_empty())
 }
 
 /// The exception's type from a `task-failed` event's `exception` (its repr, such as
