@@ -4,7 +4,9 @@
 #   2. formatting and clippy stay clean;
 #   3. the alert and recording rules pass promtool's checks and unit tests;
 #   4. every test of the workspace, against real servers started on loopback ports;
-#   5. the criterion benches in quick mode, so a bench that stops building or running fails.
+#   5. every cargo-fuzz target for 20 s from its seed corpus (scripts/fuzz.sh), so a decoder
+#      that learns to crash on outside input fails;
+#   6. the criterion benches in quick mode, so a bench that stops building or running fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -13,4 +15,5 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 promtool check rules dashboards/prometheus/alerts.yml
 promtool test rules dashboards/prometheus/alerts.test.yml
 cargo test --workspace --locked
+scripts/fuzz.sh 20
 cargo bench -p tickwatch-benches --locked -- --quick

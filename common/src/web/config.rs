@@ -88,13 +88,22 @@ impl WebSettings {
         WebSettings { tls: None, auth: None, headers: Vec::new() }
     }
 
-    /// Reads and checks `path`; every error names the file and the key.
+    /// Reads and checks `path`; every error names the file and the key. The paths returned
+    /// are the files to watch for a reload: `path` first, then its certificates.
     pub fn load(path: &Path) -> Result<(WebSettings, Vec<PathBuf>), String> {
-        let shown = path.display();
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{shown}: cannot read the file: {e}"))?;
-        let file: WebConfigFile = yaml_serde::from_str(&text).map_err(|e| format!("{shown}: {e}"))?;
+        let text =
+            std::fs::read_to_string(path).map_err(|e| format!("{}: cannot read the file: {e}", path.display()))?;
+        let (settings, mut watched) = WebSettings::parse(&text, &path.display().to_string())?;
+        watched.insert(0, path.to_owned());
+        Ok((settings, watched))
+    }
+
+    /// Checks the text of a web config file called `shown` in errors; returns the
+    /// settings and the certificate files they were read from.
+    pub fn parse(text: &str, shown: &str) -> Result<(WebSettings, Vec<PathBuf>), String> {
+        let file: WebConfigFile = yaml_serde::from_str(text).map_err(|e| format!("{shown}: {e}"))?;
         let fail = |key: &str, why: String| format!("{shown}: {key}: {why}");
-        let mut watched = vec![path.to_owned()];
+        let mut watched = Vec::new();
         let tls = match &file.tls_server_config {
             Some(tls) => {
                 watched.push(PathBuf::from(&tls.cert_file));

@@ -10,7 +10,7 @@ mod events;
 mod redis_broker;
 
 pub use config::CeleryTarget;
-pub use events::{EventMetrics, EventSettings, TaskState};
+pub use events::{EventMetrics, EventSettings, EventState, TaskState, decode_redis_envelope};
 
 use crate::config::Config;
 use crate::exposition::families;

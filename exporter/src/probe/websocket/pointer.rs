@@ -50,8 +50,9 @@ impl<'de> Visitor<'de> for Step<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<f64>, A::Error> {
         let Some((head, tail)) = self.path.split_first() else { return skip_map(map) };
         let mut found = None;
+        // A key given twice: the last one counts, as for serde_json and JavaScript.
         while let Some(is_head) = map.next_key_seed(KeyIs(head))? {
-            if found.is_none() && is_head {
+            if is_head {
                 found = map.next_value_seed(Step { path: tail })?;
             } else {
                 map.next_value::<IgnoredAny>()?;
@@ -61,7 +62,7 @@ impl<'de> Visitor<'de> for Step<'_> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Option<f64>, A::Error> {
-        let index = self.path.first().and_then(|h| h.parse::<usize>().ok());
+        let index = self.path.first().and_then(|h| array_index(h));
         let mut found = None;
         let mut i = 0;
         loop {
@@ -91,7 +92,7 @@ impl<'de> Visitor<'de> for Step<'_> {
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Option<f64>, E> {
-        Ok(if self.path.is_empty() { v.trim().parse().ok() } else { None })
+        Ok(if self.path.is_empty() { v.trim().parse().ok().filter(|n: &f64| n.is_finite()) } else { None })
     }
 
     fn visit_bool<E: de::Error>(self, _: bool) -> Result<Option<f64>, E> {
@@ -101,6 +102,13 @@ impl<'de> Visitor<'de> for Step<'_> {
     fn visit_unit<E: de::Error>(self) -> Result<Option<f64>, E> {
         Ok(None)
     }
+}
+
+/// An array index as RFC 6901 spells it: `0`, or digits without a leading zero (`01`
+/// and `+1` name no element).
+fn array_index(segment: &str) -> Option<usize> {
+    let digits = segment.bytes().all(|b| b.is_ascii_digit());
+    (digits && (segment == "0" || !segment.starts_with('0'))).then(|| segment.parse().ok()).flatten()
 }
 
 fn skip_map<'de, A: MapAccess<'de>>(mut map: A) -> Result<Option<f64>, A::Error> {
@@ -149,5 +157,16 @@ mod tests {
         assert_eq!(Pointer::parse("/a~1b").unwrap().number(br#"{"a/b":3}"#), Some(3.0));
         assert_eq!(Pointer::parse("/k").unwrap().number(br#"{"\u006b":5}"#), Some(5.0), "escaped keys match");
         assert!(Pointer::parse("T").is_none());
+    }
+
+    /// Found by the json_pointer fuzz target: `/+000000` read element 0 of `[4]`.
+    #[test]
+    fn reads_array_indexes_and_duplicate_keys_as_rfc_6901_and_serde_json_do() {
+        assert_eq!(Pointer::parse("/+000000").unwrap().number(b"[4]"), None);
+        assert_eq!(Pointer::parse("/01").unwrap().number(b"[4,5]"), None);
+        assert_eq!(Pointer::parse("/1").unwrap().number(b"[4,5]"), Some(5.0));
+        assert_eq!(Pointer::parse("/0").unwrap().number(b"[4,5]"), Some(4.0));
+        assert_eq!(Pointer::parse("/T").unwrap().number(br#"{"T":1,"T":2}"#), Some(2.0), "the last key counts");
+        assert_eq!(Pointer::parse("/T").unwrap().number(br#"{"T":"NaN"}"#), None, "only finite numbers");
     }
 }

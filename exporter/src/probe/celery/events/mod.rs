@@ -10,6 +10,8 @@
 mod amqp;
 mod redis;
 
+pub use redis::decode_envelope as decode_redis_envelope;
+
 use super::CeleryTarget;
 use crate::shared::Shared;
 use futures_util::{FutureExt, StreamExt};
@@ -358,7 +360,9 @@ impl Capped {
 }
 
 /// Everything the consumer remembers between events.
-struct EventState {
+/// What the events of one broker have told so far. Public so the fuzz targets can hand
+/// it arbitrary events.
+pub struct EventState {
     settings: EventSettings,
     metrics: Arc<EventMetrics>,
     tasks: HashMap<String, Task>,
@@ -374,7 +378,7 @@ struct EventState {
 }
 
 impl EventState {
-    fn new(settings: EventSettings, metrics: Arc<EventMetrics>) -> EventState {
+    pub fn new(settings: EventSettings, metrics: Arc<EventMetrics>) -> EventState {
         EventState {
             names: Capped::new(settings.max_task_names, "name"),
             queues: Capped::new(settings.max_task_names, "queue_name"),
@@ -390,7 +394,7 @@ impl EventState {
     }
 
     /// One event, or a list of them (Kombu's `task.multi` batches).
-    fn handle_events(&mut self, events: &Value) {
+    pub fn handle_events(&mut self, events: &Value) {
         match events {
             Value::Array(events) => events.iter().for_each(|e| self.handle_event(e)),
             event => self.handle_event(event),
@@ -481,7 +485,7 @@ impl EventState {
     }
 
     /// Once a second: worker liveness, and held events that waited long enough.
-    fn tick(&mut self) {
+    pub fn tick(&mut self) {
         self.refresh_workers();
         self.count_expired();
     }

@@ -24,7 +24,7 @@ pub(super) async fn subscribe(settings: EventSettings) -> Result<Subscription, S
 }
 
 /// The event (or list of events) inside a Kombu message envelope.
-pub(super) fn decode_envelope(payload: &[u8]) -> Option<Value> {
+pub fn decode_envelope(payload: &[u8]) -> Option<Value> {
     let envelope: Value = serde_json::from_slice(payload).ok()?;
     let body = envelope.get("body")?;
     let encoding = envelope.pointer("/properties/body_encoding").and_then(Value::as_str);

@@ -1,0 +1,59 @@
+//! The exporter's feed-quality path (decode, check, record into the registry) for each way
+//! a feed can be read: messages one per line, the first byte choosing the feed's format.
+//! The pipelines live across runs, as they do in the exporter: their symbol cap (8 here)
+//! bounds the series, and building a registry per run would be most of the run's cost.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use std::sync::{Arc, LazyLock, Mutex};
+use tickwatch_exporter::config;
+use tickwatch_exporter::probe::feed::FeedTarget;
+use tickwatch_exporter::probe::feed::pipeline::{FeedMetrics, Pipeline};
+use tickwatch_exporter::shared::Shared;
+
+const FORMATS: [&str; 4] = [
+    "kind = \"trade\"",
+    "kind = \"trade\"\nformat = \"mapped\"\nfields = { symbol = \"/s\", seq = \"/t\", price = \"/p\", qty = \"/q\", ts = \"/T\" }",
+    "kind = \"trade\"\nformat = \"mapped\"\nfields = { symbol = \"/data/s\", price = \"/data/p\", qty = \"/data/q\", ts = \"/data/T\", ts_unit = \"us\" }",
+    "kind = \"option_chain\"",
+];
+
+struct Feeds {
+    shared: Shared,
+    pipelines: Vec<Pipeline>,
+    now_ns: i64,
+}
+
+static FEEDS: LazyLock<Mutex<Feeds>> = LazyLock::new(|| {
+    let shared = Shared::new();
+    let metrics = Arc::new(FeedMetrics::register(&shared));
+    let pipelines = FORMATS
+        .iter()
+        .enumerate()
+        .map(|(i, format)| {
+            let text = format!(
+                "[[feed]]\nname = \"f{i}\"\nmax_symbols = 8\nsource = {{ type = \"redis-pubsub\", url = \"redis://127.0.0.1/0\", channel = \"t\" }}\n{format}\n"
+            );
+            let config = config::parse(&text, "fuzz.toml", &|_| None).expect("the fuzz config is valid");
+            Pipeline::new(&config.targets::<FeedTarget>()[0], metrics.clone())
+        })
+        .collect();
+    Mutex::new(Feeds { shared, pipelines, now_ns: 1_767_225_600_000_000_000 })
+});
+
+fuzz_target!(|data: &[u8]| {
+    let Some((choice, messages)) = data.split_first() else { return };
+    let mut feeds = FEEDS.lock().unwrap();
+    let Feeds { shared, pipelines, now_ns } = &mut *feeds;
+    let pipeline = &mut pipelines[*choice as usize % FORMATS.len()];
+    for message in messages.split(|b| *b == b'\n') {
+        pipeline.handle(message, *now_ns);
+        *now_ns += 400_000_000;
+        pipeline.tick(*now_ns);
+    }
+    if *choice >= 0xf0 {
+        // Now and then the exposition, which must take every label value the feed made.
+        let _ =
+            prometheus::TextEncoder::new().encode_to_string(&shared.registry.gather()).expect("the registry encodes");
+    }
+});
