@@ -194,8 +194,7 @@ fn add_shard(merged: &mut SinkRun, shard: &ShardReport, sink: &str, scenario: &S
         match interval.tag().map(|t| t.as_str()) {
             None => {
                 let second = interval.start_timestamp().as_secs() as usize;
-                grow(merged, second);
-                merged.intervals[second].add(&h).map_err(|e| fail(&e))?;
+                merged.intervals.add(second, &h).map_err(|e| fail(&e))?;
             }
             Some(tag) => {
                 let name = tag.strip_prefix(report::PHASE_TAG).unwrap_or(tag);
@@ -217,11 +216,8 @@ fn add_counts(tally: &mut Tally, attempted: u64, sent: u64, failed: u64) {
     tally.failed += failed;
 }
 
-/// Makes room for `second` in the per-second series.
+/// Makes room for `second` in the messages sent per second.
 fn grow(run: &mut SinkRun, second: usize) {
-    while run.intervals.len() <= second {
-        run.intervals.push(histogram());
-    }
     while run.sent_per_second.len() <= second {
         run.sent_per_second.push(0);
     }

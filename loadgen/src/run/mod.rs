@@ -3,6 +3,7 @@
 //! Ctrl-C.
 
 mod charts;
+pub mod intervals;
 pub mod live;
 pub mod pace;
 pub(crate) mod report;

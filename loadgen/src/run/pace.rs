@@ -4,6 +4,7 @@
 //! and the messages due meanwhile are sent late, never silently dropped: the achieved
 //! rate stays honest.
 
+use super::intervals::Intervals;
 use super::sinks::Sink;
 use super::source::{Feed, Outgoing};
 use crate::scenario::Phase;
@@ -58,7 +59,7 @@ pub struct SinkRun {
     pub phases: Vec<Tally>,
     pub total: Tally,
     /// One histogram per second of the run (for the HdrHistogram interval log).
-    pub intervals: Vec<Histogram<u64>>,
+    pub intervals: Intervals,
     /// Messages sent per second of the run (for the rate chart).
     pub sent_per_second: Vec<u64>,
     /// First error seen, for the report.
@@ -71,7 +72,7 @@ impl SinkRun {
         SinkRun {
             phases: phases.iter().map(|p| Tally { seconds: p.duration.as_secs_f64(), ..Tally::default() }).collect(),
             total: Tally::default(),
-            intervals: Vec::new(),
+            intervals: Intervals::default(),
             sent_per_second: Vec::new(),
             first_error: None,
         }
@@ -307,17 +308,15 @@ pub async fn drive(
             // A new second: what thresholds judged while running see.
             live.publish(&run.phases);
         }
-        while run.intervals.len() <= second {
-            run.intervals.push(histogram());
-            run.sent_per_second.push(0);
-        }
+        run.intervals.reach(second);
+        run.sent_per_second.resize(run.sent_per_second.len().max(second + 1), 0);
         for &(offset, phase) in &due {
             let latency_us = (done.as_secs_f64() - offset).max(0.0) * 1e6;
             let latency_us = latency_us as u64;
             run.phases[phase].record(ok, latency_us);
             run.phases[phase].wall_seconds = done.as_secs_f64() - live_phase.timeline.starts[phase];
             run.total.record(ok, latency_us);
-            run.intervals[second].saturating_record(latency_us.max(1));
+            run.intervals.record(latency_us);
         }
         if ok {
             run.sent_per_second[second] += due.len() as u64;

@@ -4,6 +4,7 @@
 //! tools), and `report.html` with the rate over time and the latency percentile spectrum.
 
 use super::charts::{self, Chart, Line};
+use super::intervals::Intervals;
 use super::pace::{SinkRun, Tally};
 use crate::scenario::Scenario;
 use crate::verdict::Verdict;
@@ -121,8 +122,8 @@ pub fn write(
             .with_max_value_divisor(1000.0)
             .begin_log_with(&mut file, &mut serializer)
             .map_err(|e| fail("an interval log", &e))?;
-        for (second, h) in s.run.intervals.iter().enumerate() {
-            log.write_histogram(h, Duration::from_secs(second as u64), Duration::from_secs(1), None)
+        for (second, h) in s.run.intervals.histograms().enumerate() {
+            log.write_histogram(&h, Duration::from_secs(second as u64), Duration::from_secs(1), None)
                 .map_err(|e| fail("an interval log", &e))?;
         }
         for ((at, name), (phase, tally)) in phase_starts(scenario).iter().zip(scenario.phase.iter().zip(&s.run.phases))
@@ -245,9 +246,9 @@ fn sink_tables(scenario: &Scenario, sinks: &[SinkReport]) -> String {
 }
 
 /// Latency quantile `q` of every second that sent something, in ms.
-fn per_second(intervals: &[Histogram<u64>], q: f64) -> Vec<(f64, f64)> {
+fn per_second(intervals: &Intervals, q: f64) -> Vec<(f64, f64)> {
     intervals
-        .iter()
+        .histograms()
         .enumerate()
         .filter(|(_, h)| !h.is_empty())
         .map(|(t, h)| (t as f64, ms(h.value_at_quantile(q))))
