@@ -127,9 +127,33 @@ impl ServerProcess {
             .map_err(|e| KitError(format!("cannot signal {}: {e}", self.name)))
     }
 
+    /// The server's process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// SIGSTOP to the whole group: the server hangs with its sockets open, accepting
+    /// nothing and answering nothing, as a wedged server does.
+    pub fn pause(&self) -> Result<()> {
+        self.signal_group(Signal::SIGSTOP)
+    }
+
+    /// SIGCONT after [`pause`](Self::pause): the server goes on where it stopped.
+    pub fn resume(&self) -> Result<()> {
+        self.signal_group(Signal::SIGCONT)
+    }
+
+    fn signal_group(&self, signal: Signal) -> Result<()> {
+        let child = self.child.as_ref().ok_or_else(|| KitError(format!("{} is not running", self.name)))?;
+        killpg(Pid::from_raw(child.id() as i32), signal)
+            .map_err(|e| KitError(format!("cannot signal {}: {e}", self.name)))
+    }
+
     /// SIGTERM to the group, then SIGKILL after the grace period; reaps the child.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
+            // A paused server takes SIGTERM only once it runs again.
+            let _ = killpg(Pid::from_raw(child.id() as i32), Signal::SIGCONT);
             signal_group_and_wait(&mut child, Signal::SIGTERM, GRACE);
             signal_group_and_wait(&mut child, Signal::SIGKILL, GRACE);
         }
@@ -176,6 +200,16 @@ pub trait Server {
     /// Starts it again as it was first started: same port, same directory.
     fn restart(&mut self) -> Result<()> {
         self.process().restart()
+    }
+
+    /// SIGSTOP: it hangs with its sockets open (see [`ServerProcess::pause`]).
+    fn pause(&mut self) -> Result<()> {
+        self.process().pause()
+    }
+
+    /// SIGCONT after a pause.
+    fn resume(&mut self) -> Result<()> {
+        self.process().resume()
     }
 }
 
