@@ -6,12 +6,13 @@ time "T" lies --lag-ms in the past; then the server keeps the connection open, s
 
 usage: ws_server.py --port P [--count N] [--interval-ms MS] [--lag-ms MS]
                     [--no-subscribe] [--auth TEXT] [--require-header NAME=VALUE]
-                    [--cert PEM --key PEM [--client-ca PEM]]
+                    [--cert PEM --key PEM [--client-ca PEM]] [--giant-first BYTES]
 
 With --client-ca, only clients showing a certificate that CA signed get through the
 TLS handshake. With --require-header, an upgrade without that header value is refused
 (HTTP 401). With --auth, a client's first message must be TEXT (else the connection is
-closed with 4001) and its second one is the subscription.
+closed with 4001) and its second one is the subscription. With --giant-first, the
+first client to connect gets one message of that many bytes and nothing else.
 """
 import argparse
 import asyncio
@@ -33,10 +34,19 @@ args_parser.add_argument("--require-header")
 args_parser.add_argument("--cert")
 args_parser.add_argument("--key")
 args_parser.add_argument("--client-ca")
+args_parser.add_argument("--giant-first", type=int, default=0)
 args = args_parser.parse_args()
+connections = 0
 
 
 async def gateway(websocket):
+    global connections
+    connections += 1
+    if args.giant_first and connections == 1:
+        # A hostile first connection: one message of --giant-first bytes, then nothing.
+        await websocket.send("x" * args.giant_first)
+        await websocket.wait_closed()
+        return
     if args.auth is not None and await websocket.recv() != args.auth:
         await websocket.close(4001, "authenticate first")
         return

@@ -143,6 +143,10 @@ pub struct FeedTarget {
     /// with reason `symbol_cap`. Default 1000.
     #[serde(default = "default::usize::<1000>")]
     pub max_symbols: usize,
+    /// A message larger than this is rejected with reason `too_large` before it is
+    /// decoded. Default 1 MiB (as `[[websocket]]`'s).
+    #[serde(default = "default::usize::<1_048_576>")]
+    pub max_message_bytes: usize,
     /// Trades: median absolute deviations from the rolling median that make a spike.
     /// Default 10.
     #[serde(default = "default_spike_mads")]
@@ -238,8 +242,8 @@ impl Target for FeedTarget {
                 problems.at(&format!("weights.{check}"), "must be zero or more");
             }
         }
-        if self.score_window == 0 || self.max_symbols == 0 {
-            problems.whole("score_window and max_symbols must be at least 1");
+        if self.score_window == 0 || self.max_symbols == 0 || self.max_message_bytes == 0 {
+            problems.whole("score_window, max_symbols and max_message_bytes must be at least 1");
         }
     }
 }

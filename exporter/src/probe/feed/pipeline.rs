@@ -134,6 +134,9 @@ struct Symbol<Q> {
 }
 
 /// Everything one feed keeps; fed by its source task.
+/// The longest symbol (or underlying) a feed takes; longer ones are rejected as `bad_field`.
+const MAX_SYMBOL_BYTES: usize = 128;
+
 pub struct Pipeline {
     feed: String,
     kind: FeedKind,
@@ -145,6 +148,7 @@ pub struct Pipeline {
     stale_after_ns: i64,
     score_window: usize,
     max_symbols: usize,
+    max_message_bytes: usize,
     trades: HashMap<String, Symbol<SymbolQuality>>,
     chains: HashMap<String, Symbol<()>>,
     metrics: Arc<FeedMetrics>,
@@ -172,6 +176,7 @@ impl Pipeline {
             stale_after_ns: target.stale_after.as_nanos() as i64,
             score_window: target.score_window,
             max_symbols: target.max_symbols,
+            max_message_bytes: target.max_message_bytes,
             trades: HashMap::new(),
             chains: HashMap::new(),
             decoded: metrics.decoded.with_label_values(&[&target.name]),
@@ -183,6 +188,7 @@ impl Pipeline {
     /// Checks one message that arrived at `arrival_ns` (Unix nanoseconds).
     pub fn handle(&mut self, message: &[u8], arrival_ns: i64) {
         let outcome = match self.kind {
+            _ if message.len() > self.max_message_bytes => Err("too_large"),
             FeedKind::Trade => self.handle_trade(message, arrival_ns),
             FeedKind::OptionChain => self.handle_chain(message, arrival_ns),
         };
@@ -226,6 +232,11 @@ impl Pipeline {
     }
 
     fn new_symbol<Q>(&self, name: &str, quality: Q) -> Result<Symbol<Q>, Rejection> {
+        // A symbol becomes a label value of every per-symbol series: a hostile one must not
+        // make them huge.
+        if name.is_empty() || name.len() > MAX_SYMBOL_BYTES {
+            return Err("bad_field");
+        }
         if self.trades.len() + self.chains.len() >= self.max_symbols {
             return Err("symbol_cap");
         }

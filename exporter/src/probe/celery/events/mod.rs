@@ -350,7 +350,7 @@ impl Capped {
         if self.known.contains(&value) {
             return value;
         }
-        if self.known.len() < self.max {
+        if self.known.len() < self.max && value.len() <= MAX_LABEL_BYTES {
             self.known.insert(value.clone());
             return value;
         }
@@ -359,8 +359,11 @@ impl Capped {
     }
 }
 
-/// Everything the consumer remembers between events.
-/// What the events of one broker have told so far. Public so the fuzz targets can hand
+/// The longest task name, queue, exception type or hostname kept as a label value; a
+/// longer one counts as past its cap (a hostile producer must not make the series huge).
+const MAX_LABEL_BYTES: usize = 256;
+
+/// Everything the consumer remembers between events. Public so the fuzz targets can hand
 /// it arbitrary events.
 pub struct EventState {
     settings: EventSettings,
@@ -513,7 +516,8 @@ impl EventState {
             "offline" => false,
             _ => return,
         };
-        if !self.workers.contains_key(hostname) && self.workers.len() >= self.settings.max_workers {
+        let known = self.workers.contains_key(hostname);
+        if !known && (self.workers.len() >= self.settings.max_workers || hostname.len() > MAX_LABEL_BYTES) {
             self.metrics.overflow.with_label_values(&[&self.settings.target, "hostname"]).inc();
             return;
         }
