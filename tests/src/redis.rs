@@ -6,8 +6,8 @@ use std::time::Duration;
 use tempfile::TempDir;
 use tickwatch_common::tls::TlsConfig;
 
-/// A real `redis-server` on a free loopback port, without persistence; plain, or
-/// TLS-only.
+/// A real `redis-server` on a free loopback port, without persistence (unless durable);
+/// plain, or TLS-only.
 pub struct RedisServer {
     process: ServerProcess,
     port: u16,
@@ -20,6 +20,12 @@ impl RedisServer {
     /// Starts a server and waits until it answers PING.
     pub fn start() -> Result<RedisServer> {
         RedisServer::launch(Vec::new(), None, None)
+    }
+
+    /// Starts a server that writes every command to its append-only file before it
+    /// answers (`appendfsync always`): what it acknowledged survives a kill -9.
+    pub fn start_durable() -> Result<RedisServer> {
+        RedisServer::launch(["--appendonly", "yes", "--appendfsync", "always"].map(str::to_owned).to_vec(), None, None)
     }
 
     /// Starts a replica of the plain server on `master_port`.
