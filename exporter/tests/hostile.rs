@@ -268,3 +268,36 @@ fn a_thousand_half_open_connections_do_not_keep_200_concurrent_scrapes_from_bein
     assert!(statuses.iter().all(|s| *s == 200 || *s == 503), "{statuses:?}");
     assert!(ok >= 40, "{ok} of 200 served");
 }
+
+#[test]
+fn a_mongodb_feed_counts_giant_and_malformed_documents_and_reads_on() {
+    let mongo = tickwatch_tests::MongoServer::start().unwrap();
+    let exporter = start_exporter(&format!(
+        "[[mongodb]]\nname = \"store\"\nuri = \"{}\"\n\
+         [[feed]]\nname = \"docs\"\nkind = \"trade\"\nmax_clock_drift = \"1h\"\n\
+         source = {{ type = \"mongodb\", target = \"store\", db = \"md\", collection = \"trades\", time_field = \"ts_ns\", poll_interval = \"200ms\" }}\n",
+        mongo.uri()
+    ));
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as i64;
+    let docs = [
+        // 3 MB: over the feed's 1 MiB once it is JSON.
+        mongodb::bson::doc! { "ts_ns": now, "symbol": "A".repeat(3_000_000) },
+        // Wrong types, and fields missing.
+        mongodb::bson::doc! { "ts_ns": now + 1, "symbol": 5, "seq": "one", "price": [1], "qty": {} },
+        mongodb::bson::doc! { "ts_ns": now + 2 },
+        mongodb::bson::doc! { "venue": "binance", "symbol": "BTCUSDT", "seq": 1_i64, "ts_ns": now + 3, "price": 42000.5, "qty": 0.5, "side": "buy" },
+    ];
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let client = mongodb::Client::with_uri_str(mongo.uri()).await.unwrap();
+        client.database("md").collection("trades").insert_many(docs).await.unwrap();
+    });
+    let rejected = |text: &str, reason: &str| {
+        value(text, "data_feed_messages_rejected_total", &[("feed", "docs"), ("reason", reason)]).unwrap_or(0.0)
+    };
+    wait_for("the good document after the bad ones", Duration::from_secs(30), || {
+        value(&exporter.metrics(), "data_feed_messages_decoded_total", &[("feed", "docs")]) == Some(1.0)
+    });
+    let text = exporter.metrics();
+    assert_eq!(rejected(&text, "too_large"), 1.0, "{text}");
+    assert_eq!(rejected(&text, "bad_field") + rejected(&text, "missing_field"), 2.0, "{text}");
+}
