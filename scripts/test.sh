@@ -11,6 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 cargo fmt --all -- --check
+cargo fmt --manifest-path fuzz/Cargo.toml -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 promtool check rules dashboards/prometheus/alerts.yml
 promtool test rules dashboards/prometheus/alerts.test.yml

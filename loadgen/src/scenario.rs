@@ -64,6 +64,16 @@ pub struct SourceConfig {
     /// Replay: a JSON Lines file (`.jsonl`, `.jsonl.gz`) of trades or chains, or a
     /// recording made by `tickwatch-loadgen record`.
     pub file: Option<PathBuf>,
+    /// Replay: what the file holds: `jsonl` (the default: canonical trades or chains, or a
+    /// recording) or `tardis-csv` (a tardis.dev CSV dataset, plain or gzip).
+    #[serde(default)]
+    pub format: ReplayFormat,
+    /// Replay with `format = "tardis-csv"`: the dataset, `trades` or `options_chain`.
+    pub data_type: Option<TardisDataType>,
+    /// Replay: `skip` (the default) leaves out a malformed row or line, counts it and
+    /// reports the first one (file:line and column); `stop` makes it an error.
+    #[serde(default)]
+    pub on_error: OnBadRow,
     /// Replay: how fast to play the recorded inter-arrival times (2.0 is twice as fast);
     /// 0 sends at the phase's rate instead.
     #[serde(default = "default_speed")]
@@ -75,6 +85,32 @@ pub struct SourceConfig {
     /// (a venue or collector running late), so payload-lag monitoring can be proven.
     #[serde(default, deserialize_with = "duration::deserialize")]
     pub lag: Duration,
+}
+
+/// What a replay file holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReplayFormat {
+    #[default]
+    Jsonl,
+    TardisCsv,
+}
+
+/// Which tardis.dev dataset a `tardis-csv` replay reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TardisDataType {
+    Trades,
+    OptionsChain,
+}
+
+/// What a replay does with a malformed row.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnBadRow {
+    #[default]
+    Skip,
+    Stop,
 }
 
 fn default_venue() -> String {
@@ -402,6 +438,17 @@ fn check(s: &mut Scenario) -> Vec<String> {
                 }
                 if !(src.speed >= 0.0 && src.speed.is_finite()) {
                     p(format!("{key}.speed"), "must be zero (phase rate) or more".into());
+                }
+                match (src.format, src.data_type) {
+                    (ReplayFormat::TardisCsv, None) => p(
+                        format!("{key}.data_type"),
+                        "a tardis-csv replay needs data_type = \"trades\" or \"options_chain\"".into(),
+                    ),
+                    (ReplayFormat::Jsonl, Some(_)) => p(
+                        format!("{key}.data_type"),
+                        "is for format = \"tardis-csv\"; a jsonl file says what each line is".into(),
+                    ),
+                    _ => {}
                 }
             }
         }

@@ -347,7 +347,7 @@ fn broken_scenarios_and_replay_files_name_file_line_and_key() {
     )
     .unwrap();
     let scenario = format!(
-        "name = \"r\"\n[[source]]\nname = \"t\"\nkind = \"replay\"\nfile = \"{}\"\n[[sink]]\nname = \"s\"\nsource = \"t\"\nkind = \"file\"\npath = \"{}\"\n[[phase]]\nname = \"p\"\nduration = \"1s\"\nrate = 10\n",
+        "name = \"r\"\n[[source]]\nname = \"t\"\nkind = \"replay\"\nfile = \"{}\"\non_error = \"stop\"\n[[sink]]\nname = \"s\"\nsource = \"t\"\nkind = \"file\"\npath = \"{}\"\n[[phase]]\nname = \"p\"\nduration = \"1s\"\nrate = 10\n",
         replay.display(),
         dir.path().join("o.jsonl").display()
     );

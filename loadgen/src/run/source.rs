@@ -2,11 +2,11 @@
 //! stamped with each message's intended send time so the feed looks live) or a replayed
 //! file (paced by its recorded times, scaled by `speed`).
 
-use crate::scenario::{PhaseFaults, SourceConfig, SourceKind};
+use crate::scenario::{OnBadRow, PhaseFaults, ReplayFormat, SourceConfig, SourceKind, TardisDataType};
 use serde_json::{Value, json};
 use std::collections::{HashSet, VecDeque};
 use std::io::BufRead;
-use tickwatch_feed::codec::{encode, open_maybe_gzip};
+use tickwatch_feed::codec::{TardisChainReader, TardisTradeReader, encode, open_maybe_gzip};
 use tickwatch_feed::faults::{ChainFaults, FaultMix, TradeFaultParams, TradeFaults};
 use tickwatch_feed::synth::{ChainSpec, ChainSynth, Slot, SymbolSpec, TradeSynth};
 use tickwatch_feed::{OptionChain, Trade};
@@ -231,6 +231,25 @@ struct Recorded {
     message: Outgoing,
 }
 
+/// The malformed rows of a replay file: counted, the first kept for the warning; with
+/// `on_error = "stop"` the first one is the error that stops the run.
+struct BadRows {
+    on_error: OnBadRow,
+    count: u64,
+    first: Option<String>,
+}
+
+impl BadRows {
+    fn add(&mut self, why: String) -> Result<(), String> {
+        if self.on_error == OnBadRow::Stop {
+            return Err(why);
+        }
+        self.count += 1;
+        self.first.get_or_insert(why);
+        Ok(())
+    }
+}
+
 /// A replay file, read whole (replays are bounded files), played in order.
 pub struct Replay {
     lines: Vec<Recorded>,
@@ -245,15 +264,50 @@ impl Replay {
     fn open(source: &SourceConfig) -> Result<Replay, String> {
         let path = source.file.as_ref().ok_or_else(|| format!("source {}: no file", source.name))?;
         let reader = open_maybe_gzip(path).map_err(|e| format!("{}: cannot open: {e}", path.display()))?;
+        let mut bad = BadRows { on_error: source.on_error, count: 0, first: None };
         let mut lines = Vec::new();
-        for (number, line) in reader.lines().enumerate() {
-            let at = |why: String| format!("{}:{}: {why}", path.display(), number + 1);
-            let line = line.map_err(|e| at(format!("read failed: {e}")))?;
-            if line.trim().is_empty() {
-                continue;
+        match (source.format, source.data_type) {
+            (ReplayFormat::Jsonl, _) => {
+                for (number, line) in reader.lines().enumerate() {
+                    let at = |why: String| format!("{}:{}: {why}", path.display(), number + 1);
+                    let line = line.map_err(|e| at(format!("read failed: {e}")))?;
+                    if line.trim().is_empty() {
+                        continue;
+                    }
+                    let record = serde_json::from_str(&line).map_err(|e| format!("not JSON: {e}")).and_then(recorded);
+                    match record {
+                        Ok(record) => lines.push(record),
+                        Err(why) => bad.add(at(why))?,
+                    }
+                }
             }
-            let value: Value = serde_json::from_str(&line).map_err(|e| at(format!("not JSON: {e}")))?;
-            lines.push(recorded(value).map_err(at)?);
+            (ReplayFormat::TardisCsv, Some(TardisDataType::Trades)) => {
+                let rows = TardisTradeReader::new(reader, Some(path.clone())).map_err(|e| e.to_string())?;
+                for row in rows {
+                    match row {
+                        Ok((time_ns, trade)) => lines.push(Recorded { time_ns, message: trade_message(trade) }),
+                        Err(e) => bad.add(e.to_string())?,
+                    }
+                }
+            }
+            (ReplayFormat::TardisCsv, Some(TardisDataType::OptionsChain)) => {
+                let chains = TardisChainReader::new(reader, Some(path.clone())).map_err(|e| e.to_string())?;
+                for chain in chains {
+                    match chain {
+                        Ok((time_ns, chain)) => lines.push(Recorded { time_ns, message: chain_message(chain) }),
+                        Err(e) => bad.add(e.to_string())?,
+                    }
+                }
+            }
+            (ReplayFormat::TardisCsv, None) => return Err(format!("source {}: no data_type", source.name)),
+        }
+        if let Some(first) = &bad.first {
+            eprintln!(
+                "tickwatch-loadgen: source {}: skipped {} malformed rows of {}; the first: {first}",
+                source.name,
+                bad.count,
+                path.display()
+            );
         }
         if lines.is_empty() {
             return Err(format!("{}: no messages to replay", path.display()));
