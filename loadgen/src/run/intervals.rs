@@ -1,17 +1,33 @@
 //! The latency of each second of a run, for the HdrHistogram interval log and the
 //! per-second chart. A full histogram (3 significant digits up to an hour) takes 188 KB,
 //! so one per second per sink grew a 30-minute run with two sinks by 680 MB (the soak run
-//! found it). Only the second being recorded is a full histogram; a second that has passed
-//! is kept in its V2 encoding (tens to hundreds of bytes), exact and cheap to decode.
+//! found it), and even encoded (about 2.5 KB a second at 20k msg/s) they grew a long run by
+//! 18 MiB an hour (the next soak run). Only the second being recorded is a histogram in
+//! memory; a second that has passed is written, V2-encoded, to an unnamed temporary file
+//! and read back for the report, so memory stays flat however long the run. If the file
+//! cannot be made or written, the encodings stay in memory: nothing is lost.
 
 use super::pace::histogram;
 use hdrhistogram::Histogram;
 use hdrhistogram::serialization::{Deserializer, Serializer, V2Serializer};
+use std::fs::File;
+use std::os::unix::fs::FileExt;
 
-#[derive(Debug, Clone, Default)]
+/// Where a passed second's encoding is.
+#[derive(Debug)]
+enum Stored {
+    Spilled { offset: u64, len: usize },
+    Held(Vec<u8>),
+}
+
+#[derive(Debug, Default)]
 pub struct Intervals {
-    /// The encodings of seconds 0..closed.len().
-    closed: Vec<Vec<u8>>,
+    /// Seconds 0..closed.len().
+    closed: Vec<Stored>,
+    /// The temporary file and how much of it is written; None before the first second
+    /// passes, or after it failed.
+    spill: Option<(File, u64)>,
+    spill_failed: bool,
     /// Second `closed.len()`, while there is one.
     current: Option<Histogram<u64>>,
 }
@@ -41,9 +57,52 @@ impl Intervals {
     pub fn reach(&mut self, second: usize) {
         while self.len() <= second {
             if let Some(done) = self.current.take() {
-                self.closed.push(encode(&done));
+                let stored = self.store(encode(&done));
+                self.closed.push(stored);
             }
             self.current = Some(histogram());
+        }
+    }
+
+    /// Writes `bytes` to the temporary file, or keeps them if it cannot.
+    fn store(&mut self, bytes: Vec<u8>) -> Stored {
+        if self.spill.is_none() && !self.spill_failed {
+            match tempfile::tempfile() {
+                Ok(file) => self.spill = Some((file, 0)),
+                Err(e) => self.spill_failed(&e),
+            }
+        }
+        let Some((file, end)) = &mut self.spill else { return Stored::Held(bytes) };
+        let offset = *end;
+        match file.write_all_at(&bytes, offset) {
+            Ok(()) => {
+                *end += bytes.len() as u64;
+                Stored::Spilled { offset, len: bytes.len() }
+            }
+            Err(e) => {
+                self.spill_failed(&e);
+                Stored::Held(bytes)
+            }
+        }
+    }
+
+    fn spill_failed(&mut self, e: &std::io::Error) {
+        eprintln!(
+            "tickwatch-loadgen: cannot write per-second latencies to a temporary file ({e}); keeping them in memory"
+        );
+        self.spill = None;
+        self.spill_failed = true;
+    }
+
+    fn load(&self, stored: &Stored) -> Histogram<u64> {
+        match stored {
+            Stored::Held(bytes) => decode(bytes),
+            Stored::Spilled { offset, len } => {
+                let (file, _) = self.spill.as_ref().expect("spilled seconds have their file");
+                let mut bytes = vec![0; *len];
+                file.read_exact_at(&mut bytes, *offset).expect("the temporary file reads back what was written");
+                decode(&bytes)
+            }
         }
     }
 
@@ -58,15 +117,15 @@ impl Intervals {
         if second == self.closed.len() {
             return self.current.get_or_insert_with(histogram).add(h).map_err(|e| e.to_string());
         }
-        let mut sum = decode(&self.closed[second]);
+        let mut sum = self.load(&self.closed[second]);
         sum.add(h).map_err(|e| e.to_string())?;
-        self.closed[second] = encode(&sum);
+        self.closed[second] = self.store(encode(&sum));
         Ok(())
     }
 
     /// Every second's histogram, in order.
     pub fn histograms(&self) -> impl Iterator<Item = Histogram<u64>> + '_ {
-        self.closed.iter().map(|b| decode(b)).chain(self.current.iter().cloned())
+        self.closed.iter().map(|s| self.load(s)).chain(self.current.iter().cloned())
     }
 }
 
@@ -84,8 +143,12 @@ mod tests {
                 intervals.record(100 + i * (second as u64 + 1));
             }
         }
-        let held: usize = intervals.closed.iter().map(Vec::len).sum();
-        assert!(held < 99 * 4096, "{held} bytes for 99 closed seconds");
+        assert!(
+            intervals.closed.iter().all(|s| matches!(s, super::Stored::Spilled { .. })),
+            "passed seconds are on disk"
+        );
+        let written = intervals.spill.as_ref().unwrap().1;
+        assert!(written < 99 * 4096, "{written} bytes for 99 passed seconds");
         let mut late = histogram();
         late.record(7).unwrap();
         intervals.add(3, &late).unwrap();

@@ -54,7 +54,7 @@ impl Tally {
 }
 
 /// Everything one sink's run produced.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct SinkRun {
     pub phases: Vec<Tally>,
     pub total: Tally,
