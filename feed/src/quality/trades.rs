@@ -138,7 +138,7 @@ impl SymbolQuality {
         v.set(TradeCheck::Duplicate, true);
 
         if let (Some(seq), Some(last_seq)) = (tick.seq, self.last_seq) {
-            v.set(TradeCheck::Gap, seq <= last_seq + 1);
+            v.set(TradeCheck::Gap, seq <= last_seq.saturating_add(1));
         }
         let seq_back = matches!((tick.seq, self.last_seq), (Some(s), Some(l)) if s <= l);
         v.set(TradeCheck::OutOfOrder, !(seq_back || tick.ts_ns < self.max_ts_ns));
@@ -153,7 +153,7 @@ impl SymbolQuality {
             v.set(TradeCheck::Spike, !spike);
         }
 
-        let drift = (arrival_ns - tick.ts_ns).abs() > th.max_clock_drift_ns;
+        let drift = arrival_ns.abs_diff(tick.ts_ns) > th.max_clock_drift_ns.unsigned_abs();
         v.results[TradeCheck::ClockDrift as usize] = Some(!drift);
         v.anomalies[TradeCheck::ClockDrift as usize] = drift && !self.drifting;
         self.drifting = drift;
@@ -223,5 +223,17 @@ mod tests {
         assert_eq!(failed(&q.check(&tick(30, 27, 100.2), at(27) + 6_000_000_000, &th)), ["clock_drift"]);
         let v = q.check(&tick(31, 28, 100.2), at(28) + 6_000_000_000, &th);
         assert!(failed(&v).is_empty() && v.results[TradeCheck::ClockDrift as usize] == Some(false));
+    }
+
+    /// Found by the feed_pipeline fuzz target: a sequence number of u64::MAX overflowed
+    /// the gap check, and extreme exchange times the clock-drift check.
+    #[test]
+    fn extreme_sequence_numbers_and_times_are_judged_without_overflow() {
+        let th = TradeThresholds::default();
+        let mut q = SymbolQuality::default();
+        q.check(&TradeTick { seq: Some(u64::MAX), ts_ns: i64::MIN, price: 1.0, qty: 1.0 }, i64::MAX, &th);
+        let v = q.check(&TradeTick { seq: Some(u64::MAX), ts_ns: i64::MAX, price: 1.0, qty: 1.0 }, i64::MIN, &th);
+        assert_eq!(v.results[TradeCheck::Gap as usize], Some(true), "no gap after the largest number");
+        assert_eq!(v.results[TradeCheck::ClockDrift as usize], Some(false));
     }
 }
