@@ -133,10 +133,10 @@ struct Symbol<Q> {
     last_ms: Arc<AtomicU64>,
 }
 
-/// Everything one feed keeps; fed by its source task.
 /// The longest symbol (or underlying) a feed takes; longer ones are rejected as `bad_field`.
 const MAX_SYMBOL_BYTES: usize = 128;
 
+/// Everything one feed keeps; fed by its source task.
 pub struct Pipeline {
     feed: String,
     kind: FeedKind,
