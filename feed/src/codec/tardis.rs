@@ -20,6 +20,9 @@ pub type Received<T> = (i64, T);
 struct Rows {
     reader: csv::Reader<Box<dyn BufRead + Send>>,
     record: csv::StringRecord,
+    /// Where each of `names` is in the header.
+    columns: Vec<usize>,
+    names: &'static [&'static str],
     file: Option<PathBuf>,
     on_error: OnError,
     done: bool,
@@ -70,7 +73,7 @@ impl Rows {
         input: Box<dyn BufRead + Send>,
         file: Option<PathBuf>,
         names: &'static [&'static str],
-    ) -> Result<(Rows, Vec<usize>), DecodeError> {
+    ) -> Result<Rows, DecodeError> {
         let mut reader = csv::ReaderBuilder::new().from_reader(input);
         let headers = reader
             .headers()
@@ -85,15 +88,13 @@ impl Rows {
             })?;
             columns.push(found);
         }
-        let rows = Rows { reader, record: csv::StringRecord::new(), file, on_error: OnError::default(), done: false };
-        Ok((rows, columns))
+        let record = csv::StringRecord::new();
+        Ok(Rows { reader, record, columns, names, file, on_error: OnError::default(), done: false })
     }
 
     /// The next row given to `decode`, or the error of a malformed one.
     fn next_with<T>(
         &mut self,
-        columns: &[usize],
-        names: &'static [&'static str],
         mut decode: impl FnMut(&Row) -> Result<T, DecodeError>,
     ) -> Option<Result<T, DecodeError>> {
         if self.done {
@@ -104,7 +105,7 @@ impl Rows {
                 self.done = true;
                 return None;
             }
-            Ok(true) => decode(&Row { record: &self.record, columns, names }),
+            Ok(true) => decode(&Row { record: &self.record, columns: &self.columns, names: self.names }),
             Err(e) => {
                 // Broken framing or I/O: the rest of the file cannot be trusted.
                 self.done = !matches!(e.kind(), csv::ErrorKind::UnequalLengths { .. });
@@ -125,14 +126,13 @@ const TRADE_COLUMNS: &[&str] = &["exchange", "symbol", "timestamp", "local_times
 /// UUIDs) is replaced by the trade's position in its symbol's stream, counted from 1.
 pub struct TardisTradeReader {
     rows: Rows,
-    columns: Vec<usize>,
     positions: BTreeMap<String, u64>,
 }
 
 impl TardisTradeReader {
     pub fn new(input: Box<dyn BufRead + Send>, file: Option<PathBuf>) -> Result<Self, DecodeError> {
-        let (rows, columns) = Rows::open(input, file, TRADE_COLUMNS)?;
-        Ok(TardisTradeReader { rows, columns, positions: BTreeMap::new() })
+        let rows = Rows::open(input, file, TRADE_COLUMNS)?;
+        Ok(TardisTradeReader { rows, positions: BTreeMap::new() })
     }
 
     pub fn on_error(mut self, on_error: OnError) -> Self {
@@ -171,7 +171,7 @@ impl Iterator for TardisTradeReader {
 
     fn next(&mut self) -> Option<Self::Item> {
         let positions = &mut self.positions;
-        self.rows.next_with(&self.columns, TRADE_COLUMNS, |row| trade(row, positions))
+        self.rows.next_with(|row| trade(row, positions))
     }
 }
 
@@ -252,7 +252,6 @@ type Assembling = BTreeMap<(String, Date), (i64, f64, BTreeMap<u64, (Option<Quot
 /// call or put is missing at that timestamp is left out (a chain row holds both).
 pub struct TardisChainReader {
     rows: Rows,
-    columns: Vec<usize>,
     timestamp: Option<i64>,
     assembling: Assembling,
     ready: std::collections::VecDeque<Received<OptionChain>>,
@@ -260,8 +259,8 @@ pub struct TardisChainReader {
 
 impl TardisChainReader {
     pub fn new(input: Box<dyn BufRead + Send>, file: Option<PathBuf>) -> Result<Self, DecodeError> {
-        let (rows, columns) = Rows::open(input, file, CHAIN_COLUMNS)?;
-        Ok(TardisChainReader { rows, columns, timestamp: None, assembling: BTreeMap::new(), ready: Default::default() })
+        let rows = Rows::open(input, file, CHAIN_COLUMNS)?;
+        Ok(TardisChainReader { rows, timestamp: None, assembling: BTreeMap::new(), ready: Default::default() })
     }
 
     pub fn on_error(mut self, on_error: OnError) -> Self {
@@ -295,7 +294,7 @@ impl Iterator for TardisChainReader {
             if let Some(chain) = self.ready.pop_front() {
                 return Some(Ok(chain));
             }
-            let Some(row) = self.rows.next_with(&self.columns, CHAIN_COLUMNS, option_row) else {
+            let Some(row) = self.rows.next_with(option_row) else {
                 self.complete();
                 self.timestamp = None;
                 return self.ready.pop_front().map(Ok);

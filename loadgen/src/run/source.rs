@@ -283,23 +283,18 @@ impl Replay {
             }
             (ReplayFormat::TardisCsv, Some(TardisDataType::Trades)) => {
                 let rows = TardisTradeReader::new(reader, Some(path.clone())).map_err(|e| e.to_string())?;
-                for row in rows {
-                    match row {
-                        Ok((time_ns, trade)) => lines.push(Recorded { time_ns, message: trade_message(trade) }),
-                        Err(e) => bad.add(e.to_string())?,
-                    }
-                }
+                collect_rows(rows, trade_message, &mut bad, &mut lines)?;
             }
             (ReplayFormat::TardisCsv, Some(TardisDataType::OptionsChain)) => {
                 let chains = TardisChainReader::new(reader, Some(path.clone())).map_err(|e| e.to_string())?;
-                for chain in chains {
-                    match chain {
-                        Ok((time_ns, chain)) => lines.push(Recorded { time_ns, message: chain_message(chain) }),
-                        Err(e) => bad.add(e.to_string())?,
-                    }
-                }
+                collect_rows(chains, chain_message, &mut bad, &mut lines)?;
             }
-            (ReplayFormat::TardisCsv, None) => return Err(format!("source {}: no data_type", source.name)),
+            (ReplayFormat::TardisCsv, None) => {
+                return Err(format!(
+                    "source {}: a tardis-csv replay needs data_type = \"trades\" or \"options_chain\"",
+                    source.name
+                ));
+            }
         }
         if let Some(first) = &bad.first {
             eprintln!(
@@ -349,6 +344,22 @@ impl Replay {
         self.next += 1;
         Some(self.lines[self.next - 1].message.clone())
     }
+}
+
+/// Keeps a tardis reader's timed records as replay lines and its malformed rows in `bad`.
+fn collect_rows<T, E: std::fmt::Display>(
+    rows: impl Iterator<Item = Result<(i64, T), E>>,
+    message: fn(T) -> Outgoing,
+    bad: &mut BadRows,
+    lines: &mut Vec<Recorded>,
+) -> Result<(), String> {
+    for row in rows {
+        match row {
+            Ok((time_ns, record)) => lines.push(Recorded { time_ns, message: message(record) }),
+            Err(e) => bad.add(e.to_string())?,
+        }
+    }
+    Ok(())
 }
 
 /// Reads one replay line: `{"arrival_ns": N, "message": "..."}` from `record`, or a
