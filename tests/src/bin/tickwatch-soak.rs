@@ -9,6 +9,7 @@
 //!
 //! `tickwatch-soak [--minutes 30] [--rate 20000] [--warmup-minutes 5] [--out benches/soak/RESULTS.md]`
 
+use clap::Parser;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
@@ -17,34 +18,26 @@ use tickwatch_tests::{Exporter, KitError, RedisServer, Server, free_port, repo_r
 
 const SAMPLE_EVERY: Duration = Duration::from_secs(10);
 
+/// Trades at a steady rate for a long time through the loadgen, watched by the exporter;
+/// appends the RSS slope, rate drift and counts to a results file.
+#[derive(Parser)]
 struct Options {
+    /// How long the run lasts.
+    #[arg(long, default_value_t = 30.0)]
     minutes: f64,
+    /// Messages a second into each of the two sinks.
+    #[arg(long, default_value_t = 20_000)]
     rate: u64,
+    /// The first minutes left out of the RSS slope and the rate drift.
+    #[arg(long, default_value_t = 5.0)]
     warmup_minutes: f64,
-    out: PathBuf,
+    /// The results file appended to [default: benches/soak/RESULTS.md in the repository].
+    #[arg(long)]
+    out: Option<PathBuf>,
 }
 
 fn options() -> Result<Options, KitError> {
-    let mut o =
-        Options { minutes: 30.0, rate: 20_000, warmup_minutes: 5.0, out: repo_root().join("benches/soak/RESULTS.md") };
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    for pair in args.chunks(2) {
-        let [flag, v] = pair else { return Err(KitError(format!("{} needs a value", pair[0]))) };
-        let bad = |e: String| KitError(format!("{flag} {v}: {e}"));
-        match flag.as_str() {
-            "--minutes" => o.minutes = v.parse().map_err(|e: std::num::ParseFloatError| bad(e.to_string()))?,
-            "--rate" => o.rate = v.parse().map_err(|e: std::num::ParseIntError| bad(e.to_string()))?,
-            "--warmup-minutes" => {
-                o.warmup_minutes = v.parse().map_err(|e: std::num::ParseFloatError| bad(e.to_string()))?
-            }
-            "--out" => o.out = PathBuf::from(v),
-            _ => {
-                return Err(KitError(format!(
-                    "unknown flag {flag}; see the doc comment of tests/src/bin/tickwatch-soak.rs"
-                )));
-            }
-        }
-    }
+    let o = Options::parse();
     if o.warmup_minutes >= o.minutes {
         return Err(KitError("--warmup-minutes must be shorter than --minutes".into()));
     }
@@ -224,8 +217,9 @@ fn main() -> Result<(), KitError> {
         serde_json::from_str(&summary).map_err(|e| KitError(format!("the loadgen's summary.json: {e}")))?;
     let results = results(&o, &samples, &summary, status.code());
     print!("{results}");
-    append(&o.out, &results)?;
-    println!("soak: appended to {}", o.out.display());
+    let out = o.out.clone().unwrap_or_else(|| repo_root().join("benches/soak/RESULTS.md"));
+    append(&out, &results)?;
+    println!("soak: appended to {}", out.display());
     Ok(())
 }
 
