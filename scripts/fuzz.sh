@@ -5,7 +5,7 @@
 # fuzz/artifacts/TARGET and fails the script. Prints each target's executions.
 #   scripts/fuzz.sh [SECONDS] [TARGET...]     # every target when none is named
 # Builds in release with debug assertions and overflow checks and without a sanitizer
-# (the code is safe Rust; ASan halved the executions a second), on the stable toolchain
+# (the code is safe Rust, so AddressSanitizer has little to find and costs speed), on the stable toolchain
 # (RUSTC_BOOTSTRAP lets it take the instrumentation flags). Installs cargo-fuzz if missing.
 set -euo pipefail
 cd "$(dirname "$0")/../fuzz"

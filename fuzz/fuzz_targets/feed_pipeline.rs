@@ -1,7 +1,7 @@
 //! The exporter's feed-quality path (decode, check, record into the registry) for each way
 //! a feed can be read: messages one per line, the first byte choosing the feed's format.
 //! The pipelines live across runs, as they do in the exporter: their symbol cap (8 here)
-//! bounds the series, and building a registry per run would be most of the run's cost.
+//! bounds the series, so the registry need not be built anew for every run.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

@@ -1,8 +1,9 @@
 //! The latency of each second of a run, for the HdrHistogram interval log and the
-//! per-second chart. A full histogram (3 significant digits up to an hour) takes 188 KB,
-//! so one per second per sink grew a 30-minute run with two sinks by 680 MB (the soak run
-//! found it), and even encoded (about 2.5 KB a second at 20k msg/s) they grew a long run by
-//! 18 MiB an hour (the next soak run). Only the second being recorded is a histogram in
+//! per-second chart. A full histogram (3 significant digits up to an hour) has ~23,500
+//! counters of 8 bytes (188 KB), so one per second per sink would hold 680 MB for a
+//! 30-minute run with two sinks (the soak run saw +21 MiB a minute), and even kept encoded
+//! they grew a long run by 18.5 MiB an hour (the next soak run; about 2.5 KB a second a
+//! sink, derived from that slope). Only the second being recorded is a histogram in
 //! memory; a second that has passed is written, V2-encoded, to an unnamed temporary file
 //! and read back for the report, so memory stays flat however long the run. If the file
 //! cannot be made or written, the encodings stay in memory: nothing is lost.
