@@ -65,7 +65,9 @@ pub struct SourceConfig {
     /// recording made by `tickwatch-loadgen record`.
     pub file: Option<PathBuf>,
     /// Replay: what the file holds: `jsonl` (the default: canonical trades or chains, or a
-    /// recording) or `tardis-csv` (a tardis.dev CSV dataset, plain or gzip).
+    /// recording), `tardis-csv` (a tardis.dev CSV dataset, plain or gzip) or
+    /// `tardis-machine` (tardis-machine's normalized NDJSON: its `trade` messages are
+    /// replayed, the other types left out and counted).
     #[serde(default)]
     pub format: ReplayFormat,
     /// Replay with `format = "tardis-csv"`: the dataset, `trades` or `options_chain`.
@@ -94,6 +96,7 @@ pub enum ReplayFormat {
     #[default]
     Jsonl,
     TardisCsv,
+    TardisMachine,
 }
 
 /// Which tardis.dev dataset a `tardis-csv` replay reads.
@@ -447,6 +450,10 @@ fn check(s: &mut Scenario) -> Vec<String> {
                     (ReplayFormat::Jsonl, Some(_)) => p(
                         format!("{key}.data_type"),
                         "is for format = \"tardis-csv\"; a jsonl file says what each line is".into(),
+                    ),
+                    (ReplayFormat::TardisMachine, Some(_)) => p(
+                        format!("{key}.data_type"),
+                        "is for format = \"tardis-csv\"; a tardis-machine stream's trades are replayed".into(),
                     ),
                     _ => {}
                 }

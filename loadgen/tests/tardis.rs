@@ -143,3 +143,64 @@ fn an_options_chain_csv_replays_as_one_chain_per_timestamp_underlying_and_expiry
     assert_eq!(chains[0].expiry, time::macros::date!(2024 - 12 - 27));
     assert_eq!(chains[1].expiry, time::macros::date!(2025 - 01 - 31));
 }
+
+#[test]
+fn a_tardis_machine_ndjson_stream_replays_its_trades_and_leaves_out_the_other_types() {
+    let iso = |us: i64| {
+        let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(us) * 1000).unwrap();
+        t.format(&time::format_description::well_known::Rfc3339).unwrap()
+    };
+    let mut ndjson = String::new();
+    let mut expected = Vec::new();
+    for i in 0..100i64 {
+        let ts = T0_US + i * 1_000;
+        // BTC-USD's trade 1,040 is missing: a gap the replay keeps.
+        let id = 1_000 + i + i64::from(i >= 40);
+        let side = if i % 2 == 0 { "buy" } else { "sell" };
+        let price = 95_000.0 + i as f64;
+        ndjson += &format!(
+            r#"{{"type":"trade","symbol":"BTC-USD","exchange":"coinbase","id":"{id}","price":{price},"amount":0.5,"side":"{side}","timestamp":"{}","localTimestamp":"{}"}}"#,
+            iso(ts),
+            iso(ts + 300)
+        );
+        ndjson += "\n";
+        ndjson += &format!(
+            r#"{{"type":"book_change","symbol":"BTC-USD","exchange":"coinbase","isSnapshot":false,"bids":[{{"price":{price},"amount":1}}],"asks":[],"timestamp":"{}","localTimestamp":"{}"}}"#,
+            iso(ts),
+            iso(ts + 400)
+        );
+        ndjson += "\n";
+        expected.push(Trade {
+            venue: "coinbase".into(),
+            symbol: "BTC-USD".into(),
+            seq: id as u64,
+            ts_ns: ts * 1000,
+            price,
+            qty: 0.5,
+            side: if side == "buy" { Side::Buy } else { Side::Sell },
+        });
+        if i == 7 {
+            ndjson += r#"{"type":"trade","symbol":"BTC-USD","exchange":"coinbase","price":"high","amount":1,"side":"buy","timestamp":"2026-01-01T00:00:00Z","localTimestamp":"2026-01-01T00:00:00Z"}"#;
+            ndjson += "\n";
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("replay-normalized.ndjson.gz");
+    std::fs::write(&file, gzip(&ndjson)).unwrap();
+    let scenario = replay_scenario("replay-normalized.ndjson.gz", "trades", "")
+        .replace("format = \"tardis-csv\"\ndata_type = \"trades\"\n", "format = \"tardis-machine\"\n");
+    let finished = run_scenario(&scenario.replace("DIR/", &format!("{}/", dir.path().display())), &[]);
+    assert_eq!(finished.code, 0, "{}", finished.stderr);
+    let replayed: Vec<Trade> = written(&dir.path().join("out.jsonl"));
+    assert_eq!(replayed, expected, "every trade, every field, in order");
+    let stderr = &finished.stderr;
+    assert!(stderr.contains("left out 100 messages"), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "skipped 1 malformed rows of {}; the first: {}:17: field `price`",
+            file.display(),
+            file.display()
+        )),
+        "{stderr}"
+    );
+}

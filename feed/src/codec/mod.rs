@@ -5,6 +5,7 @@
 //! - `jsonl`: JSON Lines files, plain or gzip, read and written as streams.
 //! - `csv`: trades as CSV with a header row.
 //! - `tardis`: tardis.dev's CSV datasets of trades and options chains (replay input).
+//! - `tardis_machine`: tardis-machine's normalized NDJSON trades (replay input).
 //!
 //! Malformed input is a [`DecodeError`] naming the file, the line and the field; readers
 //! go on past a bad line unless the caller asks for strict reading.
@@ -14,12 +15,14 @@ mod error;
 mod json;
 mod jsonl;
 mod tardis;
+mod tardis_machine;
 
 pub use self::csv::{CsvTradeReader, CsvTradeWriter};
 pub use error::DecodeError;
 pub use json::{decode, encode, field_named_in};
 pub use jsonl::{JsonlReader, JsonlWriter, open_maybe_gzip};
 pub use tardis::{Received, TardisChainReader, TardisTradeReader};
+pub use tardis_machine::TardisMachineReader;
 
 use crate::model::{OptionChain, Trade};
 use serde::{Serialize, de::DeserializeOwned};

@@ -143,27 +143,55 @@ impl TardisTradeReader {
 
 fn trade(row: &Row, positions: &mut BTreeMap<String, u64>) -> Result<Received<Trade>, DecodeError> {
     let [exchange, symbol, timestamp, local_timestamp, id, side, price, amount] = [0, 1, 2, 3, 4, 5, 6, 7];
-    let side = match row.text(side) {
-        "buy" => Side::Buy,
-        "sell" => Side::Sell,
-        other => return Err(row.bad(side, format!("`{other}`: only buy and sell trades can be replayed"))),
-    };
-    let symbol_text = row.text(symbol);
-    if symbol_text.is_empty() {
-        return Err(row.bad(symbol, "is empty"));
-    }
-    let position = positions.entry(symbol_text.to_owned()).or_insert(0);
-    *position += 1;
-    let trade = Trade {
-        venue: row.text(exchange).to_owned(),
-        symbol: symbol_text.to_owned(),
-        seq: row.text(id).parse().unwrap_or(*position),
+    let fields = TradeFields {
+        exchange: row.text(exchange),
+        symbol: row.text(symbol),
+        id: row.text(id),
+        side: row.text(side),
         ts_ns: row.micros(timestamp)?,
         price: row.number(price)?,
-        qty: row.number(amount)?,
-        side,
+        amount: row.number(amount)?,
     };
-    Ok((row.micros(local_timestamp)?, trade))
+    Ok((row.micros(local_timestamp)?, fields.trade(positions)?))
+}
+
+/// A tardis trade's fields as written (the CSV columns and tardis-machine's normalized
+/// `trade` share their names and meaning).
+pub(super) struct TradeFields<'a> {
+    pub exchange: &'a str,
+    pub symbol: &'a str,
+    pub id: &'a str,
+    pub side: &'a str,
+    pub ts_ns: i64,
+    pub price: f64,
+    pub amount: f64,
+}
+
+impl TradeFields<'_> {
+    /// The canonical trade. `positions` counts each symbol's trades, the sequence number
+    /// of a trade whose id is not a number.
+    pub(super) fn trade(&self, positions: &mut BTreeMap<String, u64>) -> Result<Trade, DecodeError> {
+        let bad = |field: &str, why: String| DecodeError { field: Some(field.to_owned()), ..DecodeError::new(why) };
+        let side = match self.side {
+            "buy" => Side::Buy,
+            "sell" => Side::Sell,
+            other => return Err(bad("side", format!("`{other}`: only buy and sell trades can be replayed"))),
+        };
+        if self.symbol.is_empty() {
+            return Err(bad("symbol", "is empty".into()));
+        }
+        let position = positions.entry(self.symbol.to_owned()).or_insert(0);
+        *position += 1;
+        Ok(Trade {
+            venue: self.exchange.to_owned(),
+            symbol: self.symbol.to_owned(),
+            seq: self.id.parse().unwrap_or(*position),
+            ts_ns: self.ts_ns,
+            price: self.price,
+            qty: self.amount,
+            side,
+        })
+    }
 }
 
 impl Iterator for TardisTradeReader {

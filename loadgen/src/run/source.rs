@@ -6,7 +6,7 @@ use crate::scenario::{OnBadRow, PhaseFaults, ReplayFormat, SourceConfig, SourceK
 use serde_json::{Value, json};
 use std::collections::{HashSet, VecDeque};
 use std::io::BufRead;
-use tickwatch_feed::codec::{TardisChainReader, TardisTradeReader, encode, open_maybe_gzip};
+use tickwatch_feed::codec::{TardisChainReader, TardisMachineReader, TardisTradeReader, encode, open_maybe_gzip};
 use tickwatch_feed::faults::{ChainFaults, FaultMix, TradeFaultParams, TradeFaults};
 use tickwatch_feed::synth::{ChainSpec, ChainSynth, Slot, SymbolSpec, TradeSynth};
 use tickwatch_feed::{OptionChain, Trade};
@@ -288,6 +288,18 @@ impl Replay {
             (ReplayFormat::TardisCsv, Some(TardisDataType::OptionsChain)) => {
                 let chains = TardisChainReader::new(reader, Some(path.clone())).map_err(|e| e.to_string())?;
                 collect_rows(chains, chain_message, &mut bad, &mut lines)?;
+            }
+            (ReplayFormat::TardisMachine, _) => {
+                let mut trades = TardisMachineReader::new(reader, Some(path.clone()));
+                collect_rows(trades.by_ref(), trade_message, &mut bad, &mut lines)?;
+                if trades.other_types() > 0 {
+                    eprintln!(
+                        "tickwatch-loadgen: source {}: left out {} messages of {} that are not trades",
+                        source.name,
+                        trades.other_types(),
+                        path.display()
+                    );
+                }
             }
             (ReplayFormat::TardisCsv, None) => {
                 return Err(format!(
