@@ -116,6 +116,66 @@ fn pubsub_feed_anomalies_equal_what_was_planted_and_scores_recover() {
 }
 
 #[test]
+fn exchange_presets_read_binance_and_coinbase_payloads_without_mappings() {
+    let redis = RedisServer::start().unwrap();
+    let exporter = start_exporter(&format!(
+        "[[feed]]\nname = \"bn\"\nkind = \"trade\"\nformat = \"binance\"\nmax_clock_drift = \"1h\"\n\
+         source = {{ type = \"redis-pubsub\", url = \"{url}\", channel = \"binance\" }}\n\
+         [[feed]]\nname = \"cb\"\nkind = \"trade\"\nformat = \"coinbase\"\nmax_clock_drift = \"1h\"\n\
+         source = {{ type = \"redis-pubsub\", url = \"{url}\", channel = \"coinbase\" }}\n",
+        url = redis.url()
+    ));
+    wait_for("both subscriptions", Duration::from_secs(10), || {
+        let text = exporter.metrics();
+        ["bn", "cb"].iter().all(|f| value(&text, "data_feed_connected", &[("feed", f)]) == Some(1.0))
+    });
+    let mut con = redis.connection().unwrap();
+    let mut pipe = redis::pipe();
+    // Binance: 50 trades, raw and combined, id 30 missing; a SUBSCRIBE reply among them.
+    pipe.cmd("PUBLISH").arg("binance").arg(r#"{"result":null,"id":1}"#).ignore();
+    let ms = now_ns() / 1_000_000;
+    for t in (1..=51u64).filter(|&t| t != 30) {
+        let event = format!(
+            r#"{{"e":"trade","E":{ms},"s":"BTCUSDT","t":{t},"p":"42000.{t}","q":"0.5","T":{ms},"m":true,"M":true}}"#
+        );
+        let message = if t % 2 == 0 { format!(r#"{{"stream":"btcusdt@trade","data":{event}}}"#) } else { event };
+        pipe.cmd("PUBLISH").arg("binance").arg(message).ignore();
+    }
+    // Coinbase: 40 matches, trade 20 missing; the subscriptions reply and heartbeats.
+    pipe.cmd("PUBLISH")
+        .arg("coinbase")
+        .arg(r#"{"type":"subscriptions","channels":[{"name":"matches","product_ids":["BTC-USD"]}]}"#)
+        .ignore();
+    let time = time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap();
+    for t in (1..=41u64).filter(|&t| t != 20) {
+        let message = format!(
+            r#"{{"type":"match","trade_id":{t},"sequence":{},"maker_order_id":"a","taker_order_id":"b","time":"{time}","product_id":"BTC-USD","size":"0.01","price":"95000.{t}","side":"buy"}}"#,
+            1000 + t
+        );
+        pipe.cmd("PUBLISH").arg("coinbase").arg(message).ignore();
+        if t % 10 == 0 {
+            pipe.cmd("PUBLISH").arg("coinbase").arg(format!(r#"{{"type":"heartbeat","sequence":{t},"last_trade_id":{t},"product_id":"BTC-USD","time":"{time}"}}"#)).ignore();
+        }
+    }
+    pipe.exec(&mut con).unwrap();
+    let decoded = |text: &str, feed: &str| value(text, "data_feed_messages_decoded_total", &[("feed", feed)]);
+    wait_for("every trade", Duration::from_secs(20), || {
+        let text = exporter.metrics();
+        decoded(&text, "bn") == Some(50.0) && decoded(&text, "cb") == Some(40.0)
+    });
+    let text = exporter.metrics();
+    let gaps = |feed: &str, symbol: &str| {
+        value(&text, "data_anomalies_detected_total", &[("feed", feed), ("symbol", symbol), ("kind", "gap")])
+    };
+    assert_eq!(gaps("bn", "BTCUSDT"), Some(1.0), "the missing trade id");
+    assert_eq!(gaps("cb", "BTC-USD"), Some(1.0), "the missing trade id");
+    let not_trade =
+        |feed: &str| value(&text, "data_feed_messages_rejected_total", &[("feed", feed), ("reason", "not_trade")]);
+    assert_eq!(not_trade("bn"), Some(1.0), "the SUBSCRIBE reply");
+    assert_eq!(not_trade("cb"), Some(4.0), "the subscriptions reply and three heartbeats");
+}
+
+#[test]
 fn stream_feed_with_a_foreign_format_counts_gaps_and_survives_a_restart() {
     let mut redis = RedisServer::start().unwrap();
     let exporter = start_exporter(&format!(

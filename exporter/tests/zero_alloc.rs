@@ -42,16 +42,20 @@ fn pipeline(format: &str) -> Pipeline {
     Pipeline::new(&config.targets::<FeedTarget>()[0], Arc::new(FeedMetrics::register(&shared)))
 }
 
-fn messages(tickwatch: bool) -> Vec<Vec<u8>> {
+/// 12,000 trades on three symbols in `form`: tickwatch, binance or coinbase.
+fn messages(form: &str) -> Vec<Vec<u8>> {
     (0..12_000u64)
         .map(|i| {
             let symbol = ["BTCUSDT", "ETHUSDT", "SOLUSDT"][(i % 3) as usize];
             let seq = i / 3 + 1;
             let ms = 1_767_225_600_000 + i as i64;
-            let text = if tickwatch {
-                format!(r#"{{"venue":"binance","symbol":"{symbol}","seq":{seq},"ts_ns":{}000000,"price":42000.{},"qty":0.5,"side":"buy"}}"#, ms, i % 7)
-            } else {
-                format!(r#"{{"e":"trade","E":{ms},"s":"{symbol}","t":{seq},"p":"42000.{}","q":"0.5","T":{ms},"m":true}}"#, i % 7)
+            let text = match form {
+                "tickwatch" => format!(r#"{{"venue":"binance","symbol":"{symbol}","seq":{seq},"ts_ns":{}000000,"price":42000.{},"qty":0.5,"side":"buy"}}"#, ms, i % 7),
+                "binance" => format!(r#"{{"e":"trade","E":{ms},"s":"{symbol}","t":{seq},"p":"42000.{}","q":"0.5","T":{ms},"m":true}}"#, i % 7),
+                _ => format!(
+                    r#"{{"type":"match","trade_id":{seq},"sequence":{i},"maker_order_id":"m","taker_order_id":"t","time":"2026-01-01T00:00:{:02}.{:06}Z","product_id":"{symbol}","size":"0.5","price":"42000.{}","side":"buy"}}"#,
+                    i / 1000 % 60, i % 1000 * 1000, i % 7
+                ),
             };
             text.into_bytes()
         })
@@ -73,12 +77,18 @@ fn allocations_in_steady_state(mut pipeline: Pipeline, messages: &[Vec<u8>]) -> 
 
 #[test]
 fn trade_messages_allocate_nothing_in_steady_state() {
-    let canonical = allocations_in_steady_state(pipeline(""), &messages(true));
+    let canonical = allocations_in_steady_state(pipeline(""), &messages("tickwatch"));
     let mapped = allocations_in_steady_state(
         pipeline(
             "format = \"mapped\"\nfields = { symbol = \"/s\", seq = \"/t\", price = \"/p\", qty = \"/q\", ts = \"/T\", ts_unit = \"ms\" }\n",
         ),
-        &messages(false),
+        &messages("binance"),
     );
-    assert_eq!((canonical, mapped), (0, 0), "allocations over 9,000 messages (canonical, mapped)");
+    let binance = allocations_in_steady_state(pipeline("format = \"binance\"\n"), &messages("binance"));
+    let coinbase = allocations_in_steady_state(pipeline("format = \"coinbase\"\n"), &messages("coinbase"));
+    assert_eq!(
+        (canonical, mapped, binance, coinbase),
+        (0, 0, 0, 0),
+        "allocations over 9,000 messages (canonical, mapped, binance, coinbase)"
+    );
 }

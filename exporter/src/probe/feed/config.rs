@@ -36,6 +36,19 @@ pub enum FeedFormat {
     Tickwatch,
     /// Any JSON trade message, with `fields` saying where each field is.
     Mapped,
+    /// Binance's `<symbol>@trade` and `<symbol>@aggTrade` streams, raw or combined
+    /// (`{"stream": ..., "data": ...}`): id `t` (`a`), price `p`, size `q`, time `T` (ms).
+    Binance,
+    /// Coinbase Exchange's `matches` channel (`match` and `last_match`): `trade_id`,
+    /// `product_id`, `price`, `size`, `time` (ISO 8601).
+    Coinbase,
+}
+
+impl FeedFormat {
+    /// An exchange's own format, read without a field mapping.
+    pub fn is_preset(self) -> bool {
+        matches!(self, FeedFormat::Binance | FeedFormat::Coinbase)
+    }
 }
 
 /// Where a feed's messages come from.
@@ -211,9 +224,11 @@ impl Target for FeedTarget {
             }
         }
         match (self.kind, self.format, &self.fields) {
-            (FeedKind::OptionChain, FeedFormat::Mapped, _) => {
+            (FeedKind::OptionChain, format, _) if format != FeedFormat::Tickwatch => {
                 problems.at("format", "option chains are read in the tickwatch format only")
             }
+            (_, format, Some(_)) if format.is_preset() => problems
+                .at("fields", "an exchange's format is read without fields; leave them out or use format = \"mapped\""),
             (FeedKind::Trade, FeedFormat::Mapped, None) => {
                 problems.at("fields", "format = \"mapped\" needs fields = { symbol, price, qty, ts, ... }")
             }

@@ -10,6 +10,8 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visi
 use std::borrow::Cow;
 use std::fmt;
 use tickwatch_feed::quality::TradeTick;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 
 /// A decoded trade: its symbol (borrowed from the message when possible) and fields.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,12 +28,16 @@ pub type Rejection = &'static str;
 pub enum TradeDecoder {
     Tickwatch,
     Mapped(Mapping),
+    Binance,
+    Coinbase,
 }
 
 impl TradeDecoder {
     pub fn new(format: FeedFormat, fields: Option<&FieldMap>) -> TradeDecoder {
         match (format, fields) {
             (FeedFormat::Mapped, Some(fields)) => TradeDecoder::Mapped(Mapping::new(fields)),
+            (FeedFormat::Binance, _) => TradeDecoder::Binance,
+            (FeedFormat::Coinbase, _) => TradeDecoder::Coinbase,
             _ => TradeDecoder::Tickwatch,
         }
     }
@@ -46,8 +52,98 @@ impl TradeDecoder {
                 })
             }
             TradeDecoder::Mapped(mapping) => mapping.decode(message),
+            TradeDecoder::Binance => binance(message),
+            TradeDecoder::Coinbase => coinbase(message),
         }
     }
+}
+
+/// A Binance trade or aggTrade event; every field optional so that replies to SUBSCRIBE
+/// and the like decode too (and are rejected as `not_trade`).
+#[derive(Deserialize)]
+struct BinanceEvent<'a> {
+    #[serde(rename = "e", borrow)]
+    event: Option<Text<'a>>,
+    #[serde(rename = "s", borrow)]
+    symbol: Option<Text<'a>>,
+    #[serde(rename = "t")]
+    trade_id: Option<u64>,
+    #[serde(rename = "a")]
+    aggregate_id: Option<u64>,
+    #[serde(rename = "p", borrow)]
+    price: Option<Text<'a>>,
+    #[serde(rename = "q", borrow)]
+    qty: Option<Text<'a>>,
+    #[serde(rename = "T")]
+    time_ms: Option<i64>,
+}
+
+/// A combined stream's wrapper.
+#[derive(Deserialize)]
+struct BinanceCombined<'a> {
+    #[serde(borrow)]
+    data: BinanceEvent<'a>,
+}
+
+fn binance(message: &[u8]) -> Result<DecodedTrade<'_>, Rejection> {
+    let mut event: BinanceEvent = serde_json::from_slice(message).map_err(rejection)?;
+    if event.event.is_none() {
+        // Not a raw stream's event: a combined stream's, or a reply.
+        if let Ok(combined) = serde_json::from_slice::<BinanceCombined>(message) {
+            event = combined.data;
+        }
+    }
+    let seq = match event.event.as_ref().map(|e| e.0.as_ref()) {
+        Some("trade") => event.trade_id,
+        Some("aggTrade") => event.aggregate_id,
+        _ => return Err("not_trade"),
+    };
+    let decimal = |text: Option<Text>| text.ok_or("missing_field")?.0.parse::<f64>().map_err(|_| "bad_field");
+    Ok(DecodedTrade {
+        symbol: event.symbol.ok_or("missing_field")?.0,
+        tick: TradeTick {
+            seq: Some(seq.ok_or("missing_field")?),
+            ts_ns: event.time_ms.ok_or("missing_field")?.saturating_mul(1_000_000),
+            price: decimal(event.price)?,
+            qty: decimal(event.qty)?,
+        },
+    })
+}
+
+/// A Coinbase Exchange message of the `matches` channel (or any other, rejected as
+/// `not_trade`).
+#[derive(Deserialize)]
+struct CoinbaseMessage<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
+    #[serde(borrow)]
+    product_id: Option<Text<'a>>,
+    trade_id: Option<u64>,
+    #[serde(borrow)]
+    price: Option<Text<'a>>,
+    #[serde(borrow)]
+    size: Option<Text<'a>>,
+    #[serde(borrow)]
+    time: Option<Text<'a>>,
+}
+
+fn coinbase(message: &[u8]) -> Result<DecodedTrade<'_>, Rejection> {
+    let m: CoinbaseMessage = serde_json::from_slice(message).map_err(rejection)?;
+    if !matches!(m.kind.as_ref(), "match" | "last_match") {
+        return Err("not_trade");
+    }
+    let decimal = |text: Option<Text>| text.ok_or("missing_field")?.0.parse::<f64>().map_err(|_| "bad_field");
+    let text = m.time.ok_or("missing_field")?;
+    let traded = OffsetDateTime::parse(&text.0, &Rfc3339).map_err(|_| "bad_field")?;
+    Ok(DecodedTrade {
+        symbol: m.product_id.ok_or("missing_field")?.0,
+        tick: TradeTick {
+            seq: Some(m.trade_id.ok_or("missing_field")?),
+            ts_ns: i64::try_from(traded.unix_timestamp_nanos()).map_err(|_| "bad_field")?,
+            price: decimal(m.price)?,
+            qty: decimal(m.size)?,
+        },
+    })
 }
 
 /// The canonical trade, read borrowed (venue and side are not needed for the checks).
@@ -276,6 +372,37 @@ mod tests {
         let t = decoder.decode(br#"{"stream":"x","data":{"s":"ETH","p":2300.5,"q":"2","T":1700000000}}"#).unwrap();
         assert_eq!(t.tick.ts_ns, 1_700_000_000_000_000_000, "seconds inferred from the size");
         assert_eq!(t.tick.seq, None);
+    }
+
+    #[test]
+    fn the_binance_preset_reads_raw_and_combined_trades_and_agg_trades() {
+        let decoder = TradeDecoder::new(FeedFormat::Binance, None);
+        let raw = br#"{"e":"trade","E":1700000000001,"s":"BTCUSDT","t":12345,"p":"42000.10","q":"0.5","T":1700000000000,"m":true,"M":true}"#;
+        let t = decoder.decode(raw).unwrap();
+        assert!(matches!(t.symbol, Cow::Borrowed("BTCUSDT")));
+        assert_eq!(t.tick, TradeTick { seq: Some(12345), ts_ns: 1_700_000_000_000_000_000, price: 42000.10, qty: 0.5 });
+        let combined = br#"{"stream":"ethusdt@aggTrade","data":{"e":"aggTrade","E":2,"s":"ETHUSDT","a":77,"p":"2300.5","q":"2","f":100,"l":105,"T":1700000000500,"m":false}}"#;
+        let t = decoder.decode(combined).unwrap();
+        assert_eq!((t.symbol.as_ref(), t.tick.seq, t.tick.price), ("ETHUSDT", Some(77), 2300.5));
+        assert_eq!(decoder.decode(br#"{"result":null,"id":1}"#), Err("not_trade"));
+        assert_eq!(decoder.decode(br#"{"e":"24hrTicker","s":"BTCUSDT"}"#), Err("not_trade"));
+        assert_eq!(decoder.decode(br#"{"e":"trade","s":"BTCUSDT","t":1,"p":"x","q":"1","T":1}"#), Err("bad_field"));
+        assert_eq!(decoder.decode(br#"{"e":"trade","s":"BTCUSDT","p":"1","q":"1","T":1}"#), Err("missing_field"));
+    }
+
+    #[test]
+    fn the_coinbase_preset_reads_matches() {
+        let decoder = TradeDecoder::new(FeedFormat::Coinbase, None);
+        let m = br#"{"type":"match","trade_id":10,"sequence":50,"maker_order_id":"ac928c66","taker_order_id":"132fb6ae","time":"2014-11-07T08:19:27.028459Z","product_id":"BTC-USD","size":"5.23512","price":"400.23","side":"sell"}"#;
+        let t = decoder.decode(m).unwrap();
+        assert!(matches!(t.symbol, Cow::Borrowed("BTC-USD")));
+        assert_eq!(t.tick, TradeTick { seq: Some(10), ts_ns: 1_415_348_367_028_459_000, price: 400.23, qty: 5.23512 });
+        let last = br#"{"type":"last_match","trade_id":9,"time":"2014-11-07T08:19:27Z","product_id":"BTC-USD","size":"1","price":"400"}"#;
+        assert_eq!(decoder.decode(last).unwrap().tick.seq, Some(9));
+        assert_eq!(decoder.decode(br#"{"type":"heartbeat","sequence":90,"last_trade_id":20}"#), Err("not_trade"));
+        assert_eq!(decoder.decode(br#"{"type":"subscriptions","channels":[]}"#), Err("not_trade"));
+        let late = br#"{"type":"match","trade_id":1,"time":"yesterday","product_id":"BTC-USD","size":"1","price":"1"}"#;
+        assert_eq!(decoder.decode(late), Err("bad_field"));
     }
 
     #[test]
