@@ -466,8 +466,13 @@ fn check(s: &mut Scenario) -> Vec<String> {
         if !sink_names.insert(sink.name.clone()) {
             p(format!("{key}.name"), format!("`{}` is used twice", sink.name));
         }
-        if !s.source.iter().any(|src| src.name == sink.source) {
-            p(format!("{key}.source"), format!("no [[source]] is named `{}`", sink.source));
+        match s.source.iter().find(|src| src.name == sink.source) {
+            None => p(format!("{key}.source"), format!("no [[source]] is named `{}`", sink.source)),
+            Some(src) if src.kind == SourceKind::SyntheticChains && sink.kind.sends_trades_only() => p(
+                format!("{key}.protocol"),
+                format!("an exchange's protocol sends trades; source `{}` makes option chains", src.name),
+            ),
+            Some(_) => {}
         }
         if sink.max_batch == 0 {
             p(format!("{key}.max_batch"), "must be at least 1".into());

@@ -89,7 +89,7 @@ pub async fn run(mut scenario: Scenario, options: RunOptions) -> Result<Outcome,
     for sink in &scenario.sink {
         let source = scenario.source.iter().find(|s| s.name == sink.source).expect("validated");
         let feed = Feed::new(source, scenario.seed, options.shard, start_ns)?;
-        let mut built = sinks::build(sink, scenario.seed).await?;
+        let mut built = sinks::build(sink, source, scenario.seed).await?;
         built.ready().await.map_err(|e| format!("sink {}: {e}", sink.name))?;
         let live_sink = Arc::new(live.sink(&sink.name, &phases));
         prepared.push((sink.clone(), feed, built, live_sink));

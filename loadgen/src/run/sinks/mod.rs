@@ -15,10 +15,10 @@ pub use file::FileSinkConfig;
 pub use mongodb::{MongoSinkConfig, WriteConcernLevel};
 pub use redis::{RedisMode, RedisSinkConfig};
 pub use websocket_client::WebSocketClientSinkConfig;
-pub use websocket_server::WebSocketServerSinkConfig;
+pub use websocket_server::{Protocol, WebSocketServerSinkConfig};
 
 use super::source::Outgoing;
-use crate::scenario::SinkConfig;
+use crate::scenario::{SinkConfig, SourceConfig};
 use serde::Deserialize;
 use std::future::Future;
 use std::pin::Pin;
@@ -67,6 +67,11 @@ impl SinkKind {
         }
     }
 
+    /// Whether the sink speaks a protocol that carries trades only (an exchange's).
+    pub fn sends_trades_only(&self) -> bool {
+        matches!(self, SinkKind::WebsocketServer(c) if c.protocol != Protocol::Tickwatch)
+    }
+
     /// Checks what the types cannot; `key` is the sink's path, e.g. `sink[0]`.
     pub fn validate(&self, key: &str, problems: &mut Vec<String>) {
         match self {
@@ -80,8 +85,9 @@ impl SinkKind {
     }
 }
 
-/// Builds the sink a `[[sink]]` describes (`seed` makes Celery task ids reproducible).
-pub async fn build(config: &SinkConfig, seed: u64) -> Result<Box<dyn Sink>, String> {
+/// Builds the sink a `[[sink]]` describes, sending the messages of `source` (`seed`
+/// makes Celery task ids reproducible).
+pub async fn build(config: &SinkConfig, source: &SourceConfig, seed: u64) -> Result<Box<dyn Sink>, String> {
     let name = &config.name;
     let fail = |e: String| format!("sink {name}: {e}");
     Ok(match &config.kind {
@@ -90,7 +96,7 @@ pub async fn build(config: &SinkConfig, seed: u64) -> Result<Box<dyn Sink>, Stri
         SinkKind::Mongodb(c) => Box::new(mongodb::MongoSink::new(c, config.timeout).await.map_err(fail)?),
         SinkKind::File(c) => Box::new(file::FileSink::new(c).map_err(fail)?),
         SinkKind::WebsocketServer(c) => {
-            Box::new(websocket_server::WebSocketServerSink::new(name, c).await.map_err(fail)?)
+            Box::new(websocket_server::WebSocketServerSink::new(name, c, &source.symbols).await.map_err(fail)?)
         }
         SinkKind::WebsocketClient(c) => Box::new(websocket_client::WebSocketClientSink::new(c)),
     })

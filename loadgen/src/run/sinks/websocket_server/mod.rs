@@ -1,0 +1,398 @@
+//! `kind = "websocket-server"`: a gateway simulator clients subscribe to, speaking
+//! tickwatch's own subscribe message or, with `protocol`, an exchange's (`binance.rs`).
+
+mod binance;
+
+use super::{SendFuture, Sink, require};
+use crate::run::source::{Outgoing, Record};
+use binance::BinanceSession;
+use futures_util::{SinkExt, StreamExt};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use serde::Deserialize;
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{broadcast, watch};
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::Role;
+use tokio_tungstenite::tungstenite::{Bytes, Message, Utf8Bytes};
+
+/// Messages a subscriber may fall behind before it is dropped.
+const SUBSCRIBER_BACKLOG: usize = 65_536;
+
+/// One message as the connections need it, rendered once for all of them.
+#[derive(Clone)]
+struct Published {
+    /// The symbol (lowercase for Binance, whose stream names are).
+    key: Arc<str>,
+    text: Utf8Bytes,
+    /// Binance: the same trade as an aggTrade event.
+    aggregate: Option<Utf8Bytes>,
+}
+
+/// The language a gateway speaks to its clients.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    /// `{"op":"subscribe","symbols":[...]}` and the canonical JSON.
+    #[default]
+    Tickwatch,
+    /// Binance's spot trade and aggTrade streams and exchangeInfo (see `binance.rs`).
+    Binance,
+}
+
+/// `kind = "websocket-server"`: a gateway that clients subscribe to.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebSocketServerSinkConfig {
+    /// Address to listen on, e.g. `127.0.0.1:8765`.
+    pub listen: Option<String>,
+    /// Wait (up to 60 s) until this many clients have subscribed before the first phase
+    /// starts, so every subscriber sees the whole feed.
+    #[serde(default)]
+    pub wait_for_subscribers: usize,
+    /// `tickwatch` (the default) or `binance`: the exchange the gateway impersonates, so
+    /// that collectors written for it connect unchanged but for their address.
+    #[serde(default)]
+    pub protocol: Protocol,
+}
+
+impl WebSocketServerSinkConfig {
+    pub fn validate(&self, key: &str, problems: &mut Vec<String>) {
+        require(problems, key, "WebSocket server", "listen", self.listen.is_some());
+        if let Some(listen) = &self.listen
+            && listen.parse::<std::net::SocketAddr>().is_err()
+        {
+            problems.push(format!("{key}.listen: `{listen}` is not HOST:PORT, e.g. 127.0.0.1:8765"));
+        }
+    }
+}
+
+/// What one client's connection knows: which published messages it wants, as which
+/// frames, and how it answers the client's requests.
+trait Session: Send + 'static {
+    /// How often the gateway pings the client, if it does.
+    const PING_EVERY: Option<Duration> = None;
+    /// The frames `published` becomes for this client (none when it did not ask for it).
+    fn frames(&self, published: &Published, out: &mut Vec<Utf8Bytes>);
+    /// Takes a text message from the client; the reply to send, if any.
+    fn request(&mut self, text: &str) -> Option<String>;
+    /// Whether the client has asked for anything yet (for `wait_for_subscribers`).
+    fn subscribed(&self) -> bool;
+}
+
+/// tickwatch's own: every symbol until `{"op":"subscribe","symbols":[...]}` names some.
+#[derive(Default)]
+struct TickwatchSession {
+    symbols: Option<HashSet<String>>,
+}
+
+impl Session for TickwatchSession {
+    fn frames(&self, published: &Published, out: &mut Vec<Utf8Bytes>) {
+        if self.symbols.as_ref().is_none_or(|s| s.contains(&*published.key)) {
+            out.push(published.text.clone());
+        }
+    }
+
+    fn request(&mut self, text: &str) -> Option<String> {
+        if let Ok(req) = serde_json::from_str::<serde_json::Value>(text)
+            && let Some(list) = req.get("symbols").and_then(|s| s.as_array())
+        {
+            self.symbols = Some(list.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect());
+        }
+        None
+    }
+
+    fn subscribed(&self) -> bool {
+        self.symbols.is_some()
+    }
+}
+
+/// A gateway simulator: clients connect, subscribe in the gateway's protocol, and
+/// receive the messages they asked for. A subscriber that falls `SUBSCRIBER_BACKLOG`
+/// messages behind is disconnected and counted, so a slow client never grows memory.
+pub struct WebSocketServerSink {
+    publish: broadcast::Sender<Published>,
+    protocol: Protocol,
+    dropped: Arc<AtomicU64>,
+    subscribed: Arc<AtomicU64>,
+    /// Clients still connected; the run waits for them to drain at the end.
+    active: Arc<AtomicU64>,
+    shutdown: watch::Sender<bool>,
+    wait_for: usize,
+    name: String,
+}
+
+/// What every connection's task shares.
+#[derive(Clone)]
+struct Shared {
+    publish: broadcast::Sender<Published>,
+    counters: Counters,
+    shutdown: watch::Receiver<bool>,
+    /// Binance: the body of exchangeInfo, made once.
+    exchange_info: Arc<str>,
+}
+
+impl WebSocketServerSink {
+    /// Listens; `symbols` are the source's (what an exchange's REST endpoints list).
+    pub async fn new(
+        name: &str,
+        config: &WebSocketServerSinkConfig,
+        symbols: &[String],
+    ) -> Result<WebSocketServerSink, String> {
+        let address = config.listen.clone().unwrap_or_default();
+        let listener = TcpListener::bind(&address).await.map_err(|e| format!("cannot listen on {address}: {e}"))?;
+        let (publish, _) = broadcast::channel(SUBSCRIBER_BACKLOG);
+        let counters = Counters {
+            dropped: Arc::new(AtomicU64::new(0)),
+            subscribed: Arc::new(AtomicU64::new(0)),
+            active: Arc::new(AtomicU64::new(0)),
+        };
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let exchange_info = match config.protocol {
+            Protocol::Binance => binance::exchange_info(symbols).into(),
+            Protocol::Tickwatch => Arc::from(""),
+        };
+        let shared =
+            Shared { publish: publish.clone(), counters: counters.clone(), shutdown: shutdown_rx, exchange_info };
+        let protocol = config.protocol;
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let shared = shared.clone();
+                tokio::spawn(async move {
+                    match protocol {
+                        Protocol::Tickwatch => {
+                            let receiver = shared.publish.subscribe();
+                            if let Ok(socket) = tokio_tungstenite::accept_async(stream).await {
+                                serve(socket, receiver, &shared, TickwatchSession::default()).await;
+                            }
+                        }
+                        Protocol::Binance => http_connection(stream, shared).await,
+                    }
+                });
+            }
+        });
+        Ok(WebSocketServerSink {
+            publish,
+            protocol,
+            dropped: counters.dropped,
+            subscribed: counters.subscribed,
+            active: counters.active,
+            shutdown,
+            wait_for: config.wait_for_subscribers,
+            name: name.to_owned(),
+        })
+    }
+}
+
+/// An exchange's port: its REST endpoints and, on an upgrade request, its streams.
+async fn http_connection(stream: TcpStream, shared: Shared) {
+    let service = hyper::service::service_fn(move |request: Request<Incoming>| {
+        let shared = shared.clone();
+        async move { Ok::<_, std::convert::Infallible>(answer(request, shared)) }
+    });
+    let _ = hyper::server::conn::http1::Builder::new()
+        .serve_connection(TokioIo::new(stream), service)
+        .with_upgrades()
+        .await;
+}
+
+fn answer(mut request: Request<Incoming>, shared: Shared) -> Response<Full<Bytes>> {
+    let respond = |status: u16, body: String| {
+        let mut response = Response::new(Full::new(Bytes::from(body)));
+        *response.status_mut() = hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::NOT_FOUND);
+        response
+            .headers_mut()
+            .insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static("application/json"));
+        response
+    };
+    let path = request.uri().path().to_owned();
+    let key = request.headers().get(hyper::header::SEC_WEBSOCKET_KEY).cloned();
+    let Some(key) = key else {
+        let (status, body) = binance::rest(&path, &shared.exchange_info);
+        return respond(status, body);
+    };
+    let Some(session) = BinanceSession::for_path(&path, request.uri().query()) else {
+        return respond(
+            404,
+            format!(r#"{{"code":-1000,"msg":"no stream at {path}: use /ws/<stream> or /stream?streams=..."}}"#),
+        );
+    };
+    let receiver = shared.publish.subscribe();
+    let upgrade = hyper::upgrade::on(&mut request);
+    tokio::spawn(async move {
+        if let Ok(upgraded) = upgrade.await {
+            let socket = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None).await;
+            serve(socket, receiver, &shared, session).await;
+        }
+    });
+    let mut response = Response::new(Full::new(Bytes::new()));
+    *response.status_mut() = hyper::StatusCode::SWITCHING_PROTOCOLS;
+    let headers = response.headers_mut();
+    headers.insert(hyper::header::UPGRADE, hyper::header::HeaderValue::from_static("websocket"));
+    headers.insert(hyper::header::CONNECTION, hyper::header::HeaderValue::from_static("Upgrade"));
+    if let Ok(accept) = hyper::header::HeaderValue::from_str(&derive_accept_key(key.as_bytes())) {
+        headers.insert(hyper::header::SEC_WEBSOCKET_ACCEPT, accept);
+    }
+    response
+}
+
+#[derive(Clone)]
+struct Counters {
+    dropped: Arc<AtomicU64>,
+    subscribed: Arc<AtomicU64>,
+    active: Arc<AtomicU64>,
+}
+
+/// One client, from its upgrade to its end: sends the frames its session wants, answers
+/// its requests, pings it when the protocol does.
+async fn serve<S: AsyncRead + AsyncWrite + Unpin, P: Session>(
+    socket: WebSocketStream<S>,
+    mut receiver: broadcast::Receiver<Published>,
+    shared: &Shared,
+    mut session: P,
+) {
+    let counters = &shared.counters;
+    let mut shutdown = shared.shutdown.clone();
+    counters.active.fetch_add(1, Ordering::Relaxed);
+    if session.subscribed() {
+        counters.subscribed.fetch_add(1, Ordering::Relaxed);
+    }
+    let (mut out, mut incoming) = socket.split();
+    let mut frames = Vec::with_capacity(2);
+    let mut ping = tokio::time::interval(P::PING_EVERY.unwrap_or(Duration::from_secs(3600)));
+    ping.tick().await;
+    loop {
+        frames.clear();
+        tokio::select! {
+            _ = shutdown.changed() => {
+                // The run is over: send what is still queued, then say goodbye.
+                while let Ok(published) = receiver.try_recv() {
+                    session.frames(&published, &mut frames);
+                }
+                for frame in frames.drain(..) {
+                    if out.feed(Message::Text(frame)).await.is_err() {
+                        break;
+                    }
+                }
+                let _ = out.flush().await;
+                let _ = out.close().await;
+                break;
+            }
+            published = receiver.recv() => match published {
+                Ok(published) => {
+                    session.frames(&published, &mut frames);
+                    let mut failed = false;
+                    for frame in frames.drain(..) {
+                        failed |= out.feed(Message::Text(frame)).await.is_err();
+                    }
+                    // Flush when nothing more is queued: batches frames, never holds them.
+                    if failed || (receiver.is_empty() && out.flush().await.is_err()) {
+                        break;
+                    }
+                }
+                Err(broadcast::error::RecvError::Lagged(_)) => {
+                    counters.dropped.fetch_add(1, Ordering::Relaxed);
+                    let _ = out.close().await;
+                    break;
+                }
+                Err(broadcast::error::RecvError::Closed) => {
+                    let _ = out.flush().await;
+                    break;
+                }
+            },
+            _ = ping.tick(), if P::PING_EVERY.is_some() => {
+                if out.send(Message::Ping(Bytes::new())).await.is_err() {
+                    break;
+                }
+            }
+            request = incoming.next() => match request {
+                Some(Ok(Message::Text(text))) => {
+                    let was_subscribed = session.subscribed();
+                    let reply = session.request(&text);
+                    if !was_subscribed && session.subscribed() {
+                        counters.subscribed.fetch_add(1, Ordering::Relaxed);
+                    }
+                    if let Some(reply) = reply
+                        && out.send(Message::Text(reply.into())).await.is_err()
+                    {
+                        break;
+                    }
+                }
+                Some(Ok(_)) => {}
+                _ => break,
+            },
+        }
+    }
+    counters.active.fetch_sub(1, Ordering::Relaxed);
+}
+
+impl WebSocketServerSink {
+    /// A message as this gateway's clients receive it.
+    fn published(&self, m: &Outgoing) -> Result<Published, String> {
+        match (self.protocol, &m.record) {
+            (Protocol::Tickwatch, _) => {
+                let text = Utf8Bytes::try_from(Bytes::from(m.payload.clone())).map_err(|e| e.to_string())?;
+                Ok(Published { key: Arc::from(m.key.as_str()), text, aggregate: None })
+            }
+            (Protocol::Binance, Record::Trade(trade)) => {
+                let (text, aggregate) = binance::render(trade);
+                Ok(Published { key: Arc::from(trade.symbol.to_ascii_lowercase()), text, aggregate: Some(aggregate) })
+            }
+            (Protocol::Binance, _) => {
+                Err("the binance protocol sends trades; this sink's source makes other messages".to_owned())
+            }
+        }
+    }
+}
+
+impl Sink for WebSocketServerSink {
+    fn send<'a>(&'a mut self, batch: &'a [Outgoing]) -> SendFuture<'a> {
+        Box::pin(async move {
+            for m in batch {
+                // No subscriber is not an error: the gateway accepted the message.
+                let _ = self.publish.send(self.published(m)?);
+            }
+            Ok(())
+        })
+    }
+
+    fn ready(&mut self) -> SendFuture<'_> {
+        Box::pin(async move {
+            let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+            while (self.subscribed.load(Ordering::Relaxed) as usize) < self.wait_for {
+                if tokio::time::Instant::now() > deadline {
+                    return Err(format!(
+                        "only {} of {} subscribers arrived within 60 s",
+                        self.subscribed.load(Ordering::Relaxed),
+                        self.wait_for
+                    ));
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            Ok(())
+        })
+    }
+
+    fn finish(&mut self) -> SendFuture<'_> {
+        Box::pin(async move {
+            let _ = self.shutdown.send(true);
+            let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+            while self.active.load(Ordering::Relaxed) > 0 && tokio::time::Instant::now() < deadline {
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+            let dropped = self.dropped.load(Ordering::Relaxed);
+            if dropped > 0 {
+                eprintln!("sink {}: {dropped} slow subscriber(s) dropped", self.name);
+            }
+            Ok(())
+        })
+    }
+}
