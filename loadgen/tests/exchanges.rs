@@ -1,9 +1,10 @@
-//! The gateway impersonating an exchange for a real, unchanged collector: Binance's
-//! official Python connector (binance-connector from PyPI, `tests/python/binance_client.py`)
-//! reads exchangeInfo, subscribes to the trade and aggTrade streams, raw and combined, and
-//! receives exactly the scenario's trades (compared with a file sink of the same source)
-//! with Binance's fields and types, planted gaps showing as missing ids. The scenario is
-//! the shipped `scenarios/exchanges/binance.toml`.
+//! The gateway impersonating an exchange for a real, unchanged collector, on the shipped
+//! `scenarios/exchanges/*.toml`: Binance's official Python connector (binance-connector
+//! from PyPI, `tests/python/binance_client.py`) reads exchangeInfo and subscribes to the
+//! trade and aggTrade streams, raw and combined; a Coinbase collector (Python
+//! `websockets`, `tests/python/coinbase_client.py`) sends the documented subscribe
+//! message. Each receives exactly the scenario's trades (compared with a file sink of the
+//! same source) with the exchange's fields and types, planted gaps showing as missing ids.
 
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -12,21 +13,48 @@ use tickwatch_feed::Trade;
 use tickwatch_feed::codec::JsonlReader;
 use tickwatch_tests::{free_port, repo_root, venv_binary};
 
-/// The shipped scenario on `port`, for two collectors, with a file sink of the same
-/// source: what the gateway was given to send.
-fn scenario(port: u16, dir: &std::path::Path) -> String {
-    let shipped = std::fs::read_to_string(repo_root().join("scenarios/exchanges/binance.toml")).unwrap();
+/// The shipped scenario `exchange` on `port`, for `collectors`, with a file sink of the
+/// same source: what the gateway was given to send.
+fn scenario(exchange: &str, shipped_port: u16, port: u16, collectors: usize, dir: &std::path::Path) -> String {
+    let shipped = std::fs::read_to_string(repo_root().join(format!("scenarios/exchanges/{exchange}.toml"))).unwrap();
     let adapted = shipped
-        .replace("listen = \"127.0.0.1:9443\"", &format!("listen = \"127.0.0.1:{port}\""))
-        .replace("wait_for_subscribers = 1", "wait_for_subscribers = 2");
-    assert_ne!(adapted, shipped);
+        .replace(&format!("listen = \"127.0.0.1:{shipped_port}\""), &format!("listen = \"127.0.0.1:{port}\""))
+        .replace("wait_for_subscribers = 1", &format!("wait_for_subscribers = {collectors}"));
+    assert!(adapted.contains(&format!(":{port}\"")));
     format!(
         "{adapted}\n[[sink]]\nname = \"sent\"\nsource = \"trades\"\nkind = \"file\"\npath = \"{}/sent.jsonl\"\n",
         dir.display()
     )
 }
 
-/// Every line the client printed, as JSON.
+/// Starts the loadgen on `scenario` at a twentieth of its durations.
+fn start_loadgen(scenario: &str, dir: &std::path::Path) -> std::process::Child {
+    let file = dir.join("scenario.toml");
+    std::fs::write(&file, scenario).unwrap();
+    Command::new(env!("CARGO_BIN_EXE_tickwatch-loadgen"))
+        .arg("run")
+        .arg(&file)
+        .args(["--duration-scale", "0.05"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// The trade ids the file sink got, per symbol, after checking they increase and that
+/// the planted gaps are there.
+fn sent_ids(dir: &std::path::Path) -> BTreeMap<String, Vec<u64>> {
+    let sent: Vec<Trade> = JsonlReader::<Trade>::open(dir.join("sent.jsonl")).unwrap().map(Result::unwrap).collect();
+    let mut expected: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    for t in &sent {
+        expected.entry(t.symbol.clone()).or_default().push(t.seq);
+    }
+    assert!(expected.values().all(|seqs| seqs.windows(2).all(|w| w[1] > w[0])), "ids increase");
+    let gaps: usize = expected.values().map(|seqs| seqs.windows(2).filter(|w| w[1] > w[0] + 1).count()).sum();
+    assert!(gaps > 0, "the planted gaps are missing ids: {expected:?}");
+    expected
+}
+
+/// The Binance collector, raw or combined.
 fn client(port: u16, combined: bool) -> std::process::Child {
     let python = venv_binary("python").unwrap();
     let mut command = Command::new(python);
@@ -42,6 +70,7 @@ fn client(port: u16, combined: bool) -> std::process::Child {
     command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
 }
 
+/// Every line a collector printed, as JSON.
 fn lines(child: std::process::Child) -> Vec<Value> {
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "the client failed: {}", String::from_utf8_lossy(&out.stderr));
@@ -64,30 +93,13 @@ fn ids(events: &[&Value], kind: &str, id_field: &str) -> BTreeMap<String, Vec<u6
 fn binance_connector_receives_the_scenarios_trades_raw_and_combined() {
     let port = free_port();
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("scenario.toml");
-    std::fs::write(&file, scenario(port, dir.path())).unwrap();
-    let loadgen = Command::new(env!("CARGO_BIN_EXE_tickwatch-loadgen"))
-        .arg("run")
-        .arg(&file)
-        .args(["--duration-scale", "0.05"])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let loadgen = start_loadgen(&scenario("binance", 9443, port, 2, dir.path()), dir.path());
     let (raw, combined) = (client(port, false), client(port, true));
     let (raw, combined) = (lines(raw), lines(combined));
     let run = loadgen.wait_with_output().unwrap();
     assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
-
-    let sent: Vec<Trade> =
-        JsonlReader::<Trade>::open(dir.path().join("sent.jsonl")).unwrap().map(Result::unwrap).collect();
-    let mut expected: BTreeMap<String, Vec<u64>> = BTreeMap::new();
-    for t in &sent {
-        expected.entry(t.symbol.clone()).or_default().push(t.seq);
-    }
+    let expected = sent_ids(dir.path());
     assert_eq!(expected.len(), 3);
-    assert!(expected.values().all(|seqs| seqs.windows(2).all(|w| w[1] > w[0])), "ids increase");
-    let gaps: usize = expected.values().map(|seqs| seqs.windows(2).filter(|w| w[1] > w[0] + 1).count()).sum();
-    assert!(gaps > 0, "the planted gaps are missing ids: {expected:?}");
 
     for (name, lines) in [("raw", &raw), ("combined", &combined)] {
         let info = &lines[0]["exchangeInfo"]["symbols"];
@@ -143,4 +155,45 @@ fn binance_connector_receives_the_scenarios_trades_raw_and_combined() {
         assert_eq!(ids(&events, "trade", "t"), expected, "{name}: every trade id of the scenario, in order");
         assert_eq!(ids(&events, "aggTrade", "a"), expected, "{name}: every aggTrade id of the scenario, in order");
     }
+}
+
+#[test]
+fn a_coinbase_collector_receives_subscriptions_matches_and_heartbeats() {
+    let port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let loadgen = start_loadgen(&scenario("coinbase", 9444, port, 1, dir.path()), dir.path());
+    let collector = Command::new(venv_binary("python").unwrap())
+        .arg(repo_root().join("tests/python/coinbase_client.py"))
+        .args(["--port", &port.to_string(), "--products", "BTC-USD,ETH-USD"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = lines(collector);
+    let run = loadgen.wait_with_output().unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let expected = sent_ids(dir.path());
+    assert_eq!(expected.len(), 2);
+
+    assert_eq!(lines[0]["type"], "subscriptions");
+    assert_eq!(
+        lines[0]["channels"],
+        serde_json::json!([{"name": "heartbeat", "product_ids": ["BTC-USD", "ETH-USD"]},
+            {"name": "matches", "product_ids": ["BTC-USD", "ETH-USD"]}])
+    );
+    let beats: Vec<&Value> = lines.iter().filter(|l| l["type"] == "heartbeat").collect();
+    assert!(beats.iter().any(|b| b["product_id"] == "BTC-USD") && beats.iter().any(|b| b["product_id"] == "ETH-USD"));
+    assert!(beats.iter().all(|b| b["last_trade_id"].is_u64() && b["sequence"].is_u64()));
+    let mut received: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    for m in lines.iter().filter(|l| l["type"] == "match") {
+        assert!(m["price"].as_str().unwrap().parse::<f64>().unwrap() > 0.0, "{m}");
+        assert!(m["size"].as_str().unwrap().parse::<f64>().unwrap() > 0.0, "{m}");
+        let time = m["time"].as_str().unwrap();
+        assert!(time.ends_with('Z') && time.len() == "2014-11-07T08:19:27.028459Z".len(), "{time}");
+        assert!(m["side"] == "buy" || m["side"] == "sell");
+        assert!(m["maker_order_id"].is_string() && m["taker_order_id"].is_string());
+        assert_eq!(m["sequence"], m["trade_id"]);
+        received.entry(m["product_id"].as_str().unwrap().to_owned()).or_default().push(m["trade_id"].as_u64().unwrap());
+    }
+    assert_eq!(received, expected, "every trade id of the scenario, in order");
 }

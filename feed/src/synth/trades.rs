@@ -33,9 +33,9 @@ impl SymbolSpec {
     /// other name.
     pub fn preset(symbol: &str) -> SymbolSpec {
         let (start_price, tick, lot, annual_vol, trades_per_second, median_lots) = match symbol {
-            "BTCUSDT" => (42_000.0, 0.01, 0.00001, 0.6, 50.0, 2_000.0),
-            "ETHUSDT" => (2_300.0, 0.01, 0.0001, 0.7, 30.0, 2_000.0),
-            "SOLUSDT" => (95.0, 0.01, 0.01, 0.9, 20.0, 500.0),
+            "BTCUSDT" | "BTC-USD" => (42_000.0, 0.01, 0.00001, 0.6, 50.0, 2_000.0),
+            "ETHUSDT" | "ETH-USD" => (2_300.0, 0.01, 0.0001, 0.7, 30.0, 2_000.0),
+            "SOLUSDT" | "SOL-USD" => (95.0, 0.01, 0.01, 0.9, 20.0, 500.0),
             "NIFTY" => (24_000.0, 0.05, 75.0, 0.15, 10.0, 2.0),
             "BANKNIFTY" => (51_000.0, 0.05, 15.0, 0.18, 10.0, 2.0),
             "AAPL" => (190.0, 0.01, 1.0, 0.25, 20.0, 100.0),

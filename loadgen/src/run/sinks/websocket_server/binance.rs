@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tickwatch_feed::synth::SymbolSpec;
 use tickwatch_feed::{Side, Trade};
-use tokio_tungstenite::tungstenite::Utf8Bytes;
+use tokio_tungstenite::tungstenite::{Bytes, Message, Utf8Bytes};
 
 /// Binance pings its stream clients; they must answer.
 pub const PING_EVERY: Duration = Duration::from_secs(20);
@@ -129,7 +129,7 @@ fn error(code: i64, msg: &str, id: &Value) -> String {
 }
 
 impl Session for BinanceSession {
-    const PING_EVERY: Option<Duration> = Some(PING_EVERY);
+    const TICK_EVERY: Option<Duration> = Some(PING_EVERY);
 
     fn frames(&self, published: &Published, out: &mut Vec<Utf8Bytes>) {
         let Some(&(trade, aggregate)) = self.streams.get(&*published.key) else { return };
@@ -142,13 +142,28 @@ impl Session for BinanceSession {
         }
     }
 
-    fn request(&mut self, text: &str) -> Option<String> {
+    fn request(&mut self, text: &str, replies: &mut Vec<Message>) {
+        replies.push(Message::Text(self.answer(text).into()));
+    }
+
+    fn tick(&self, out: &mut Vec<Message>) {
+        out.push(Message::Ping(Bytes::new()));
+    }
+
+    fn subscribed(&self) -> bool {
+        !self.streams.is_empty()
+    }
+}
+
+impl BinanceSession {
+    /// The reply to one request.
+    fn answer(&mut self, text: &str) -> String {
         let Ok(request) = serde_json::from_str::<Value>(text) else {
-            return Some(error(3, "Invalid JSON: expected a JSON object", &Value::Null));
+            return error(3, "Invalid JSON: expected a JSON object", &Value::Null);
         };
         let id = request.get("id").cloned().unwrap_or(Value::Null);
         if !(id.is_u64() || id.is_string() || id.is_null()) {
-            return Some(error(2, "Invalid request: request ID must be an unsigned integer", &Value::Null));
+            return error(2, "Invalid request: request ID must be an unsigned integer", &Value::Null);
         }
         let params: Vec<&str> = request
             .get("params")
@@ -158,25 +173,21 @@ impl Session for BinanceSession {
         match request.get("method").and_then(Value::as_str) {
             Some("SUBSCRIBE") => {
                 if let Some(bad) = params.iter().find(|name| parse_stream(name).is_none()) {
-                    return Some(error(
+                    return error(
                         2,
                         &format!("Invalid request: unknown stream `{bad}` (only <symbol>@trade and <symbol>@aggTrade)"),
                         &id,
-                    ));
+                    );
                 }
                 params.iter().for_each(|name| {
                     self.add(name);
                 });
             }
             Some("UNSUBSCRIBE") => params.iter().for_each(|name| self.remove(name)),
-            Some("LIST_SUBSCRIPTIONS") => return Some(json!({"result": self.names(), "id": id}).to_string()),
-            _ => return Some(error(2, "Invalid request: unknown method", &id)),
+            Some("LIST_SUBSCRIPTIONS") => return json!({"result": self.names(), "id": id}).to_string(),
+            _ => return error(2, "Invalid request: unknown method", &id),
         }
-        Some(json!({"result": null, "id": id}).to_string())
-    }
-
-    fn subscribed(&self) -> bool {
-        !self.streams.is_empty()
+        json!({"result": null, "id": id}).to_string()
     }
 }
 
@@ -240,17 +251,13 @@ mod tests {
     #[test]
     fn requests_change_the_subscriptions_and_are_answered() {
         let mut s = BinanceSession::for_path("/ws", None).unwrap();
-        let reply = s.request(r#"{"method":"SUBSCRIBE","params":["btcusdt@trade","btcusdt@aggTrade"],"id":1}"#);
-        assert_eq!(reply.as_deref(), Some(r#"{"id":1,"result":null}"#));
-        s.request(r#"{"method":"UNSUBSCRIBE","params":["btcusdt@trade"],"id":2}"#);
-        let list = s.request(r#"{"method":"LIST_SUBSCRIPTIONS","id":3}"#).unwrap();
+        let reply = s.answer(r#"{"method":"SUBSCRIBE","params":["btcusdt@trade","btcusdt@aggTrade"],"id":1}"#);
+        assert_eq!(reply, r#"{"id":1,"result":null}"#);
+        s.answer(r#"{"method":"UNSUBSCRIBE","params":["btcusdt@trade"],"id":2}"#);
+        let list = s.answer(r#"{"method":"LIST_SUBSCRIPTIONS","id":3}"#);
         assert_eq!(list, r#"{"id":3,"result":["btcusdt@aggTrade"]}"#);
-        assert!(
-            s.request(r#"{"method":"SUBSCRIBE","params":["btcusdt@depth"],"id":4}"#)
-                .unwrap()
-                .contains("unknown stream")
-        );
-        assert!(s.request(r#"{"method":"DANCE","id":5}"#).unwrap().contains("unknown method"));
+        assert!(s.answer(r#"{"method":"SUBSCRIBE","params":["btcusdt@depth"],"id":4}"#).contains("unknown stream"));
+        assert!(s.answer(r#"{"method":"DANCE","id":5}"#).contains("unknown method"));
     }
 
     #[test]

@@ -2,10 +2,12 @@
 //! tickwatch's own subscribe message or, with `protocol`, an exchange's (`binance.rs`).
 
 mod binance;
+mod coinbase;
 
 use super::{SendFuture, Sink, require};
 use crate::run::source::{Outgoing, Record};
 use binance::BinanceSession;
+use coinbase::{CoinbaseSession, LastMatches};
 use futures_util::{SinkExt, StreamExt};
 use http_body_util::Full;
 use hyper::body::Incoming;
@@ -46,6 +48,8 @@ pub enum Protocol {
     Tickwatch,
     /// Binance's spot trade and aggTrade streams and exchangeInfo (see `binance.rs`).
     Binance,
+    /// Coinbase Exchange's matches and heartbeat channels (see `coinbase.rs`).
+    Coinbase,
 }
 
 /// `kind = "websocket-server"`: a gateway that clients subscribe to.
@@ -58,7 +62,7 @@ pub struct WebSocketServerSinkConfig {
     /// starts, so every subscriber sees the whole feed.
     #[serde(default)]
     pub wait_for_subscribers: usize,
-    /// `tickwatch` (the default) or `binance`: the exchange the gateway impersonates, so
+    /// `tickwatch` (the default), `binance` or `coinbase`: the exchange the gateway impersonates, so
     /// that collectors written for it connect unchanged but for their address.
     #[serde(default)]
     pub protocol: Protocol,
@@ -78,12 +82,14 @@ impl WebSocketServerSinkConfig {
 /// What one client's connection knows: which published messages it wants, as which
 /// frames, and how it answers the client's requests.
 trait Session: Send + 'static {
-    /// How often the gateway pings the client, if it does.
-    const PING_EVERY: Option<Duration> = None;
+    /// How often the gateway sends the client something of its own (pings, heartbeats).
+    const TICK_EVERY: Option<Duration> = None;
     /// The frames `published` becomes for this client (none when it did not ask for it).
     fn frames(&self, published: &Published, out: &mut Vec<Utf8Bytes>);
-    /// Takes a text message from the client; the reply to send, if any.
-    fn request(&mut self, text: &str) -> Option<String>;
+    /// Takes a text message from the client; what to answer goes into `replies`.
+    fn request(&mut self, text: &str, replies: &mut Vec<Message>);
+    /// What the gateway sends every `TICK_EVERY`.
+    fn tick(&self, _out: &mut Vec<Message>) {}
     /// Whether the client has asked for anything yet (for `wait_for_subscribers`).
     fn subscribed(&self) -> bool;
 }
@@ -101,13 +107,12 @@ impl Session for TickwatchSession {
         }
     }
 
-    fn request(&mut self, text: &str) -> Option<String> {
+    fn request(&mut self, text: &str, _replies: &mut Vec<Message>) {
         if let Ok(req) = serde_json::from_str::<serde_json::Value>(text)
             && let Some(list) = req.get("symbols").and_then(|s| s.as_array())
         {
             self.symbols = Some(list.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect());
         }
-        None
     }
 
     fn subscribed(&self) -> bool {
@@ -121,6 +126,8 @@ impl Session for TickwatchSession {
 pub struct WebSocketServerSink {
     publish: broadcast::Sender<Published>,
     protocol: Protocol,
+    /// Coinbase: each product's latest match.
+    last_matches: Arc<LastMatches>,
     dropped: Arc<AtomicU64>,
     subscribed: Arc<AtomicU64>,
     /// Clients still connected; the run waits for them to drain at the end.
@@ -138,6 +145,8 @@ struct Shared {
     shutdown: watch::Receiver<bool>,
     /// Binance: the body of exchangeInfo, made once.
     exchange_info: Arc<str>,
+    /// Coinbase: each product's latest match.
+    last_matches: Arc<LastMatches>,
 }
 
 impl WebSocketServerSink {
@@ -158,10 +167,16 @@ impl WebSocketServerSink {
         let (shutdown, shutdown_rx) = watch::channel(false);
         let exchange_info = match config.protocol {
             Protocol::Binance => binance::exchange_info(symbols).into(),
-            Protocol::Tickwatch => Arc::from(""),
+            Protocol::Tickwatch | Protocol::Coinbase => Arc::from(""),
         };
-        let shared =
-            Shared { publish: publish.clone(), counters: counters.clone(), shutdown: shutdown_rx, exchange_info };
+        let last_matches = Arc::new(LastMatches::default());
+        let shared = Shared {
+            publish: publish.clone(),
+            counters: counters.clone(),
+            shutdown: shutdown_rx,
+            exchange_info,
+            last_matches: Arc::clone(&last_matches),
+        };
         let protocol = config.protocol;
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
@@ -174,6 +189,13 @@ impl WebSocketServerSink {
                                 serve(socket, receiver, &shared, TickwatchSession::default()).await;
                             }
                         }
+                        Protocol::Coinbase => {
+                            let receiver = shared.publish.subscribe();
+                            if let Ok(socket) = tokio_tungstenite::accept_async(stream).await {
+                                let session = CoinbaseSession::new(Arc::clone(&shared.last_matches));
+                                serve(socket, receiver, &shared, session).await;
+                            }
+                        }
                         Protocol::Binance => http_connection(stream, shared).await,
                     }
                 });
@@ -182,6 +204,7 @@ impl WebSocketServerSink {
         Ok(WebSocketServerSink {
             publish,
             protocol,
+            last_matches,
             dropped: counters.dropped,
             subscribed: counters.subscribed,
             active: counters.active,
@@ -252,7 +275,7 @@ struct Counters {
 }
 
 /// One client, from its upgrade to its end: sends the frames its session wants, answers
-/// its requests, pings it when the protocol does.
+/// its requests, sends the protocol's own periodic messages.
 async fn serve<S: AsyncRead + AsyncWrite + Unpin, P: Session>(
     socket: WebSocketStream<S>,
     mut receiver: broadcast::Receiver<Published>,
@@ -267,8 +290,9 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin, P: Session>(
     }
     let (mut out, mut incoming) = socket.split();
     let mut frames = Vec::with_capacity(2);
-    let mut ping = tokio::time::interval(P::PING_EVERY.unwrap_or(Duration::from_secs(3600)));
-    ping.tick().await;
+    let mut own = Vec::new();
+    let mut tick = tokio::time::interval(P::TICK_EVERY.unwrap_or(Duration::from_secs(3600)));
+    tick.tick().await;
     loop {
         frames.clear();
         tokio::select! {
@@ -308,21 +332,20 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin, P: Session>(
                     break;
                 }
             },
-            _ = ping.tick(), if P::PING_EVERY.is_some() => {
-                if out.send(Message::Ping(Bytes::new())).await.is_err() {
+            _ = tick.tick(), if P::TICK_EVERY.is_some() => {
+                session.tick(&mut own);
+                if send_all(&mut out, &mut own).await.is_err() {
                     break;
                 }
             }
             request = incoming.next() => match request {
                 Some(Ok(Message::Text(text))) => {
                     let was_subscribed = session.subscribed();
-                    let reply = session.request(&text);
+                    session.request(&text, &mut own);
                     if !was_subscribed && session.subscribed() {
                         counters.subscribed.fetch_add(1, Ordering::Relaxed);
                     }
-                    if let Some(reply) = reply
-                        && out.send(Message::Text(reply.into())).await.is_err()
-                    {
+                    if send_all(&mut out, &mut own).await.is_err() {
                         break;
                     }
                 }
@@ -332,6 +355,17 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin, P: Session>(
         }
     }
     counters.active.fetch_sub(1, Ordering::Relaxed);
+}
+
+/// Sends and flushes `messages`, leaving the vector empty.
+async fn send_all<S: futures_util::Sink<Message> + Unpin>(
+    out: &mut S,
+    messages: &mut Vec<Message>,
+) -> Result<(), S::Error> {
+    for message in messages.drain(..) {
+        out.feed(message).await?;
+    }
+    out.flush().await
 }
 
 impl WebSocketServerSink {
@@ -346,8 +380,13 @@ impl WebSocketServerSink {
                 let (text, aggregate) = binance::render(trade);
                 Ok(Published { key: Arc::from(trade.symbol.to_ascii_lowercase()), text, aggregate: Some(aggregate) })
             }
-            (Protocol::Binance, _) => {
-                Err("the binance protocol sends trades; this sink's source makes other messages".to_owned())
+            (Protocol::Coinbase, Record::Trade(trade)) => Ok(Published {
+                key: Arc::from(trade.symbol.as_str()),
+                text: self.last_matches.render(trade),
+                aggregate: None,
+            }),
+            (Protocol::Binance | Protocol::Coinbase, _) => {
+                Err(format!("the {:?} protocol sends trades; this sink's source makes other messages", self.protocol))
             }
         }
     }

@@ -1,0 +1,50 @@
+"""A collector of Coinbase Exchange's WebSocket feed, written as Coinbase's documentation
+shows the exchange (Python `websockets`): it sends the documented subscribe message for
+the matches and heartbeat channels of `--products` and prints every message it receives
+(one JSON line on stdout) until the gateway closes the connection at the end of the run,
+or `--seconds` have passed (exit code 1).
+
+    python coinbase_client.py --port 8765 --products BTC-USD,ETH-USD
+"""
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+
+import websockets
+
+
+async def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--products", required=True)
+    parser.add_argument("--seconds", type=float, default=60)
+    args = parser.parse_args()
+    products = args.products.split(",")
+    deadline = time.time() + args.seconds
+    while True:
+        try:
+            socket = await websockets.connect(f"ws://127.0.0.1:{args.port}", max_size=None)
+            break
+        except OSError as e:  # the gateway may not listen yet
+            if time.time() > deadline:
+                sys.exit(f"the gateway never answered: {e}")
+            await asyncio.sleep(0.1)
+    subscribe = {
+        "type": "subscribe",
+        "product_ids": products,
+        "channels": ["heartbeat", {"name": "matches", "product_ids": products}],
+    }
+    await socket.send(json.dumps(subscribe))
+    try:
+        async with asyncio.timeout(max(0.0, deadline - time.time())):
+            async for message in socket:
+                print(message, flush=True)
+    except TimeoutError:
+        sys.exit("the gateway never closed the connection")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
