@@ -85,6 +85,11 @@ struct BinanceCombined<'a> {
     data: BinanceEvent<'a>,
 }
 
+/// A price or size written as a decimal string, as exchanges do.
+fn decimal(text: Option<Text>) -> Result<f64, Rejection> {
+    text.ok_or("missing_field")?.0.parse::<f64>().map_err(|_| "bad_field")
+}
+
 fn binance(message: &[u8]) -> Result<DecodedTrade<'_>, Rejection> {
     let mut event: BinanceEvent = serde_json::from_slice(message).map_err(rejection)?;
     if event.event.is_none() {
@@ -98,7 +103,6 @@ fn binance(message: &[u8]) -> Result<DecodedTrade<'_>, Rejection> {
         Some("aggTrade") => event.aggregate_id,
         _ => return Err("not_trade"),
     };
-    let decimal = |text: Option<Text>| text.ok_or("missing_field")?.0.parse::<f64>().map_err(|_| "bad_field");
     Ok(DecodedTrade {
         symbol: event.symbol.ok_or("missing_field")?.0,
         tick: TradeTick {
@@ -132,7 +136,6 @@ fn coinbase(message: &[u8]) -> Result<DecodedTrade<'_>, Rejection> {
     if !matches!(m.kind.as_ref(), "match" | "last_match") {
         return Err("not_trade");
     }
-    let decimal = |text: Option<Text>| text.ok_or("missing_field")?.0.parse::<f64>().map_err(|_| "bad_field");
     let text = m.time.ok_or("missing_field")?;
     let traded = OffsetDateTime::parse(&text.0, &Rfc3339).map_err(|_| "bad_field")?;
     Ok(DecodedTrade {
