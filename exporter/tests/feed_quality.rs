@@ -116,18 +116,20 @@ fn pubsub_feed_anomalies_equal_what_was_planted_and_scores_recover() {
 }
 
 #[test]
-fn exchange_presets_read_binance_and_coinbase_payloads_without_mappings() {
+fn exchange_presets_read_binance_coinbase_and_deribit_payloads_without_mappings() {
     let redis = RedisServer::start().unwrap();
     let exporter = start_exporter(&format!(
         "[[feed]]\nname = \"bn\"\nkind = \"trade\"\nformat = \"binance\"\nmax_clock_drift = \"1h\"\n\
          source = {{ type = \"redis-pubsub\", url = \"{url}\", channel = \"binance\" }}\n\
          [[feed]]\nname = \"cb\"\nkind = \"trade\"\nformat = \"coinbase\"\nmax_clock_drift = \"1h\"\n\
-         source = {{ type = \"redis-pubsub\", url = \"{url}\", channel = \"coinbase\" }}\n",
+         source = {{ type = \"redis-pubsub\", url = \"{url}\", channel = \"coinbase\" }}\n\
+         [[feed]]\nname = \"db\"\nkind = \"trade\"\nformat = \"deribit\"\nmax_clock_drift = \"1h\"\n\
+         source = {{ type = \"redis-pubsub\", url = \"{url}\", channel = \"deribit\" }}\n",
         url = redis.url()
     ));
     wait_for("both subscriptions", Duration::from_secs(10), || {
         let text = exporter.metrics();
-        ["bn", "cb"].iter().all(|f| value(&text, "data_feed_connected", &[("feed", f)]) == Some(1.0))
+        ["bn", "cb", "db"].iter().all(|f| value(&text, "data_feed_connected", &[("feed", f)]) == Some(1.0))
     });
     let mut con = redis.connection().unwrap();
     let mut pipe = redis::pipe();
@@ -157,11 +159,36 @@ fn exchange_presets_read_binance_and_coinbase_payloads_without_mappings() {
             pipe.cmd("PUBLISH").arg("coinbase").arg(format!(r#"{{"type":"heartbeat","sequence":{t},"last_trade_id":{t},"product_id":"BTC-USD","time":"{time}"}}"#)).ignore();
         }
     }
+    // Deribit: 60 trades of BTC-PERPETUAL in notifications of three, trade_seq 31 missing;
+    // the subscribe reply, a heartbeat and a ticker notification.
+    pipe.cmd("PUBLISH")
+        .arg("deribit")
+        .arg(r#"{"jsonrpc":"2.0","id":42,"result":["trades.BTC-PERPETUAL.raw"]}"#)
+        .ignore();
+    let seqs: Vec<u64> = (1..=61u64).filter(|&t| t != 31).collect();
+    for three in seqs.chunks(3) {
+        let trades: Vec<String> = three
+            .iter()
+            .map(|t| format!(
+                r#"{{"trade_seq":{t},"trade_id":"{t}","timestamp":{ms},"tick_direction":0,"price":95000.{t},"mark_price":95000.0,"instrument_name":"BTC-PERPETUAL","index_price":95000.0,"direction":"buy","amount":10.0}}"#
+            ))
+            .collect();
+        let message = format!(
+            r#"{{"jsonrpc":"2.0","method":"subscription","params":{{"channel":"trades.BTC-PERPETUAL.raw","data":[{}]}}}}"#,
+            trades.join(",")
+        );
+        pipe.cmd("PUBLISH").arg("deribit").arg(message).ignore();
+    }
+    pipe.cmd("PUBLISH")
+        .arg("deribit")
+        .arg(r#"{"jsonrpc":"2.0","method":"heartbeat","params":{"type":"test_request"}}"#)
+        .ignore();
+    pipe.cmd("PUBLISH").arg("deribit").arg(r#"{"jsonrpc":"2.0","method":"subscription","params":{"channel":"ticker.BTC-PERPETUAL.100ms","data":{"mark_price":95000.0}}}"#).ignore();
     pipe.exec(&mut con).unwrap();
     let decoded = |text: &str, feed: &str| value(text, "data_feed_messages_decoded_total", &[("feed", feed)]);
     wait_for("every trade", Duration::from_secs(20), || {
         let text = exporter.metrics();
-        decoded(&text, "bn") == Some(50.0) && decoded(&text, "cb") == Some(40.0)
+        decoded(&text, "bn") == Some(50.0) && decoded(&text, "cb") == Some(40.0) && decoded(&text, "db") == Some(20.0)
     });
     let text = exporter.metrics();
     let gaps = |feed: &str, symbol: &str| {
@@ -169,10 +196,21 @@ fn exchange_presets_read_binance_and_coinbase_payloads_without_mappings() {
     };
     assert_eq!(gaps("bn", "BTCUSDT"), Some(1.0), "the missing trade id");
     assert_eq!(gaps("cb", "BTC-USD"), Some(1.0), "the missing trade id");
+    assert_eq!(gaps("db", "BTC-PERPETUAL"), Some(1.0), "the missing trade_seq");
+    let gap_checks = |result: &str| {
+        let labels = [("feed", "db"), ("symbol", "BTC-PERPETUAL"), ("check", "gap"), ("result", result)];
+        value(&text, "data_quality_checks_total", &labels)
+    };
+    assert_eq!(
+        (gap_checks("pass"), gap_checks("fail")),
+        (Some(58.0), Some(1.0)),
+        "every trade of the 20 notifications checked (all but the first against the one before)"
+    );
     let not_trade =
         |feed: &str| value(&text, "data_feed_messages_rejected_total", &[("feed", feed), ("reason", "not_trade")]);
     assert_eq!(not_trade("bn"), Some(1.0), "the SUBSCRIBE reply");
     assert_eq!(not_trade("cb"), Some(4.0), "the subscriptions reply and three heartbeats");
+    assert_eq!(not_trade("db"), Some(3.0), "the subscribe reply, the heartbeat and the ticker");
 }
 
 #[test]

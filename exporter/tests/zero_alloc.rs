@@ -42,7 +42,7 @@ fn pipeline(format: &str) -> Pipeline {
     Pipeline::new(&config.targets::<FeedTarget>()[0], Arc::new(FeedMetrics::register(&shared)))
 }
 
-/// 12,000 trades on three symbols in `form`: tickwatch, binance or coinbase.
+/// 12,000 trades on three symbols in `form`: tickwatch, binance, coinbase or deribit.
 fn messages(form: &str) -> Vec<Vec<u8>> {
     (0..12_000u64)
         .map(|i| {
@@ -52,6 +52,10 @@ fn messages(form: &str) -> Vec<Vec<u8>> {
             let text = match form {
                 "tickwatch" => format!(r#"{{"venue":"binance","symbol":"{symbol}","seq":{seq},"ts_ns":{}000000,"price":42000.{},"qty":0.5,"side":"buy"}}"#, ms, i % 7),
                 "binance" => format!(r#"{{"e":"trade","E":{ms},"s":"{symbol}","t":{seq},"p":"42000.{}","q":"0.5","T":{ms},"m":true}}"#, i % 7),
+                "deribit" => format!(
+                    r#"{{"jsonrpc":"2.0","method":"subscription","params":{{"channel":"trades.{symbol}.raw","data":[{{"trade_seq":{seq},"trade_id":"{i}","timestamp":{ms},"tick_direction":0,"price":42000.{},"mark_price":42000.0,"instrument_name":"{symbol}","index_price":42000.0,"direction":"buy","amount":10.0}}]}}}}"#,
+                    i % 7
+                ),
                 _ => format!(
                     r#"{{"type":"match","trade_id":{seq},"sequence":{i},"maker_order_id":"m","taker_order_id":"t","time":"2026-01-01T00:00:{:02}.{:06}Z","product_id":"{symbol}","size":"0.5","price":"42000.{}","side":"buy"}}"#,
                     i / 1000 % 60, i % 1000 * 1000, i % 7
@@ -86,9 +90,10 @@ fn trade_messages_allocate_nothing_in_steady_state() {
     );
     let binance = allocations_in_steady_state(pipeline("format = \"binance\"\n"), &messages("binance"));
     let coinbase = allocations_in_steady_state(pipeline("format = \"coinbase\"\n"), &messages("coinbase"));
+    let deribit = allocations_in_steady_state(pipeline("format = \"deribit\"\n"), &messages("deribit"));
     assert_eq!(
-        (canonical, mapped, binance, coinbase),
-        (0, 0, 0, 0),
-        "allocations over 9,000 messages (canonical, mapped, binance, coinbase)"
+        (canonical, mapped, binance, coinbase, deribit),
+        (0, 0, 0, 0, 0),
+        "allocations over 9,000 messages (canonical, mapped, binance, coinbase, deribit)"
     );
 }

@@ -11,13 +11,14 @@ use tickwatch_exporter::probe::feed::FeedTarget;
 use tickwatch_exporter::probe::feed::pipeline::{FeedMetrics, Pipeline};
 use tickwatch_exporter::shared::Shared;
 
-const FORMATS: [&str; 6] = [
+const FORMATS: [&str; 7] = [
     "kind = \"trade\"",
     "kind = \"trade\"\nformat = \"mapped\"\nfields = { symbol = \"/s\", seq = \"/t\", price = \"/p\", qty = \"/q\", ts = \"/T\" }",
     "kind = \"trade\"\nformat = \"mapped\"\nfields = { symbol = \"/data/s\", price = \"/data/p\", qty = \"/data/q\", ts = \"/data/T\", ts_unit = \"us\" }",
     "kind = \"option_chain\"",
     "kind = \"trade\"\nformat = \"binance\"",
     "kind = \"trade\"\nformat = \"coinbase\"",
+    "kind = \"trade\"\nformat = \"deribit\"",
 ];
 
 struct Feeds {

@@ -42,12 +42,15 @@ pub enum FeedFormat {
     /// Coinbase Exchange's `matches` channel (`match` and `last_match`): `trade_id`,
     /// `product_id`, `price`, `size`, `time` (ISO 8601).
     Coinbase,
+    /// Deribit's JSON-RPC `subscription` notifications of `trades.*` channels: every trade
+    /// of `params.data` (`instrument_name`, `trade_seq`, `price`, `amount`, `timestamp`).
+    Deribit,
 }
 
 impl FeedFormat {
     /// An exchange's own format, read without a field mapping.
     pub fn is_preset(self) -> bool {
-        matches!(self, FeedFormat::Binance | FeedFormat::Coinbase)
+        matches!(self, FeedFormat::Binance | FeedFormat::Coinbase | FeedFormat::Deribit)
     }
 }
 

@@ -30,7 +30,11 @@ pub enum TradeDecoder {
     Mapped(Mapping),
     Binance,
     Coinbase,
+    Deribit,
 }
+
+/// What is done with each trade of a message; an error stops the message there.
+pub type EachTrade<'f, 'a> = dyn FnMut(DecodedTrade<'a>) -> Result<(), Rejection> + 'f;
 
 impl TradeDecoder {
     pub fn new(format: FeedFormat, fields: Option<&FieldMap>) -> TradeDecoder {
@@ -38,23 +42,28 @@ impl TradeDecoder {
             (FeedFormat::Mapped, Some(fields)) => TradeDecoder::Mapped(Mapping::new(fields)),
             (FeedFormat::Binance, _) => TradeDecoder::Binance,
             (FeedFormat::Coinbase, _) => TradeDecoder::Coinbase,
+            (FeedFormat::Deribit, _) => TradeDecoder::Deribit,
             _ => TradeDecoder::Tickwatch,
         }
     }
 
-    pub fn decode<'a>(&self, message: &'a [u8]) -> Result<DecodedTrade<'a>, Rejection> {
-        match self {
+    /// Gives `each` the trades of `message`: one, or (Deribit) every trade of the
+    /// notification.
+    pub fn decode_each<'a>(&self, message: &'a [u8], each: &mut EachTrade<'_, 'a>) -> Result<(), Rejection> {
+        let trade = match self {
             TradeDecoder::Tickwatch => {
                 let t: TickwatchTrade = serde_json::from_slice(message).map_err(rejection)?;
-                Ok(DecodedTrade {
+                DecodedTrade {
                     symbol: t.symbol,
                     tick: TradeTick { seq: Some(t.seq), ts_ns: t.ts_ns, price: t.price, qty: t.qty },
-                })
+                }
             }
-            TradeDecoder::Mapped(mapping) => mapping.decode(message),
-            TradeDecoder::Binance => binance(message),
-            TradeDecoder::Coinbase => coinbase(message),
-        }
+            TradeDecoder::Mapped(mapping) => mapping.decode(message)?,
+            TradeDecoder::Binance => binance(message)?,
+            TradeDecoder::Coinbase => coinbase(message)?,
+            TradeDecoder::Deribit => return deribit(message, each),
+        };
+        each(trade)
     }
 }
 
@@ -147,6 +156,108 @@ fn coinbase(message: &[u8]) -> Result<DecodedTrade<'_>, Rejection> {
             qty: decimal(m.size)?,
         },
     })
+}
+
+/// A trade of Deribit's `trades.<instrument>.<interval>` channel.
+#[derive(Deserialize)]
+struct DeribitTrade<'a> {
+    #[serde(borrow)]
+    instrument_name: Text<'a>,
+    trade_seq: u64,
+    /// Milliseconds.
+    timestamp: i64,
+    price: f64,
+    amount: f64,
+}
+
+/// Reads a Deribit JSON-RPC message in one pass, giving `each` every trade of a
+/// `subscription` notification's `params.data` list; any other message (replies,
+/// heartbeats, ticker notifications, whose `data` is an object) has none.
+struct DeribitReader<'s, 'f, 'a> {
+    each: &'s mut EachTrade<'f, 'a>,
+    trades: usize,
+    rejected: Option<Rejection>,
+}
+
+fn deribit<'a>(message: &'a [u8], each: &mut EachTrade<'_, 'a>) -> Result<(), Rejection> {
+    let mut reader = DeribitReader { each, trades: 0, rejected: None };
+    let mut de = serde_json::Deserializer::from_slice(message);
+    let read = DeribitLevel::Root(&mut reader).deserialize(&mut de);
+    match (read, reader.rejected, reader.trades) {
+        (_, Some(rejected), _) => Err(rejected),
+        (Err(e), None, _) => Err(rejection(e)),
+        (Ok(()), None, 0) => Err("not_trade"),
+        (Ok(()), None, _) => Ok(()),
+    }
+}
+
+/// Where in a Deribit message the reader is: the message, its `params`, or `params.data`.
+enum DeribitLevel<'r, 's, 'f, 'a> {
+    Root(&'r mut DeribitReader<'s, 'f, 'a>),
+    Params(&'r mut DeribitReader<'s, 'f, 'a>),
+    Data(&'r mut DeribitReader<'s, 'f, 'a>),
+}
+
+impl<'de: 'a, 'a> DeserializeSeed<'de> for DeribitLevel<'_, '_, '_, 'a> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<(), D::Error> {
+        match self {
+            DeribitLevel::Data(_) => de.deserialize_any(self),
+            _ => de.deserialize_map(self),
+        }
+    }
+}
+
+impl<'de: 'a, 'a> Visitor<'de> for DeribitLevel<'_, '_, '_, 'a> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a Deribit JSON-RPC message")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let (reader, inner) = match self {
+            DeribitLevel::Root(r) => (r, "params"),
+            DeribitLevel::Params(r) => (r, "data"),
+            // A ticker's data: no trades.
+            DeribitLevel::Data(_) => {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                return Ok(());
+            }
+        };
+        while let Some(key) = map.next_key::<Text<'de>>()? {
+            match (key.0.as_ref() == inner, inner) {
+                (true, "params") => map.next_value_seed(DeribitLevel::Params(&mut *reader))?,
+                (true, _) => map.next_value_seed(DeribitLevel::Data(&mut *reader))?,
+                (false, _) => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let DeribitLevel::Data(reader) = self else { return Err(de::Error::custom("a list where an object belongs")) };
+        while let Some(t) = seq.next_element::<DeribitTrade<'de>>()? {
+            reader.trades += 1;
+            let trade = DecodedTrade {
+                symbol: t.instrument_name.0,
+                tick: TradeTick {
+                    seq: Some(t.trade_seq),
+                    ts_ns: t.timestamp.saturating_mul(1_000_000),
+                    price: t.price,
+                    qty: t.amount,
+                },
+            };
+            if let Err(rejected) = (reader.each)(trade) {
+                reader.rejected = Some(rejected);
+                return Err(de::Error::custom(rejected));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The canonical trade, read borrowed (venue and side are not needed for the checks).
@@ -335,6 +446,24 @@ impl<'de> Deserialize<'de> for Number {
 mod tests {
     use super::*;
 
+    /// Every trade of `message`, or its rejection.
+    fn trades<'a>(decoder: &TradeDecoder, message: &'a [u8]) -> Result<Vec<DecodedTrade<'a>>, Rejection> {
+        let mut all = Vec::new();
+        decoder.decode_each(message, &mut |t| {
+            all.push(t);
+            Ok(())
+        })?;
+        Ok(all)
+    }
+
+    /// The one trade of `message`, or its rejection.
+    fn one<'a>(decoder: &TradeDecoder, message: &'a [u8]) -> Result<DecodedTrade<'a>, Rejection> {
+        trades(decoder, message).map(|mut all| {
+            assert_eq!(all.len(), 1);
+            all.remove(0)
+        })
+    }
+
     fn binance() -> FieldMap {
         FieldMap {
             symbol: "/s".into(),
@@ -350,12 +479,12 @@ mod tests {
     fn reads_binance_trades_by_mapping() {
         let decoder = TradeDecoder::new(FeedFormat::Mapped, Some(&binance()));
         let msg = br#"{"e":"trade","E":1,"s":"BTCUSDT","t":12345,"p":"42000.10","q":"0.5","T":1700000000000,"m":true}"#;
-        let t = decoder.decode(msg).unwrap();
+        let t = one(&decoder, msg).unwrap();
         assert!(matches!(t.symbol, Cow::Borrowed("BTCUSDT")), "borrowed, not copied");
         assert_eq!(t.tick, TradeTick { seq: Some(12345), ts_ns: 1_700_000_000_000_000_000, price: 42000.10, qty: 0.5 });
-        assert_eq!(decoder.decode(br#"{"s":"X","p":"1"}"#), Err("missing_field"));
-        assert_eq!(decoder.decode(b"{not json"), Err("not_json"));
-        assert_eq!(decoder.decode(br#"[1,2]"#), Err("bad_field"));
+        assert_eq!(one(&decoder, br#"{"s":"X","p":"1"}"#), Err("missing_field"));
+        assert_eq!(one(&decoder, b"{not json"), Err("not_json"));
+        assert_eq!(one(&decoder, br#"[1,2]"#), Err("bad_field"));
     }
 
     #[test]
@@ -368,11 +497,11 @@ mod tests {
             ..binance()
         };
         let decoder = TradeDecoder::new(FeedFormat::Mapped, Some(&fields));
-        let t = decoder.decode(br#"{"stream":"x","data":{"s":"ETH","p":2300.5,"q":"2","T":1700000000}}"#);
+        let t = one(&decoder, br#"{"stream":"x","data":{"s":"ETH","p":2300.5,"q":"2","T":1700000000}}"#);
         assert_eq!(t, Err("missing_field"), "qty is still /q at the top");
         let fields = FieldMap { qty: "/data/q".into(), ts_unit: None, ..fields };
         let decoder = TradeDecoder::new(FeedFormat::Mapped, Some(&fields));
-        let t = decoder.decode(br#"{"stream":"x","data":{"s":"ETH","p":2300.5,"q":"2","T":1700000000}}"#).unwrap();
+        let t = one(&decoder, br#"{"stream":"x","data":{"s":"ETH","p":2300.5,"q":"2","T":1700000000}}"#).unwrap();
         assert_eq!(t.tick.ts_ns, 1_700_000_000_000_000_000, "seconds inferred from the size");
         assert_eq!(t.tick.seq, None);
     }
@@ -381,40 +510,75 @@ mod tests {
     fn the_binance_preset_reads_raw_and_combined_trades_and_agg_trades() {
         let decoder = TradeDecoder::new(FeedFormat::Binance, None);
         let raw = br#"{"e":"trade","E":1700000000001,"s":"BTCUSDT","t":12345,"p":"42000.10","q":"0.5","T":1700000000000,"m":true,"M":true}"#;
-        let t = decoder.decode(raw).unwrap();
+        let t = one(&decoder, raw).unwrap();
         assert!(matches!(t.symbol, Cow::Borrowed("BTCUSDT")));
         assert_eq!(t.tick, TradeTick { seq: Some(12345), ts_ns: 1_700_000_000_000_000_000, price: 42000.10, qty: 0.5 });
         let combined = br#"{"stream":"ethusdt@aggTrade","data":{"e":"aggTrade","E":2,"s":"ETHUSDT","a":77,"p":"2300.5","q":"2","f":100,"l":105,"T":1700000000500,"m":false}}"#;
-        let t = decoder.decode(combined).unwrap();
+        let t = one(&decoder, combined).unwrap();
         assert_eq!((t.symbol.as_ref(), t.tick.seq, t.tick.price), ("ETHUSDT", Some(77), 2300.5));
-        assert_eq!(decoder.decode(br#"{"result":null,"id":1}"#), Err("not_trade"));
-        assert_eq!(decoder.decode(br#"{"e":"24hrTicker","s":"BTCUSDT"}"#), Err("not_trade"));
-        assert_eq!(decoder.decode(br#"{"e":"trade","s":"BTCUSDT","t":1,"p":"x","q":"1","T":1}"#), Err("bad_field"));
-        assert_eq!(decoder.decode(br#"{"e":"trade","s":"BTCUSDT","p":"1","q":"1","T":1}"#), Err("missing_field"));
+        assert_eq!(one(&decoder, br#"{"result":null,"id":1}"#), Err("not_trade"));
+        assert_eq!(one(&decoder, br#"{"e":"24hrTicker","s":"BTCUSDT"}"#), Err("not_trade"));
+        assert_eq!(one(&decoder, br#"{"e":"trade","s":"BTCUSDT","t":1,"p":"x","q":"1","T":1}"#), Err("bad_field"));
+        assert_eq!(one(&decoder, br#"{"e":"trade","s":"BTCUSDT","p":"1","q":"1","T":1}"#), Err("missing_field"));
     }
 
     #[test]
     fn the_coinbase_preset_reads_matches() {
         let decoder = TradeDecoder::new(FeedFormat::Coinbase, None);
         let m = br#"{"type":"match","trade_id":10,"sequence":50,"maker_order_id":"ac928c66","taker_order_id":"132fb6ae","time":"2014-11-07T08:19:27.028459Z","product_id":"BTC-USD","size":"5.23512","price":"400.23","side":"sell"}"#;
-        let t = decoder.decode(m).unwrap();
+        let t = one(&decoder, m).unwrap();
         assert!(matches!(t.symbol, Cow::Borrowed("BTC-USD")));
         assert_eq!(t.tick, TradeTick { seq: Some(10), ts_ns: 1_415_348_367_028_459_000, price: 400.23, qty: 5.23512 });
         let last = br#"{"type":"last_match","trade_id":9,"time":"2014-11-07T08:19:27Z","product_id":"BTC-USD","size":"1","price":"400"}"#;
-        assert_eq!(decoder.decode(last).unwrap().tick.seq, Some(9));
-        assert_eq!(decoder.decode(br#"{"type":"heartbeat","sequence":90,"last_trade_id":20}"#), Err("not_trade"));
-        assert_eq!(decoder.decode(br#"{"type":"subscriptions","channels":[]}"#), Err("not_trade"));
+        assert_eq!(one(&decoder, last).unwrap().tick.seq, Some(9));
+        assert_eq!(one(&decoder, br#"{"type":"heartbeat","sequence":90,"last_trade_id":20}"#), Err("not_trade"));
+        assert_eq!(one(&decoder, br#"{"type":"subscriptions","channels":[]}"#), Err("not_trade"));
         let late = br#"{"type":"match","trade_id":1,"time":"yesterday","product_id":"BTC-USD","size":"1","price":"1"}"#;
-        assert_eq!(decoder.decode(late), Err("bad_field"));
+        assert_eq!(one(&decoder, late), Err("bad_field"));
+    }
+
+    #[test]
+    fn the_deribit_preset_reads_every_trade_of_a_notification() {
+        let decoder = TradeDecoder::new(FeedFormat::Deribit, None);
+        let notification = br#"{"jsonrpc":"2.0","method":"subscription","params":{"channel":"trades.BTC-PERPETUAL.raw","data":[
+            {"trade_seq":30289432,"trade_id":"48079254","timestamp":1590484156350,"tick_direction":0,"price":8950.0,"mark_price":8948.9,"instrument_name":"BTC-PERPETUAL","index_price":8955.88,"direction":"sell","amount":10.0},
+            {"trade_seq":30289433,"trade_id":"48079255","timestamp":1590484156351,"tick_direction":1,"price":8950.5,"mark_price":8948.9,"instrument_name":"BTC-PERPETUAL","index_price":8955.88,"direction":"buy","amount":20.0}]}}"#;
+        let all = trades(&decoder, notification).unwrap();
+        assert_eq!(all.len(), 2);
+        assert!(matches!(all[0].symbol, Cow::Borrowed("BTC-PERPETUAL")));
+        assert_eq!(
+            all[1].tick,
+            TradeTick { seq: Some(30289433), ts_ns: 1_590_484_156_351_000_000, price: 8950.5, qty: 20.0 }
+        );
+        let ticker = br#"{"jsonrpc":"2.0","method":"subscription","params":{"channel":"ticker.BTC-27DEC24-90000-C.100ms","data":{"mark_iv":55.1,"greeks":{"delta":0.5}}}}"#;
+        assert_eq!(trades(&decoder, ticker).map(|t| t.len()), Err("not_trade"));
+        assert_eq!(
+            trades(&decoder, br#"{"jsonrpc":"2.0","id":42,"result":["trades.BTC-PERPETUAL.raw"]}"#).map(|t| t.len()),
+            Err("not_trade")
+        );
+        assert_eq!(
+            trades(&decoder, br#"{"jsonrpc":"2.0","method":"heartbeat","params":{"type":"test_request"}}"#)
+                .map(|t| t.len()),
+            Err("not_trade")
+        );
+        let bad = br#"{"method":"subscription","params":{"data":[{"instrument_name":"X","trade_seq":1,"timestamp":1,"price":"high","amount":1}]}}"#;
+        assert_eq!(trades(&decoder, bad).map(|t| t.len()), Err("bad_field"));
+        // The first rejected trade stops the message with its reason.
+        let mut seen = 0;
+        let stopped = decoder.decode_each(notification, &mut |_| {
+            seen += 1;
+            Err("symbol_cap")
+        });
+        assert_eq!((stopped, seen), (Err("symbol_cap"), 1));
     }
 
     #[test]
     fn reads_the_canonical_form_borrowed() {
         let decoder = TradeDecoder::new(FeedFormat::Tickwatch, None);
         let msg = br#"{"venue":"v","symbol":"BTCUSDT","seq":7,"ts_ns":5,"price":1.5,"qty":2.0,"side":"buy"}"#;
-        let t = decoder.decode(msg).unwrap();
+        let t = one(&decoder, msg).unwrap();
         assert!(matches!(t.symbol, Cow::Borrowed("BTCUSDT")));
         assert_eq!(t.tick.seq, Some(7));
-        assert_eq!(decoder.decode(br#"{"symbol":"X","seq":"seven"}"#), Err("bad_field"));
+        assert_eq!(one(&decoder, br#"{"symbol":"X","seq":"seven"}"#), Err("bad_field"));
     }
 }

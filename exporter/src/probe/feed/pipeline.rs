@@ -1,7 +1,7 @@
 //! One feed's quality state: per symbol the checks' memory, the rolling score and the
 //! metric handles, so that a message costs a hash lookup and a few atomic adds.
 
-use super::decode::{Rejection, TradeDecoder};
+use super::decode::{DecodedTrade, Rejection, TradeDecoder};
 use super::{FeedKind, FeedTarget};
 use crate::shared::Shared;
 use prometheus::{Gauge, GaugeVec, IntCounter, IntCounterVec, IntGaugeVec};
@@ -140,7 +140,7 @@ const MAX_SYMBOL_BYTES: usize = 128;
 pub struct Pipeline {
     feed: String,
     kind: FeedKind,
-    decoder: TradeDecoder,
+    decoder: Arc<TradeDecoder>,
     trade_th: TradeThresholds,
     chain_th: ChainThresholds,
     weights: Vec<f64>,
@@ -163,7 +163,7 @@ impl Pipeline {
         Pipeline {
             feed: target.name.clone(),
             kind: target.kind,
-            decoder: TradeDecoder::new(target.format, target.fields.as_ref()),
+            decoder: Arc::new(TradeDecoder::new(target.format, target.fields.as_ref())),
             trade_th: TradeThresholds {
                 spike_mads: target.spike_mads,
                 spike_min_fraction: target.spike_min_fraction,
@@ -199,7 +199,12 @@ impl Pipeline {
     }
 
     fn handle_trade(&mut self, message: &[u8], arrival_ns: i64) -> Result<(), Rejection> {
-        let trade = self.decoder.decode(message)?;
+        // A handle of its own, so the trades it gives can be checked against `self`.
+        let decoder = Arc::clone(&self.decoder);
+        decoder.decode_each(message, &mut |trade| self.check_trade(trade, arrival_ns))
+    }
+
+    fn check_trade(&mut self, trade: DecodedTrade, arrival_ns: i64) -> Result<(), Rejection> {
         if !self.trades.contains_key(trade.symbol.as_ref()) {
             let symbol = self.new_symbol(&trade.symbol, SymbolQuality::default())?;
             self.trades.insert(trade.symbol.clone().into_owned(), symbol);
