@@ -3,15 +3,16 @@
 //! from PyPI, `tests/python/binance_client.py`) reads exchangeInfo and subscribes to the
 //! trade and aggTrade streams, raw and combined; a Coinbase collector (Python
 //! `websockets`, `tests/python/coinbase_client.py`) sends the documented subscribe
-//! message. Each receives exactly the scenario's trades (compared with a file sink of the
-//! same source) with the exchange's fields and types, planted gaps showing as missing ids.
+//! message over wss. Each receives exactly the scenario's trades (compared with a file
+//! sink of the same source) with the exchange's fields and types, planted gaps showing as
+//! missing ids.
 
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
 use tickwatch_feed::Trade;
 use tickwatch_feed::codec::JsonlReader;
-use tickwatch_tests::{free_port, repo_root, venv_binary};
+use tickwatch_tests::{Pki, free_port, repo_root, venv_binary};
 
 /// The shipped scenario `exchange` on `port`, for `collectors`, with a file sink of the
 /// same source: what the gateway was given to send.
@@ -157,21 +158,39 @@ fn binance_connector_receives_the_scenarios_trades_raw_and_combined() {
     }
 }
 
-#[test]
-fn a_coinbase_collector_receives_subscriptions_matches_and_heartbeats() {
-    let port = free_port();
-    let dir = tempfile::tempdir().unwrap();
-    let loadgen = start_loadgen(&scenario("coinbase", 9444, port, 1, dir.path()), dir.path());
-    let collector = Command::new(venv_binary("python").unwrap())
+/// The Coinbase collector for `products`, over wss trusting `ca`.
+fn coinbase_collector(port: u16, products: &str, ca: &std::path::Path) -> std::process::Child {
+    Command::new(venv_binary("python").unwrap())
         .arg(repo_root().join("tests/python/coinbase_client.py"))
-        .args(["--port", &port.to_string(), "--products", "BTC-USD,ETH-USD"])
+        .args(["--port", &port.to_string(), "--products", products, "--ca", ca.to_str().unwrap()])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap();
+        .unwrap()
+}
+
+#[test]
+fn a_coinbase_collector_receives_subscriptions_matches_and_heartbeats_over_wss() {
+    let port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let pki = Pki::new().unwrap();
+    let shipped = scenario("coinbase", 9444, port, 1, dir.path());
+    let tls = format!(
+        "protocol = \"coinbase\"\ntls = {{ cert_file = {:?}, key_file = {:?} }}",
+        pki.server.cert(),
+        pki.server.key()
+    );
+    let loadgen = start_loadgen(&shipped.replace("protocol = \"coinbase\"", &tls), dir.path());
+    // A collector that does not trust the gateway's CA is refused, and the run says so.
+    let stranger = coinbase_collector(port, "BTC-USD", &pki.other_ca).wait_with_output().unwrap();
+    assert!(!stranger.status.success());
+    assert!(String::from_utf8_lossy(&stranger.stderr).contains("CERTIFICATE_VERIFY_FAILED"), "{stranger:?}");
+    let collector = coinbase_collector(port, "BTC-USD,ETH-USD", &pki.ca);
     let lines = lines(collector);
     let run = loadgen.wait_with_output().unwrap();
-    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{stderr}");
+    assert!(stderr.contains("1 client(s) failed the TLS handshake"), "{stderr}");
     let expected = sent_ids(dir.path());
     assert_eq!(expected.len(), 2);
 

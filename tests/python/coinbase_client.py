@@ -2,14 +2,17 @@
 shows the exchange (Python `websockets`): it sends the documented subscribe message for
 the matches and heartbeat channels of `--products` and prints every message it receives
 (one JSON line on stdout) until the gateway closes the connection at the end of the run,
-or `--seconds` have passed (exit code 1).
+or `--seconds` have passed (exit code 1). With `--ca FILE` it connects over wss, as to
+Coinbase itself, trusting that CA only; a certificate it does not trust ends it (exit
+code 1, the reason on stderr).
 
-    python coinbase_client.py --port 8765 --products BTC-USD,ETH-USD
+    python coinbase_client.py --port 8765 --products BTC-USD,ETH-USD [--ca ca.pem]
 """
 
 import argparse
 import asyncio
 import json
+import ssl
 import sys
 import time
 
@@ -21,13 +24,20 @@ async def main():
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--products", required=True)
     parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--ca")
     args = parser.parse_args()
     products = args.products.split(",")
     deadline = time.time() + args.seconds
+    if args.ca:
+        url, context = f"wss://127.0.0.1:{args.port}", ssl.create_default_context(cafile=args.ca)
+    else:
+        url, context = f"ws://127.0.0.1:{args.port}", None
     while True:
         try:
-            socket = await websockets.connect(f"ws://127.0.0.1:{args.port}", max_size=None)
+            socket = await websockets.connect(url, ssl=context, max_size=None)
             break
+        except ssl.SSLError as e:
+            sys.exit(f"TLS: {e}")
         except OSError as e:  # the gateway may not listen yet
             if time.time() > deadline:
                 sys.exit(f"the gateway never answered: {e}")

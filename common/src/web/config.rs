@@ -24,7 +24,7 @@ pub struct WebConfigFile {
 }
 
 /// `tls_server_config`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TlsServerConfig {
     pub cert_file: String,
@@ -109,7 +109,7 @@ impl WebSettings {
                 watched.push(PathBuf::from(&tls.cert_file));
                 watched.push(PathBuf::from(&tls.key_file));
                 watched.extend(tls.client_ca_file.as_ref().map(PathBuf::from));
-                Some(Arc::new(server_config(tls, &fail)?))
+                Some(Arc::new(tls.rustls("tls_server_config", &fail)?))
             }
             None => None,
         };
@@ -128,54 +128,61 @@ impl WebSettings {
     }
 }
 
-fn server_config(tls: &TlsServerConfig, fail: &dyn Fn(&str, String) -> String) -> Result<ServerConfig, String> {
-    let key = |field: &str| format!("tls_server_config.{field}");
-    let chain = crate::tls::certificates(&tls.cert_file).map_err(|e| fail(&key("cert_file"), e))?;
-    let private_key = crate::tls::private_key(&tls.key_file).map_err(|e| fail(&key("key_file"), e))?;
-    if tls.min_version > tls.max_version {
-        return Err(fail(&key("min_version"), "is above max_version".into()));
-    }
-    if tls.max_version < TlsVersion::TLS12 {
-        return Err(fail(&key("max_version"), "TLS 1.0 and 1.1 are not supported; use TLS12 or TLS13".into()));
-    }
-    let versions: Vec<&'static rustls::SupportedProtocolVersion> =
-        [(TlsVersion::TLS12, &rustls::version::TLS12), (TlsVersion::TLS13, &rustls::version::TLS13)]
-            .into_iter()
-            .filter(|(v, _)| (tls.min_version..=tls.max_version).contains(v))
-            .map(|(_, version)| version)
-            .collect();
-    let provider = crate::tls::provider();
-    let builder = ServerConfig::builder_with_provider(Arc::clone(&provider))
-        .with_protocol_versions(&versions)
-        .map_err(|e| fail(&key("min_version"), e.to_string()))?;
-    let builder = match (tls.client_auth_type, &tls.client_ca_file) {
-        (ClientAuthType::NoClientCert, _) => builder.with_no_client_auth(),
-        (ClientAuthType::RequestClientCert | ClientAuthType::RequireAnyClientCert, _) => {
-            return Err(fail(
-                &key("client_auth_type"),
-                "certificates without verification are not supported; use VerifyClientCertIfGiven or RequireAndVerifyClientCert with client_ca_file".into(),
-            ));
+impl TlsServerConfig {
+    /// The rustls config these keys describe; `fail(key, why)` makes the error for a
+    /// problem with `prefix.<field>`.
+    pub fn rustls(&self, prefix: &str, fail: &dyn Fn(&str, String) -> String) -> Result<ServerConfig, String> {
+        let key = |field: &str| format!("{prefix}.{field}");
+        let chain = crate::tls::certificates(&self.cert_file).map_err(|e| fail(&key("cert_file"), e))?;
+        let private_key = crate::tls::private_key(&self.key_file).map_err(|e| fail(&key("key_file"), e))?;
+        if self.min_version > self.max_version {
+            return Err(fail(&key("min_version"), "is above max_version".into()));
         }
-        (_, None) => return Err(fail(&key("client_ca_file"), "client_auth_type verifies against it: set it".into())),
-        (auth_type, Some(ca_file)) => {
-            let mut roots = RootCertStore::empty();
-            for cert in crate::tls::certificates(ca_file).map_err(|e| fail(&key("client_ca_file"), e))? {
-                roots.add(cert).map_err(|e| fail(&key("client_ca_file"), e.to_string()))?;
+        if self.max_version < TlsVersion::TLS12 {
+            return Err(fail(&key("max_version"), "TLS 1.0 and 1.1 are not supported; use TLS12 or TLS13".into()));
+        }
+        let versions: Vec<&'static rustls::SupportedProtocolVersion> =
+            [(TlsVersion::TLS12, &rustls::version::TLS12), (TlsVersion::TLS13, &rustls::version::TLS13)]
+                .into_iter()
+                .filter(|(v, _)| (self.min_version..=self.max_version).contains(v))
+                .map(|(_, version)| version)
+                .collect();
+        let provider = crate::tls::provider();
+        let builder = ServerConfig::builder_with_provider(Arc::clone(&provider))
+            .with_protocol_versions(&versions)
+            .map_err(|e| fail(&key("min_version"), e.to_string()))?;
+        let builder = match (self.client_auth_type, &self.client_ca_file) {
+            (ClientAuthType::NoClientCert, _) => builder.with_no_client_auth(),
+            (ClientAuthType::RequestClientCert | ClientAuthType::RequireAnyClientCert, _) => {
+                return Err(fail(
+                    &key("client_auth_type"),
+                    "certificates without verification are not supported; use VerifyClientCertIfGiven or RequireAndVerifyClientCert with client_ca_file".into(),
+                ));
             }
-            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
-            let verifier = match auth_type {
-                ClientAuthType::VerifyClientCertIfGiven => verifier.allow_unauthenticated(),
-                _ => verifier,
-            };
-            builder
-                .with_client_cert_verifier(verifier.build().map_err(|e| fail(&key("client_ca_file"), e.to_string()))?)
-        }
-    };
-    let mut config = builder
-        .with_single_cert(chain, private_key)
-        .map_err(|e| fail(&key("key_file"), format!("does not match cert_file: {e}")))?;
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(config)
+            (_, None) => {
+                return Err(fail(&key("client_ca_file"), "client_auth_type verifies against it: set it".into()));
+            }
+            (auth_type, Some(ca_file)) => {
+                let mut roots = RootCertStore::empty();
+                for cert in crate::tls::certificates(ca_file).map_err(|e| fail(&key("client_ca_file"), e))? {
+                    roots.add(cert).map_err(|e| fail(&key("client_ca_file"), e.to_string()))?;
+                }
+                let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
+                let verifier = match auth_type {
+                    ClientAuthType::VerifyClientCertIfGiven => verifier.allow_unauthenticated(),
+                    _ => verifier,
+                };
+                builder.with_client_cert_verifier(
+                    verifier.build().map_err(|e| fail(&key("client_ca_file"), e.to_string()))?,
+                )
+            }
+        };
+        let mut config = builder
+            .with_single_cert(chain, private_key)
+            .map_err(|e| fail(&key("key_file"), format!("does not match cert_file: {e}")))?;
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok(config)
+    }
 }
 
 /// When each file was last changed (None: it cannot be read now).

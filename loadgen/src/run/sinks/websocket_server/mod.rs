@@ -1,5 +1,6 @@
 //! `kind = "websocket-server"`: a gateway simulator clients subscribe to, speaking
-//! tickwatch's own subscribe message or, with `protocol`, an exchange's (`binance.rs`).
+//! tickwatch's own subscribe message or, with `protocol`, an exchange's (`binance.rs`,
+//! `coinbase.rs`); over TLS (wss) with `tls`.
 
 mod binance;
 mod coinbase;
@@ -18,9 +19,11 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+use tickwatch_common::web::config::TlsServerConfig;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::{broadcast, watch};
+use tokio_rustls::TlsAcceptor;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::Role;
@@ -28,6 +31,9 @@ use tokio_tungstenite::tungstenite::{Bytes, Message, Utf8Bytes};
 
 /// Messages a subscriber may fall behind before it is dropped.
 const SUBSCRIBER_BACKLOG: usize = 65_536;
+
+/// How long a client may take over its TLS handshake before it is let go.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// One message as the connections need it, rendered once for all of them.
 #[derive(Clone)]
@@ -66,6 +72,10 @@ pub struct WebSocketServerSinkConfig {
     /// that collectors written for it connect unchanged but for their address.
     #[serde(default)]
     pub protocol: Protocol,
+    /// Serve wss: `{ cert_file, key_file }` (PEM), and optionally the exporter's other
+    /// `tls_server_config` keys (client_ca_file, client_auth_type, min_version,
+    /// max_version).
+    pub tls: Option<TlsServerConfig>,
 }
 
 impl WebSocketServerSinkConfig {
@@ -76,6 +86,16 @@ impl WebSocketServerSinkConfig {
         {
             problems.push(format!("{key}.listen: `{listen}` is not HOST:PORT, e.g. 127.0.0.1:8765"));
         }
+        if let Err(e) = self.acceptor(&format!("{key}.tls")) {
+            problems.push(e);
+        }
+    }
+
+    /// The TLS acceptor `tls` describes (None: plain ws); errors name `shown.<field>`.
+    fn acceptor(&self, shown: &str) -> Result<Option<TlsAcceptor>, String> {
+        let Some(tls) = &self.tls else { return Ok(None) };
+        let config = tls.rustls(shown, &|field, why| format!("{field}: {why}"))?;
+        Ok(Some(TlsAcceptor::from(Arc::new(config))))
     }
 }
 
@@ -128,10 +148,7 @@ pub struct WebSocketServerSink {
     protocol: Protocol,
     /// Coinbase: each product's latest match.
     last_matches: Arc<LastMatches>,
-    dropped: Arc<AtomicU64>,
-    subscribed: Arc<AtomicU64>,
-    /// Clients still connected; the run waits for them to drain at the end.
-    active: Arc<AtomicU64>,
+    counters: Counters,
     shutdown: watch::Sender<bool>,
     wait_for: usize,
     name: String,
@@ -157,13 +174,10 @@ impl WebSocketServerSink {
         symbols: &[String],
     ) -> Result<WebSocketServerSink, String> {
         let address = config.listen.clone().unwrap_or_default();
+        let tls = config.acceptor("tls")?;
         let listener = TcpListener::bind(&address).await.map_err(|e| format!("cannot listen on {address}: {e}"))?;
         let (publish, _) = broadcast::channel(SUBSCRIBER_BACKLOG);
-        let counters = Counters {
-            dropped: Arc::new(AtomicU64::new(0)),
-            subscribed: Arc::new(AtomicU64::new(0)),
-            active: Arc::new(AtomicU64::new(0)),
-        };
+        let counters = Counters::default();
         let (shutdown, shutdown_rx) = watch::channel(false);
         let exchange_info = match config.protocol {
             Protocol::Binance => binance::exchange_info(symbols).into(),
@@ -180,23 +194,13 @@ impl WebSocketServerSink {
         let protocol = config.protocol;
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
-                let shared = shared.clone();
+                let (shared, tls) = (shared.clone(), tls.clone());
                 tokio::spawn(async move {
-                    match protocol {
-                        Protocol::Tickwatch => {
-                            let receiver = shared.publish.subscribe();
-                            if let Ok(socket) = tokio_tungstenite::accept_async(stream).await {
-                                serve(socket, receiver, &shared, TickwatchSession::default()).await;
-                            }
-                        }
-                        Protocol::Coinbase => {
-                            let receiver = shared.publish.subscribe();
-                            if let Ok(socket) = tokio_tungstenite::accept_async(stream).await {
-                                let session = CoinbaseSession::new(Arc::clone(&shared.last_matches));
-                                serve(socket, receiver, &shared, session).await;
-                            }
-                        }
-                        Protocol::Binance => http_connection(stream, shared).await,
+                    let Some(tls) = tls else { return connection(stream, protocol, shared).await };
+                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.accept(stream)).await {
+                        Ok(Ok(stream)) => connection(stream, protocol, shared).await,
+                        // Only this client's problem; counted and told at the end of the run.
+                        _ => _ = shared.counters.failed_handshakes.fetch_add(1, Ordering::Relaxed),
                     }
                 });
             }
@@ -205,9 +209,7 @@ impl WebSocketServerSink {
             publish,
             protocol,
             last_matches,
-            dropped: counters.dropped,
-            subscribed: counters.subscribed,
-            active: counters.active,
+            counters,
             shutdown,
             wait_for: config.wait_for_subscribers,
             name: name.to_owned(),
@@ -215,8 +217,28 @@ impl WebSocketServerSink {
     }
 }
 
+/// One client's connection (after TLS, if any), in the gateway's protocol.
+async fn connection<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(stream: S, protocol: Protocol, shared: Shared) {
+    match protocol {
+        Protocol::Tickwatch => {
+            let receiver = shared.publish.subscribe();
+            if let Ok(socket) = tokio_tungstenite::accept_async(stream).await {
+                serve(socket, receiver, &shared, TickwatchSession::default()).await;
+            }
+        }
+        Protocol::Coinbase => {
+            let receiver = shared.publish.subscribe();
+            if let Ok(socket) = tokio_tungstenite::accept_async(stream).await {
+                let session = CoinbaseSession::new(Arc::clone(&shared.last_matches));
+                serve(socket, receiver, &shared, session).await;
+            }
+        }
+        Protocol::Binance => http_connection(stream, shared).await,
+    }
+}
+
 /// An exchange's port: its REST endpoints and, on an upgrade request, its streams.
-async fn http_connection(stream: TcpStream, shared: Shared) {
+async fn http_connection<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(stream: S, shared: Shared) {
     let service = hyper::service::service_fn(move |request: Request<Incoming>| {
         let shared = shared.clone();
         async move { Ok::<_, std::convert::Infallible>(answer(request, shared)) }
@@ -267,11 +289,15 @@ fn answer(mut request: Request<Incoming>, shared: Shared) -> Response<Full<Bytes
     response
 }
 
-#[derive(Clone)]
+#[derive(Clone, Default)]
 struct Counters {
+    /// Subscribers disconnected for falling `SUBSCRIBER_BACKLOG` behind.
     dropped: Arc<AtomicU64>,
     subscribed: Arc<AtomicU64>,
+    /// Clients still connected; the run waits for them to drain at the end.
     active: Arc<AtomicU64>,
+    /// Clients whose TLS handshake failed or timed out.
+    failed_handshakes: Arc<AtomicU64>,
 }
 
 /// One client, from its upgrade to its end: sends the frames its session wants, answers
@@ -392,6 +418,16 @@ impl WebSocketServerSink {
     }
 }
 
+impl WebSocketServerSink {
+    /// ` (N client(s) failed the TLS handshake ...)` when some did, else nothing.
+    fn failed_handshakes_told(&self) -> String {
+        match self.counters.failed_handshakes.load(Ordering::Relaxed) {
+            0 => String::new(),
+            n => format!(" ({n} client(s) failed the TLS handshake: do they trust the certificate's CA?)"),
+        }
+    }
+}
+
 impl Sink for WebSocketServerSink {
     fn send<'a>(&'a mut self, batch: &'a [Outgoing]) -> SendFuture<'a> {
         Box::pin(async move {
@@ -406,12 +442,14 @@ impl Sink for WebSocketServerSink {
     fn ready(&mut self) -> SendFuture<'_> {
         Box::pin(async move {
             let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
-            while (self.subscribed.load(Ordering::Relaxed) as usize) < self.wait_for {
+            let subscribed = &self.counters.subscribed;
+            while (subscribed.load(Ordering::Relaxed) as usize) < self.wait_for {
                 if tokio::time::Instant::now() > deadline {
                     return Err(format!(
-                        "only {} of {} subscribers arrived within 60 s",
-                        self.subscribed.load(Ordering::Relaxed),
-                        self.wait_for
+                        "only {} of {} subscribers arrived within 60 s{}",
+                        subscribed.load(Ordering::Relaxed),
+                        self.wait_for,
+                        self.failed_handshakes_told()
                     ));
                 }
                 tokio::time::sleep(std::time::Duration::from_millis(20)).await;
@@ -424,12 +462,16 @@ impl Sink for WebSocketServerSink {
         Box::pin(async move {
             let _ = self.shutdown.send(true);
             let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-            while self.active.load(Ordering::Relaxed) > 0 && tokio::time::Instant::now() < deadline {
+            while self.counters.active.load(Ordering::Relaxed) > 0 && tokio::time::Instant::now() < deadline {
                 tokio::time::sleep(std::time::Duration::from_millis(10)).await;
             }
-            let dropped = self.dropped.load(Ordering::Relaxed);
+            let dropped = self.counters.dropped.load(Ordering::Relaxed);
             if dropped > 0 {
                 eprintln!("sink {}: {dropped} slow subscriber(s) dropped", self.name);
+            }
+            let failed = self.failed_handshakes_told();
+            if !failed.is_empty() {
+                eprintln!("sink {}:{failed}", self.name);
             }
             Ok(())
         })
