@@ -14,9 +14,11 @@
 //! - [`faults`]: injectors that plant gaps, duplicates, spikes, crossed quotes, chain
 //!   arbitrage and more, and report exactly what they planted.
 //! - [`arbitrage`]: static-arbitrage rules of a chain on tradable prices.
+//! - [`deribit`]: Deribit's option instrument names.
 
 pub mod arbitrage;
 pub mod codec;
+pub mod deribit;
 pub mod faults;
 pub mod model;
 pub mod quality;

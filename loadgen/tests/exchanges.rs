@@ -216,3 +216,96 @@ fn a_coinbase_collector_receives_subscriptions_matches_and_heartbeats_over_wss()
     }
     assert_eq!(received, expected, "every trade id of the scenario, in order");
 }
+
+#[test]
+fn a_deribit_collector_gets_instruments_option_tickers_trades_and_heartbeats_over_wss() {
+    let (options_port, trades_port) = (free_port(), free_port());
+    let dir = tempfile::tempdir().unwrap();
+    let pki = Pki::new().unwrap();
+    let tls = format!(
+        "protocol = \"deribit\"\ntls = {{ cert_file = {:?}, key_file = {:?} }}",
+        pki.server.cert(),
+        pki.server.key()
+    );
+    let shipped = std::fs::read_to_string(repo_root().join("scenarios/exchanges/deribit.toml")).unwrap();
+    let scenario = shipped
+        .replace("127.0.0.1:9445", &format!("127.0.0.1:{options_port}"))
+        .replace("127.0.0.1:9446", &format!("127.0.0.1:{trades_port}"))
+        .replace("protocol = \"deribit\"", &tls);
+    let files = |source: &str, file: &str| {
+        format!(
+            "\n[[sink]]\nname = \"{file}\"\nsource = \"{source}\"\nkind = \"file\"\npath = \"{}/{file}.jsonl\"\n",
+            dir.path().display()
+        )
+    };
+    let scenario = format!("{scenario}{}{}", files("trades", "sent"), files("options", "chains"));
+    // A quarter of the durations: the 10 s heartbeat comes once.
+    let file = dir.path().join("scenario.toml");
+    std::fs::write(&file, scenario).unwrap();
+    let loadgen = Command::new(env!("CARGO_BIN_EXE_tickwatch-loadgen"))
+        .args(["run", file.to_str().unwrap(), "--duration-scale", "0.25"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let collector = Command::new(venv_binary("python").unwrap())
+        .arg(repo_root().join("tests/python/deribit_client.py"))
+        .args(["--api", &format!("option=wss://127.0.0.1:{options_port}/ws/api/v2")])
+        .args(["--api", &format!("future=wss://127.0.0.1:{trades_port}/ws/api/v2")])
+        .args(["--ca", pki.ca.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = lines(collector);
+    let run = loadgen.wait_with_output().unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let of = |api: &str| -> Vec<&Value> { lines.iter().filter(|l| l["api"] == api).map(|l| &l["message"]).collect() };
+    let (options, futures, rest) = (of("option"), of("future"), of("rest"));
+
+    // Instruments: the chain's 41 strikes at 3 expiries, calls and puts, over HTTP too.
+    let listed = options.iter().find(|m| m["id"] == 2).expect("get_instruments answered")["result"].as_array().unwrap();
+    assert_eq!(listed.len(), 41 * 3 * 2);
+    assert!(listed.iter().all(|i| i["kind"] == "option" && i["strike"].is_f64() && i["expiration_timestamp"].is_u64()));
+    assert_eq!(rest[0]["result"].as_array().unwrap().len(), listed.len());
+    let subscribed = options.iter().find(|m| m["id"] == 3).unwrap()["result"].as_array().unwrap().len();
+    assert_eq!(subscribed, listed.len());
+
+    // Heartbeats: set, then a test_request that the collector answered with public/test.
+    assert_eq!(options.iter().find(|m| m["id"] == 1).unwrap()["result"], "ok");
+    assert!(options.iter().any(|m| m["method"] == "heartbeat" && m["params"]["type"] == "test_request"));
+    assert!(options.iter().any(|m| m["result"]["version"].is_string()), "public/test answered");
+
+    // Tickers: one per option of every chain sent, with Deribit's fields; crossed quotes show.
+    let chains: Vec<tickwatch_feed::OptionChain> =
+        JsonlReader::open(dir.path().join("chains.jsonl")).unwrap().map(Result::unwrap).collect();
+    let tickers: Vec<&Value> =
+        options.iter().filter(|m| m["method"] == "subscription").map(|m| &m["params"]["data"]).collect();
+    assert_eq!(tickers.len(), chains.iter().map(|c| 2 * c.rows.len()).sum::<usize>());
+    for t in &tickers {
+        for field in ["best_bid_price", "best_ask_price", "mark_price", "mark_iv", "underlying_price", "index_price"] {
+            assert!(t[field].is_number(), "{field}: {t}");
+        }
+        assert!(t["open_interest"].is_u64() && t["timestamp"].is_u64(), "{t}");
+        assert!(["delta", "gamma", "vega", "theta", "rho"].iter().all(|g| t["greeks"][g].is_number()), "{t}");
+    }
+    let crossed_sent =
+        chains.iter().flat_map(|c| &c.rows).flat_map(|r| [&r.call, &r.put]).filter(|q| q.bid > q.ask).count();
+    let crossed_seen = tickers.iter().filter(|t| t["best_bid_price"].as_f64() > t["best_ask_price"].as_f64()).count();
+    assert!(crossed_sent > 0 && crossed_seen == crossed_sent, "{crossed_sent} crossed sent, {crossed_seen} seen");
+
+    // Trades: every trade_seq of the scenario, in order, gaps missing.
+    let expected = sent_ids(dir.path());
+    let mut received: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    for m in futures.iter().filter(|m| m["method"] == "subscription") {
+        for t in m["params"]["data"].as_array().unwrap() {
+            assert!(t["price"].is_number() && t["amount"].is_number() && t["timestamp"].is_u64(), "{t}");
+            assert!(t["trade_id"].is_string() && (t["direction"] == "buy" || t["direction"] == "sell"), "{t}");
+            assert_eq!(m["params"]["channel"], format!("trades.{}.raw", t["instrument_name"].as_str().unwrap()));
+            received
+                .entry(t["instrument_name"].as_str().unwrap().to_owned())
+                .or_default()
+                .push(t["trade_seq"].as_u64().unwrap());
+        }
+    }
+    assert_eq!(received, expected, "every trade_seq of the scenario, in order");
+}

@@ -77,6 +77,20 @@ impl ChainSpec {
         }
     }
 
+    /// The strike grid: `strikes_each_side` steps either side of the first spot's strike.
+    pub fn strikes(&self) -> Vec<f64> {
+        let n = self.strikes_each_side as i64;
+        let atm = (self.spot / self.strike_step).round();
+        (-n..=n).map(|i| (atm + i as f64) * self.strike_step).collect()
+    }
+
+    /// The expiry dates of chains starting at `start_ns`, nearest first.
+    pub fn expiries(&self, start_ns: i64) -> Vec<Date> {
+        let start_date =
+            OffsetDateTime::from_unix_timestamp_nanos(i128::from(start_ns)).map(|t| t.date()).unwrap_or(Date::MIN);
+        self.expiries_days.iter().map(|&days| start_date.saturating_add(Duration::days(i64::from(days)))).collect()
+    }
+
     /// Chains made per second: one per expiry every snapshot interval.
     pub fn chains_per_second(&self) -> f64 {
         self.expiries_days.len() as f64 * 1000.0 / self.snapshot_interval_ms.max(1) as f64
@@ -156,6 +170,11 @@ impl Iterator for ChainSynth {
 
 /// Expiries are at 10:00 UTC on their date.
 const EXPIRY_TIME_OF_DAY_NS: i64 = 10 * 3600 * 1_000_000_000;
+
+/// When the chains' options expiring on `date` expire, Unix nanoseconds.
+pub fn expiry_ns(date: Date) -> i64 {
+    date.midnight().assume_utc().unix_timestamp_nanos() as i64 + EXPIRY_TIME_OF_DAY_NS
+}
 /// Time to expiry never goes below an hour, so prices stay finite past the expiry.
 const MIN_YEARS_TO_EXPIRY: f64 = 3600.0 / SECONDS_PER_YEAR;
 
@@ -173,20 +192,8 @@ struct UnderlyingStream {
 
 impl UnderlyingStream {
     fn new(spec: ChainSpec, start_ns: i64, seed: u64) -> UnderlyingStream {
-        let start_date =
-            OffsetDateTime::from_unix_timestamp_nanos(i128::from(start_ns)).map(|t| t.date()).unwrap_or(Date::MIN);
-        let expiries = spec
-            .expiries_days
-            .iter()
-            .map(|&days| {
-                let date = start_date.saturating_add(Duration::days(i64::from(days)));
-                let midnight_ns = date.midnight().assume_utc().unix_timestamp_nanos() as i64;
-                (date, midnight_ns + EXPIRY_TIME_OF_DAY_NS)
-            })
-            .collect();
-        let n = spec.strikes_each_side as i64;
-        let atm = (spec.spot / spec.strike_step).round();
-        let strikes = (-n..=n).map(|i| (atm + i as f64) * spec.strike_step).collect();
+        let expiries = spec.expiries(start_ns).into_iter().map(|date| (date, expiry_ns(date))).collect();
+        let strikes = spec.strikes();
         UnderlyingStream {
             grid: TickGrid::new(spec.tick).expect("validated"),
             rng: stream_for(seed, &spec.underlying),

@@ -12,8 +12,8 @@ mod grid;
 mod merge;
 mod trades;
 
-pub use black_scholes::{call_price, put_price};
-pub use chains::{ChainSpec, ChainSynth};
+pub use black_scholes::{Greeks, call_price, greeks, implied_vol, put_price};
+pub use chains::{ChainSpec, ChainSynth, expiry_ns};
 pub use grid::TickGrid;
 pub use merge::Slot;
 pub use trades::{SymbolSpec, TradeSynth};

@@ -67,9 +67,9 @@ impl SinkKind {
         }
     }
 
-    /// Whether the sink speaks a protocol that carries trades only (an exchange's).
+    /// Whether the sink speaks a protocol that carries trades only (Binance's, Coinbase's).
     pub fn sends_trades_only(&self) -> bool {
-        matches!(self, SinkKind::WebsocketServer(c) if c.protocol != Protocol::Tickwatch)
+        matches!(self, SinkKind::WebsocketServer(c) if matches!(c.protocol, Protocol::Binance | Protocol::Coinbase))
     }
 
     /// Checks what the types cannot; `key` is the sink's path, e.g. `sink[0]`.
@@ -96,7 +96,7 @@ pub async fn build(config: &SinkConfig, source: &SourceConfig, seed: u64) -> Res
         SinkKind::Mongodb(c) => Box::new(mongodb::MongoSink::new(c, config.timeout).await.map_err(fail)?),
         SinkKind::File(c) => Box::new(file::FileSink::new(c).map_err(fail)?),
         SinkKind::WebsocketServer(c) => {
-            Box::new(websocket_server::WebSocketServerSink::new(name, c, &source.symbols).await.map_err(fail)?)
+            Box::new(websocket_server::WebSocketServerSink::new(name, c, source).await.map_err(fail)?)
         }
         SinkKind::WebsocketClient(c) => Box::new(websocket_client::WebSocketClientSink::new(c)),
     })

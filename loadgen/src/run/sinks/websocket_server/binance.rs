@@ -129,7 +129,9 @@ fn error(code: i64, msg: &str, id: &Value) -> String {
 }
 
 impl Session for BinanceSession {
-    const TICK_EVERY: Option<Duration> = Some(PING_EVERY);
+    fn tick_every(&self) -> Option<Duration> {
+        Some(PING_EVERY)
+    }
 
     fn frames(&self, published: &Published, out: &mut Vec<Utf8Bytes>) {
         let Some(&(trade, aggregate)) = self.streams.get(&*published.key) else { return };
@@ -146,7 +148,7 @@ impl Session for BinanceSession {
         replies.push(Message::Text(self.answer(text).into()));
     }
 
-    fn tick(&self, out: &mut Vec<Message>) {
+    fn tick(&mut self, out: &mut Vec<Message>) {
         out.push(Message::Ping(Bytes::new()));
     }
 

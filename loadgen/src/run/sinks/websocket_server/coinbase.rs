@@ -128,7 +128,9 @@ fn error(message: &str, reason: &str) -> Message {
 }
 
 impl Session for CoinbaseSession {
-    const TICK_EVERY: Option<Duration> = Some(HEARTBEAT_EVERY);
+    fn tick_every(&self) -> Option<Duration> {
+        Some(HEARTBEAT_EVERY)
+    }
 
     fn frames(&self, published: &Published, out: &mut Vec<Utf8Bytes>) {
         if self.wants("matches", &published.key) {
@@ -159,7 +161,7 @@ impl Session for CoinbaseSession {
         }
     }
 
-    fn tick(&self, out: &mut Vec<Message>) {
+    fn tick(&mut self, out: &mut Vec<Message>) {
         let now = OffsetDateTime::now_utc()
             .format(format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z"))
             .unwrap_or_default();

@@ -1,14 +1,17 @@
 //! `kind = "websocket-server"`: a gateway simulator clients subscribe to, speaking
 //! tickwatch's own subscribe message or, with `protocol`, an exchange's (`binance.rs`,
-//! `coinbase.rs`); over TLS (wss) with `tls`.
+//! `coinbase.rs`, `deribit.rs`); over TLS (wss) with `tls`.
 
 mod binance;
 mod coinbase;
+mod deribit;
 
 use super::{SendFuture, Sink, require};
 use crate::run::source::{Outgoing, Record};
+use crate::scenario::SourceConfig;
 use binance::BinanceSession;
 use coinbase::{CoinbaseSession, LastMatches};
+use deribit::{DeribitSession, Instruments, Notifications};
 use futures_util::{SinkExt, StreamExt};
 use http_body_util::Full;
 use hyper::body::Incoming;
@@ -38,7 +41,7 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// One message as the connections need it, rendered once for all of them.
 #[derive(Clone)]
 struct Published {
-    /// The symbol (lowercase for Binance, whose stream names are).
+    /// The symbol (lowercase for Binance, whose stream names are); Deribit: the channel.
     key: Arc<str>,
     text: Utf8Bytes,
     /// Binance: the same trade as an aggTrade event.
@@ -56,6 +59,32 @@ pub enum Protocol {
     Binance,
     /// Coinbase Exchange's matches and heartbeat channels (see `coinbase.rs`).
     Coinbase,
+    /// Deribit's JSON-RPC API: option tickers and trades, instruments, heartbeats (see
+    /// `deribit.rs`).
+    Deribit,
+}
+
+/// What a protocol's connections share beyond the published messages.
+#[derive(Clone)]
+enum Exchange {
+    Tickwatch,
+    /// The body of exchangeInfo, made once.
+    Binance(Arc<str>),
+    /// Each product's latest match.
+    Coinbase(Arc<LastMatches>),
+    /// What get_instruments lists.
+    Deribit(Arc<Instruments>),
+}
+
+impl Exchange {
+    fn new(protocol: Protocol, source: &SourceConfig) -> Exchange {
+        match protocol {
+            Protocol::Tickwatch => Exchange::Tickwatch,
+            Protocol::Binance => Exchange::Binance(binance::exchange_info(&source.symbols).into()),
+            Protocol::Coinbase => Exchange::Coinbase(Arc::default()),
+            Protocol::Deribit => Exchange::Deribit(Arc::new(Instruments::of_source(source))),
+        }
+    }
 }
 
 /// `kind = "websocket-server"`: a gateway that clients subscribe to.
@@ -68,8 +97,9 @@ pub struct WebSocketServerSinkConfig {
     /// starts, so every subscriber sees the whole feed.
     #[serde(default)]
     pub wait_for_subscribers: usize,
-    /// `tickwatch` (the default), `binance` or `coinbase`: the exchange the gateway impersonates, so
-    /// that collectors written for it connect unchanged but for their address.
+    /// `tickwatch` (the default), `binance`, `coinbase` or `deribit`: the exchange the
+    /// gateway impersonates, so that collectors written for it connect unchanged but for
+    /// their address.
     #[serde(default)]
     pub protocol: Protocol,
     /// Serve wss: `{ cert_file, key_file }` (PEM), and optionally the exporter's other
@@ -102,14 +132,17 @@ impl WebSocketServerSinkConfig {
 /// What one client's connection knows: which published messages it wants, as which
 /// frames, and how it answers the client's requests.
 trait Session: Send + 'static {
-    /// How often the gateway sends the client something of its own (pings, heartbeats).
-    const TICK_EVERY: Option<Duration> = None;
+    /// How often the gateway sends the client something of its own (pings, heartbeats);
+    /// asked again after each request, as a client may set it.
+    fn tick_every(&self) -> Option<Duration> {
+        None
+    }
     /// The frames `published` becomes for this client (none when it did not ask for it).
     fn frames(&self, published: &Published, out: &mut Vec<Utf8Bytes>);
     /// Takes a text message from the client; what to answer goes into `replies`.
     fn request(&mut self, text: &str, replies: &mut Vec<Message>);
-    /// What the gateway sends every `TICK_EVERY`.
-    fn tick(&self, _out: &mut Vec<Message>) {}
+    /// What the gateway sends every `tick_every`.
+    fn tick(&mut self, _out: &mut Vec<Message>) {}
     /// Whether the client has asked for anything yet (for `wait_for_subscribers`).
     fn subscribed(&self) -> bool;
 }
@@ -145,9 +178,11 @@ impl Session for TickwatchSession {
 /// messages behind is disconnected and counted, so a slow client never grows memory.
 pub struct WebSocketServerSink {
     publish: broadcast::Sender<Published>,
-    protocol: Protocol,
-    /// Coinbase: each product's latest match.
-    last_matches: Arc<LastMatches>,
+    exchange: Exchange,
+    /// Deribit: what its notifications remember between records.
+    notifications: Notifications,
+    /// Messages one record became (Deribit: a ticker per option of a chain).
+    rendered: Vec<Published>,
     counters: Counters,
     shutdown: watch::Sender<bool>,
     wait_for: usize,
@@ -160,18 +195,15 @@ struct Shared {
     publish: broadcast::Sender<Published>,
     counters: Counters,
     shutdown: watch::Receiver<bool>,
-    /// Binance: the body of exchangeInfo, made once.
-    exchange_info: Arc<str>,
-    /// Coinbase: each product's latest match.
-    last_matches: Arc<LastMatches>,
+    exchange: Exchange,
 }
 
 impl WebSocketServerSink {
-    /// Listens; `symbols` are the source's (what an exchange's REST endpoints list).
+    /// Listens; `source` tells what an exchange's REST endpoints list.
     pub async fn new(
         name: &str,
         config: &WebSocketServerSinkConfig,
-        symbols: &[String],
+        source: &SourceConfig,
     ) -> Result<WebSocketServerSink, String> {
         let address = config.listen.clone().unwrap_or_default();
         let tls = config.acceptor("tls")?;
@@ -179,26 +211,20 @@ impl WebSocketServerSink {
         let (publish, _) = broadcast::channel(SUBSCRIBER_BACKLOG);
         let counters = Counters::default();
         let (shutdown, shutdown_rx) = watch::channel(false);
-        let exchange_info = match config.protocol {
-            Protocol::Binance => binance::exchange_info(symbols).into(),
-            Protocol::Tickwatch | Protocol::Coinbase => Arc::from(""),
-        };
-        let last_matches = Arc::new(LastMatches::default());
+        let exchange = Exchange::new(config.protocol, source);
         let shared = Shared {
             publish: publish.clone(),
             counters: counters.clone(),
             shutdown: shutdown_rx,
-            exchange_info,
-            last_matches: Arc::clone(&last_matches),
+            exchange: exchange.clone(),
         };
-        let protocol = config.protocol;
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
                 let (shared, tls) = (shared.clone(), tls.clone());
                 tokio::spawn(async move {
-                    let Some(tls) = tls else { return connection(stream, protocol, shared).await };
+                    let Some(tls) = tls else { return connection(stream, shared).await };
                     match tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.accept(stream)).await {
-                        Ok(Ok(stream)) => connection(stream, protocol, shared).await,
+                        Ok(Ok(stream)) => connection(stream, shared).await,
                         // Only this client's problem; counted and told at the end of the run.
                         _ => _ = shared.counters.failed_handshakes.fetch_add(1, Ordering::Relaxed),
                     }
@@ -207,8 +233,9 @@ impl WebSocketServerSink {
         });
         Ok(WebSocketServerSink {
             publish,
-            protocol,
-            last_matches,
+            exchange,
+            notifications: Notifications::default(),
+            rendered: Vec::new(),
             counters,
             shutdown,
             wait_for: config.wait_for_subscribers,
@@ -218,22 +245,17 @@ impl WebSocketServerSink {
 }
 
 /// One client's connection (after TLS, if any), in the gateway's protocol.
-async fn connection<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(stream: S, protocol: Protocol, shared: Shared) {
-    match protocol {
-        Protocol::Tickwatch => {
-            let receiver = shared.publish.subscribe();
-            if let Ok(socket) = tokio_tungstenite::accept_async(stream).await {
-                serve(socket, receiver, &shared, TickwatchSession::default()).await;
-            }
-        }
-        Protocol::Coinbase => {
-            let receiver = shared.publish.subscribe();
-            if let Ok(socket) = tokio_tungstenite::accept_async(stream).await {
-                let session = CoinbaseSession::new(Arc::clone(&shared.last_matches));
-                serve(socket, receiver, &shared, session).await;
-            }
-        }
-        Protocol::Binance => http_connection(stream, shared).await,
+async fn connection<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(stream: S, shared: Shared) {
+    let session = match &shared.exchange {
+        Exchange::Binance(_) | Exchange::Deribit(_) => return http_connection(stream, shared).await,
+        Exchange::Tickwatch => None,
+        Exchange::Coinbase(last_matches) => Some(CoinbaseSession::new(Arc::clone(last_matches))),
+    };
+    let receiver = shared.publish.subscribe();
+    let Ok(socket) = tokio_tungstenite::accept_async(stream).await else { return };
+    match session {
+        None => serve(socket, receiver, &shared, TickwatchSession::default()).await,
+        Some(session) => serve(socket, receiver, &shared, session).await,
     }
 }
 
@@ -250,34 +272,37 @@ async fn http_connection<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(str
 }
 
 fn answer(mut request: Request<Incoming>, shared: Shared) -> Response<Full<Bytes>> {
-    let respond = |status: u16, body: String| {
-        let mut response = Response::new(Full::new(Bytes::from(body)));
-        *response.status_mut() = hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::NOT_FOUND);
-        response
-            .headers_mut()
-            .insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static("application/json"));
-        response
-    };
     let path = request.uri().path().to_owned();
-    let key = request.headers().get(hyper::header::SEC_WEBSOCKET_KEY).cloned();
-    let Some(key) = key else {
-        let (status, body) = binance::rest(&path, &shared.exchange_info);
-        return respond(status, body);
+    let query = request.uri().query().map(str::to_owned);
+    let Some(key) = request.headers().get(hyper::header::SEC_WEBSOCKET_KEY).cloned() else {
+        let (status, body) = match &shared.exchange {
+            Exchange::Binance(exchange_info) => binance::rest(&path, exchange_info),
+            Exchange::Deribit(instruments) => deribit::rest(&path, query.as_deref(), instruments),
+            Exchange::Tickwatch | Exchange::Coinbase(_) => (404, String::new()),
+        };
+        return json_response(status, body);
     };
-    let Some(session) = BinanceSession::for_path(&path, request.uri().query()) else {
-        return respond(
-            404,
-            format!(r#"{{"code":-1000,"msg":"no stream at {path}: use /ws/<stream> or /stream?streams=..."}}"#),
-        );
-    };
-    let receiver = shared.publish.subscribe();
     let upgrade = hyper::upgrade::on(&mut request);
-    tokio::spawn(async move {
-        if let Ok(upgraded) = upgrade.await {
-            let socket = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None).await;
-            serve(socket, receiver, &shared, session).await;
+    match &shared.exchange {
+        Exchange::Binance(_) => match BinanceSession::for_path(&path, query.as_deref()) {
+            Some(session) => upgrade_to(upgrade, shared, session),
+            None => {
+                let why =
+                    format!(r#"{{"code":-1000,"msg":"no stream at {path}: use /ws/<stream> or /stream?streams=..."}}"#);
+                return json_response(404, why);
+            }
+        },
+        Exchange::Deribit(instruments) if path.trim_end_matches('/') == deribit::WEBSOCKET_PATH => {
+            let session = DeribitSession::new(Arc::clone(instruments));
+            upgrade_to(upgrade, shared, session)
         }
-    });
+        _ => {
+            return json_response(
+                404,
+                format!(r#"{{"message":"no WebSocket API at {path}: use {}"}}"#, deribit::WEBSOCKET_PATH),
+            );
+        }
+    }
     let mut response = Response::new(Full::new(Bytes::new()));
     *response.status_mut() = hyper::StatusCode::SWITCHING_PROTOCOLS;
     let headers = response.headers_mut();
@@ -286,6 +311,26 @@ fn answer(mut request: Request<Incoming>, shared: Shared) -> Response<Full<Bytes
     if let Ok(accept) = hyper::header::HeaderValue::from_str(&derive_accept_key(key.as_bytes())) {
         headers.insert(hyper::header::SEC_WEBSOCKET_ACCEPT, accept);
     }
+    response
+}
+
+/// Serves `session` on the connection once hyper has handed it over.
+fn upgrade_to<P: Session>(upgrade: hyper::upgrade::OnUpgrade, shared: Shared, session: P) {
+    let receiver = shared.publish.subscribe();
+    tokio::spawn(async move {
+        if let Ok(upgraded) = upgrade.await {
+            let socket = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None).await;
+            serve(socket, receiver, &shared, session).await;
+        }
+    });
+}
+
+fn json_response(status: u16, body: String) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::NOT_FOUND);
+    response
+        .headers_mut()
+        .insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static("application/json"));
     response
 }
 
@@ -317,8 +362,8 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin, P: Session>(
     let (mut out, mut incoming) = socket.split();
     let mut frames = Vec::with_capacity(2);
     let mut own = Vec::new();
-    let mut tick = tokio::time::interval(P::TICK_EVERY.unwrap_or(Duration::from_secs(3600)));
-    tick.tick().await;
+    let mut every = session.tick_every();
+    let mut tick = ticker(every);
     loop {
         frames.clear();
         tokio::select! {
@@ -358,7 +403,7 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin, P: Session>(
                     break;
                 }
             },
-            _ = tick.tick(), if P::TICK_EVERY.is_some() => {
+            _ = tick.tick(), if every.is_some() => {
                 session.tick(&mut own);
                 if send_all(&mut out, &mut own).await.is_err() {
                     break;
@@ -371,6 +416,10 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin, P: Session>(
                     if !was_subscribed && session.subscribed() {
                         counters.subscribed.fetch_add(1, Ordering::Relaxed);
                     }
+                    if session.tick_every() != every {
+                        every = session.tick_every();
+                        tick = ticker(every);
+                    }
                     if send_all(&mut out, &mut own).await.is_err() {
                         break;
                     }
@@ -381,6 +430,12 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin, P: Session>(
         }
     }
     counters.active.fetch_sub(1, Ordering::Relaxed);
+}
+
+/// Ticks every `every`, the first one `every` from now (never, in effect, for None).
+fn ticker(every: Option<Duration>) -> tokio::time::Interval {
+    let every = every.unwrap_or(Duration::from_secs(3600));
+    tokio::time::interval_at(tokio::time::Instant::now() + every, every)
 }
 
 /// Sends and flushes `messages`, leaving the vector empty.
@@ -395,26 +450,41 @@ async fn send_all<S: futures_util::Sink<Message> + Unpin>(
 }
 
 impl WebSocketServerSink {
-    /// A message as this gateway's clients receive it.
-    fn published(&self, m: &Outgoing) -> Result<Published, String> {
-        match (self.protocol, &m.record) {
-            (Protocol::Tickwatch, _) => {
+    /// Renders `m` as this gateway's clients receive it, into `self.rendered`.
+    fn render(&mut self, m: &Outgoing) -> Result<(), String> {
+        let rendered = &mut self.rendered;
+        match (&self.exchange, &m.record) {
+            (Exchange::Tickwatch, _) => {
                 let text = Utf8Bytes::try_from(Bytes::from(m.payload.clone())).map_err(|e| e.to_string())?;
-                Ok(Published { key: Arc::from(m.key.as_str()), text, aggregate: None })
+                rendered.push(Published { key: Arc::from(m.key.as_str()), text, aggregate: None });
             }
-            (Protocol::Binance, Record::Trade(trade)) => {
+            (Exchange::Binance(_), Record::Trade(trade)) => {
                 let (text, aggregate) = binance::render(trade);
-                Ok(Published { key: Arc::from(trade.symbol.to_ascii_lowercase()), text, aggregate: Some(aggregate) })
+                let key = Arc::from(trade.symbol.to_ascii_lowercase());
+                rendered.push(Published { key, text, aggregate: Some(aggregate) });
             }
-            (Protocol::Coinbase, Record::Trade(trade)) => Ok(Published {
+            (Exchange::Coinbase(last_matches), Record::Trade(trade)) => rendered.push(Published {
                 key: Arc::from(trade.symbol.as_str()),
-                text: self.last_matches.render(trade),
+                text: last_matches.render(trade),
                 aggregate: None,
             }),
-            (Protocol::Binance | Protocol::Coinbase, _) => {
-                Err(format!("the {:?} protocol sends trades; this sink's source makes other messages", self.protocol))
+            (Exchange::Deribit(instruments), Record::Trade(trade)) => {
+                rendered.push(self.notifications.trade(trade, instruments));
+            }
+            (Exchange::Deribit(instruments), Record::Chain(chain)) => {
+                self.notifications.chain(chain, instruments, rendered);
+            }
+            (Exchange::Deribit(_), Record::Raw) => {
+                return Err(
+                    "the Deribit protocol sends trades and option chains; this sink's source replays other messages"
+                        .into(),
+                );
+            }
+            (Exchange::Binance(_) | Exchange::Coinbase(_), _) => {
+                return Err("this exchange's protocol sends trades; this sink's source makes other messages".into());
             }
         }
+        Ok(())
     }
 }
 
@@ -432,8 +502,11 @@ impl Sink for WebSocketServerSink {
     fn send<'a>(&'a mut self, batch: &'a [Outgoing]) -> SendFuture<'a> {
         Box::pin(async move {
             for m in batch {
-                // No subscriber is not an error: the gateway accepted the message.
-                let _ = self.publish.send(self.published(m)?);
+                self.render(m)?;
+                for published in self.rendered.drain(..) {
+                    // No subscriber is not an error: the gateway accepted the message.
+                    let _ = self.publish.send(published);
+                }
             }
             Ok(())
         })
