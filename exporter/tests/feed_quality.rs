@@ -330,3 +330,85 @@ fn mongodb_chain_feed_finds_planted_arbitrage_and_reports_pcr() {
         value(&text, "option_chain_pcr", &[("feed", "chains"), ("underlying", "NIFTY"), ("expiry", &expiry)]).unwrap();
     assert!((reported - pcr).abs() < 1e-9, "pcr {reported} vs {pcr}");
 }
+
+/// The loadgen's Deribit gateway (`protocol = "deribit"`) sends the tickers of every option
+/// of synthetic BTC chains with crossed quotes and butterflies planted; the exporter
+/// monitors it as a collector would and, with `format = "deribit"`, assembles the tickers
+/// into chains whose check results equal those of the chains sent (each expiry's last
+/// chain stays in its round, unchecked, when the run ends).
+#[test]
+fn deribit_tickers_from_the_loadgen_gateway_are_checked_as_chains() {
+    use tickwatch_feed::OptionChain;
+    use tickwatch_feed::codec::JsonlReader;
+    use tickwatch_feed::deribit::OptionName;
+    use tickwatch_feed::quality::{ChainCheck, ChainThresholds, Check, check_chain};
+    use tickwatch_feed::synth::ChainSpec;
+    let port = free_port();
+    let spec = ChainSpec::preset("BTC");
+    let mut channels = Vec::new();
+    for expiry in spec.expiries(now_ns()) {
+        for strike in spec.strikes() {
+            for call in [true, false] {
+                channels.push(format!("ticker.{}.100ms", OptionName { underlying: "BTC", expiry, strike, call }));
+            }
+        }
+    }
+    let subscribe =
+        serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "public/subscribe", "params": {"channels": channels}});
+    let exporter = start_exporter(&format!(
+        "[[websocket]]\nname = \"deribit\"\nurl = \"ws://127.0.0.1:{port}/ws/api/v2\"\nmode = \"monitor\"\nsubscribe = [{:?}]\n\
+         [[feed]]\nname = \"options\"\nkind = \"option_chain\"\nformat = \"deribit\"\nsource = {{ type = \"websocket\", target = \"deribit\" }}\n",
+        subscribe.to_string()
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = format!(
+        "name = \"deribit-chains\"\nseed = 21\n\
+         [[source]]\nname = \"options\"\nkind = \"synthetic-chains\"\nsymbols = [\"BTC\"]\n\
+         [[sink]]\nname = \"api\"\nsource = \"options\"\nkind = \"websocket-server\"\nlisten = \"127.0.0.1:{port}\"\nprotocol = \"deribit\"\nwait_for_subscribers = 1\n\
+         [[sink]]\nname = \"sent\"\nsource = \"options\"\nkind = \"file\"\npath = \"{}/chains.jsonl\"\n\
+         [[phase]]\nname = \"faults\"\nduration = \"4s\"\nrate = 15\nfaults = [\"crossed=0.15\", \"butterfly=0.15\"]\n",
+        dir.path().display()
+    );
+    let scenario = tickwatch_loadgen::scenario::parse(&scenario, "deribit-chains.toml").unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(tickwatch_loadgen::run::run(scenario, tickwatch_loadgen::run::RunOptions::default())).unwrap();
+
+    // What the exporter must have found: the checks of every chain sent but each expiry's last.
+    let sent: Vec<OptionChain> =
+        JsonlReader::open(dir.path().join("chains.jsonl")).unwrap().map(Result::unwrap).collect();
+    let mut last_of_expiry = HashMap::new();
+    for (i, chain) in sent.iter().enumerate() {
+        last_of_expiry.insert(chain.expiry, i);
+    }
+    let checked: Vec<&OptionChain> =
+        sent.iter().enumerate().filter(|(i, c)| last_of_expiry[&c.expiry] != *i).map(|(_, c)| c).collect();
+    let tickers: usize = sent.iter().map(|c| 2 * c.rows.len()).sum();
+    let f = [("feed", "options")];
+    wait_for("every ticker through the monitor", Duration::from_secs(30), || {
+        value(&exporter.metrics(), "data_feed_messages_decoded_total", &f) == Some(tickers as f64)
+    });
+    let text = exporter.metrics();
+    let thresholds = ChainThresholds::default();
+    for check in [
+        ChainCheck::Crossed,
+        ChainCheck::Butterfly,
+        ChainCheck::Parity,
+        ChainCheck::CallMonotonicity,
+        ChainCheck::PutMonotonicity,
+    ] {
+        let failed =
+            checked.iter().filter(|c| check_chain(c, &thresholds).results[check as usize] == Some(false)).count();
+        let labels = [("feed", "options"), ("symbol", "BTC"), ("kind", check.label())];
+        assert_eq!(
+            value(&text, "data_anomalies_detected_total", &labels),
+            Some(failed as f64),
+            "{}: {text}",
+            check.label()
+        );
+        if matches!(check, ChainCheck::Crossed | ChainCheck::Butterfly) {
+            assert!(failed > 0, "{} was planted", check.label());
+        }
+    }
+    let rejected = [("feed", "options"), ("reason", "not_ticker")];
+    assert_eq!(value(&text, "data_feed_messages_rejected_total", &rejected), Some(1.0), "the subscribe reply: {text}");
+}

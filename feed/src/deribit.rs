@@ -1,6 +1,7 @@
 //! Deribit's option instrument names, `BTC-27DEC24-60000-C` (underlying, expiry date
-//! with the day unpadded, strike with `d` for a decimal point, C or P): the loadgen's
-//! Deribit gateway writes them and the exporter's Deribit ticker reader parses them.
+//! with the day unpadded, strike with `d` for a decimal point, C or P), and the currency
+//! an option is quoted in: the loadgen's Deribit gateway writes them and the exporter's
+//! Deribit ticker reader reads them.
 
 use time::{Date, Month};
 
@@ -43,6 +44,19 @@ impl std::fmt::Display for OptionName<'_> {
         let kind = if self.call { 'C' } else { 'P' };
         write!(f, "{}-{}-{strike}-{kind}", self.underlying, self.expiry_code())
     }
+}
+
+/// (base currency, quote currency) of an option underlying: `BTC` options are quoted in
+/// BTC (so their prices are the USD price divided by the index), `SOL_USDC` ones in USDC.
+pub fn currencies(underlying: &str) -> (&str, &str) {
+    underlying.split_once('_').unwrap_or((underlying, underlying))
+}
+
+/// Whether the options of `underlying` are quoted in its coin (`BTC`) rather than in a
+/// stable coin (`SOL_USDC`).
+pub fn quoted_in_coin(underlying: &str) -> bool {
+    let (base, quote) = currencies(underlying);
+    base == quote
 }
 
 /// `27DEC24` (years 2000 to 2099).

@@ -11,7 +11,7 @@ use tickwatch_exporter::probe::feed::FeedTarget;
 use tickwatch_exporter::probe::feed::pipeline::{FeedMetrics, Pipeline};
 use tickwatch_exporter::shared::Shared;
 
-const FORMATS: [&str; 7] = [
+const FORMATS: [&str; 8] = [
     "kind = \"trade\"",
     "kind = \"trade\"\nformat = \"mapped\"\nfields = { symbol = \"/s\", seq = \"/t\", price = \"/p\", qty = \"/q\", ts = \"/T\" }",
     "kind = \"trade\"\nformat = \"mapped\"\nfields = { symbol = \"/data/s\", price = \"/data/p\", qty = \"/data/q\", ts = \"/data/T\", ts_unit = \"us\" }",
@@ -19,6 +19,7 @@ const FORMATS: [&str; 7] = [
     "kind = \"trade\"\nformat = \"binance\"",
     "kind = \"trade\"\nformat = \"coinbase\"",
     "kind = \"trade\"\nformat = \"deribit\"",
+    "kind = \"option_chain\"\nformat = \"deribit\"",
 ];
 
 struct Feeds {

@@ -42,8 +42,10 @@ pub enum FeedFormat {
     /// Coinbase Exchange's `matches` channel (`match` and `last_match`): `trade_id`,
     /// `product_id`, `price`, `size`, `time` (ISO 8601).
     Coinbase,
-    /// Deribit's JSON-RPC `subscription` notifications of `trades.*` channels: every trade
-    /// of `params.data` (`instrument_name`, `trade_seq`, `price`, `amount`, `timestamp`).
+    /// Deribit's JSON-RPC `subscription` notifications: for trades, every trade of a
+    /// `trades.*` channel (`instrument_name`, `trade_seq`, `price`, `amount`,
+    /// `timestamp`); for option chains, the `ticker.*` channels of options, assembled into
+    /// chains (see `deribit_chains.rs`).
     Deribit,
 }
 
@@ -227,8 +229,11 @@ impl Target for FeedTarget {
             }
         }
         match (self.kind, self.format, &self.fields) {
-            (FeedKind::OptionChain, format, _) if format != FeedFormat::Tickwatch => {
-                problems.at("format", "option chains are read in the tickwatch format only")
+            (FeedKind::OptionChain, format, _) if !matches!(format, FeedFormat::Tickwatch | FeedFormat::Deribit) => {
+                problems.at(
+                    "format",
+                    "option chains are read as tickwatch's JSON or as Deribit's tickers (format = \"deribit\")",
+                )
             }
             (_, format, Some(_)) if format.is_preset() => problems
                 .at("fields", "an exchange's format is read without fields; leave them out or use format = \"mapped\""),

@@ -7,6 +7,7 @@
 
 mod config;
 pub mod decode;
+mod deribit_chains;
 pub mod pipeline;
 mod sources;
 

@@ -2,7 +2,8 @@
 //! metric handles, so that a message costs a hash lookup and a few atomic adds.
 
 use super::decode::{DecodedTrade, Rejection, TradeDecoder};
-use super::{FeedKind, FeedTarget};
+use super::deribit_chains::DeribitChains;
+use super::{FeedFormat, FeedKind, FeedTarget};
 use crate::shared::Shared;
 use prometheus::{Gauge, GaugeVec, IntCounter, IntCounterVec, IntGaugeVec};
 use std::collections::HashMap;
@@ -151,6 +152,8 @@ pub struct Pipeline {
     max_message_bytes: usize,
     trades: HashMap<String, Symbol<SymbolQuality>>,
     chains: HashMap<String, Symbol<()>>,
+    /// `format = "deribit"` chains: the tickers of each chain's current round.
+    deribit_chains: Option<DeribitChains>,
     metrics: Arc<FeedMetrics>,
     decoded: IntCounter,
     pub last_seen: Arc<LastSeen>,
@@ -179,6 +182,7 @@ impl Pipeline {
             max_message_bytes: target.max_message_bytes,
             trades: HashMap::new(),
             chains: HashMap::new(),
+            deribit_chains: (target.format == FeedFormat::Deribit).then(DeribitChains::default),
             decoded: metrics.decoded.with_label_values(&[&target.name]),
             metrics,
             last_seen: Arc::new(LastSeen::default()),
@@ -218,7 +222,18 @@ impl Pipeline {
     }
 
     fn handle_chain(&mut self, message: &[u8], arrival_ns: i64) -> Result<(), Rejection> {
-        let chain: OptionChain = tickwatch_feed::codec::decode(message).map_err(|_| "bad_field")?;
+        let chain = match &mut self.deribit_chains {
+            None => tickwatch_feed::codec::decode(message).map_err(|_| "bad_field")?,
+            Some(rounds) => match rounds.ticker(message)? {
+                Some(chain) => chain,
+                // The ticker joined its chain's round; the chain is checked when it ends.
+                None => return Ok(()),
+            },
+        };
+        self.check_chain(chain, arrival_ns)
+    }
+
+    fn check_chain(&mut self, chain: OptionChain, arrival_ns: i64) -> Result<(), Rejection> {
         if !self.chains.contains_key(&chain.underlying) {
             let symbol = self.new_symbol(&chain.underlying, ())?;
             self.chains.insert(chain.underlying.clone(), symbol);

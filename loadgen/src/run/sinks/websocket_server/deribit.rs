@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use tickwatch_feed::deribit::OptionName;
+use tickwatch_feed::deribit::{OptionName, currencies, quoted_in_coin};
 use tickwatch_feed::synth::{ChainSpec, SECONDS_PER_YEAR, call_price, expiry_ns, greeks, implied_vol, put_price};
 use tickwatch_feed::{OptionChain, Quote, Side, Trade};
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
@@ -118,12 +118,6 @@ impl Instruments {
     }
 }
 
-/// (base currency, quote currency) of an option underlying: `BTC` options are quoted in
-/// BTC, `SOL_USDC` ones in USDC.
-fn currencies(underlying: &str) -> (&str, &str) {
-    underlying.split_once('_').unwrap_or((underlying, underlying))
-}
-
 /// Renders records as Deribit's notifications; remembers each instrument's last trade
 /// price, for `tick_direction`.
 #[derive(Default)]
@@ -164,9 +158,7 @@ impl Notifications {
     /// Every option of `chain` on its `ticker.<instrument>.100ms`.
     pub fn chain(&mut self, chain: &OptionChain, instruments: &Instruments, out: &mut Vec<Published>) {
         let years = ((expiry_ns(chain.expiry) - chain.ts_ns) as f64 / 1e9 / SECONDS_PER_YEAR).max(0.0);
-        let (_, quote_currency) = currencies(&chain.underlying);
-        // Coin-margined options are quoted in the coin; `_USDC` ones in USDC.
-        let unit = if quote_currency == "USDC" { 1.0 } else { chain.spot };
+        let unit = if quoted_in_coin(&chain.underlying) { chain.spot } else { 1.0 };
         let mut underlying_index = None;
         for row in &chain.rows {
             for (call, quote) in [(true, &row.call), (false, &row.put)] {
