@@ -16,7 +16,7 @@ import ssl
 import sys
 import time
 
-import websockets
+from gateway import connect
 
 
 async def main():
@@ -32,16 +32,7 @@ async def main():
         url, context = f"wss://127.0.0.1:{args.port}", ssl.create_default_context(cafile=args.ca)
     else:
         url, context = f"ws://127.0.0.1:{args.port}", None
-    while True:
-        try:
-            socket = await websockets.connect(url, ssl=context, max_size=None)
-            break
-        except ssl.SSLError as e:
-            sys.exit(f"TLS: {e}")
-        except OSError as e:  # the gateway may not listen yet
-            if time.time() > deadline:
-                sys.exit(f"the gateway never answered: {e}")
-            await asyncio.sleep(0.1)
+    socket = await connect(url, context, deadline)
     subscribe = {
         "type": "subscribe",
         "product_ids": products,

@@ -22,23 +22,11 @@ import sys
 import time
 import urllib.request
 
-import websockets
+from gateway import connect
 
 
 def emit(api, message):
     print(json.dumps({"api": api, "message": message}), flush=True)
-
-
-async def connect(url, context, deadline):
-    while True:
-        try:
-            return await websockets.connect(url, ssl=context, max_size=None)
-        except ssl.SSLError as e:
-            sys.exit(f"TLS: {e}")
-        except OSError as e:  # the gateway may not listen yet
-            if time.time() > deadline:
-                sys.exit(f"{url}: the gateway never answered: {e}")
-            await asyncio.sleep(0.1)
 
 
 async def collect(kind, url, currency, context, deadline, first):
