@@ -409,6 +409,12 @@ fn deribit_tickers_from_the_loadgen_gateway_are_checked_as_chains() {
             assert!(failed > 0, "{} was planted", check.label());
         }
     }
+    // The put-call ratio of each expiry's latest checked chain.
+    for expiry in last_of_expiry.keys() {
+        let latest = checked.iter().rev().find(|c| c.expiry == *expiry).unwrap();
+        let labels = [("feed", "options"), ("underlying", "BTC"), ("expiry", &expiry.to_string())];
+        assert_eq!(value(&text, "option_chain_pcr", &labels), latest.pcr_open_interest(), "{expiry}");
+    }
     let rejected = [("feed", "options"), ("reason", "not_ticker")];
     assert_eq!(value(&text, "data_feed_messages_rejected_total", &rejected), Some(1.0), "the subscribe reply: {text}");
 }
