@@ -52,7 +52,7 @@ pub async fn merge(
     }
     let names: Vec<(&str, &SinkRun)> = runs.iter().map(|(s, r)| (s.name.as_str(), r)).collect();
     let window = Window { start: info.started, end: info.ended };
-    let mut checks = run::threshold_checks(scenario, &phases, &names);
+    let mut checks = run::threshold_checks(scenario, &phases, &names, &[]);
     let (expected, not_checked) = run::expectation_checks(scenario, monitoring, window).await;
     checks.extend(expected);
     let verdict = Verdict::new(checks, not_checked);
@@ -61,8 +61,8 @@ pub async fn merge(
     let mut scaled = scenario.clone();
     scaled.phase = phases;
     let merged_info = RunInfo { shard: format!("all/{}", first.count), ..info };
-    report::write(out, &scaled, &merged_info, &reports, &verdict)?;
-    run::print_results(&reports, &verdict);
+    report::write(out, &scaled, &merged_info, &reports, &[], &verdict)?;
+    run::print_results(&reports, &[], &verdict);
     let sinks = runs.into_iter().map(|(s, r)| (s.name.clone(), r.total.attempted, r.total.sent, r.total.failed));
     Ok(run::Outcome { sinks: sinks.collect(), verdict })
 }

@@ -2,7 +2,8 @@
 //! faults, and which alerts must fire. `load` reports every problem it finds (file, key,
 //! why) so `tickwatch-loadgen check` shows a reviewer the whole list at once.
 
-use crate::thresholds::Threshold;
+use crate::run::observe::ObserveConfig;
+use crate::thresholds::{Names, Threshold};
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -24,6 +25,9 @@ pub struct Scenario {
     pub seed: u64,
     pub source: Vec<SourceConfig>,
     pub sink: Vec<SinkConfig>,
+    /// Receivers on the platform's outputs, matching what arrives to what was sent.
+    #[serde(default)]
+    pub observe: Vec<ObserveConfig>,
     pub phase: Vec<Phase>,
     /// What the monitoring stack must show: alerts that fire and stay silent, PromQL
     /// conditions (checked with `run --prometheus`, and by the alert verifier).
@@ -510,10 +514,12 @@ fn check(s: &mut Scenario) -> Vec<String> {
         }
     }
     let sinks: Vec<&str> = s.sink.iter().map(|k| k.name.as_str()).collect();
+    let observers: Vec<&str> = s.observe.iter().map(|o| o.name.as_str()).collect();
     let phases: Vec<&str> = s.phase.iter().map(|ph| ph.name.as_str()).collect();
+    let names = Names { sinks: &sinks, observers: &observers, phases: &phases };
     let mut rules = Vec::new();
     for (key, conditions) in &s.thresholds {
-        match Threshold::parse(key, conditions, &sinks, &phases) {
+        match Threshold::parse(key, conditions, &names) {
             Ok(rule) => rules.push(rule),
             Err(why) => why.into_iter().for_each(|why| p(format!("thresholds.\"{key}\""), why)),
         }
@@ -521,6 +527,15 @@ fn check(s: &mut Scenario) -> Vec<String> {
     s.threshold_rules = rules;
     for (i, sink) in s.sink.iter().enumerate() {
         sink.kind.validate(&format!("sink[{i}]"), &mut problems);
+    }
+    let mut observer_names = HashSet::new();
+    for (i, observer) in s.observe.iter().enumerate() {
+        let key = format!("observe[{i}]");
+        if !observer_names.insert(observer.name.clone()) {
+            problems.push(format!("{key}.name: `{}` is used twice", observer.name));
+        }
+        let source = s.source.iter().find(|src| src.name == observer.source);
+        observer.validate(&key, source, &mut problems);
     }
     problems
 }

@@ -10,7 +10,14 @@
 //! | `latency` | ms from each message's intended send time to the end of its send | `avg`, `min`, `med`, `max`, `p(N)` |
 //! | `failed` | messages whose send failed or timed out | `rate` (failed / attempted), `count` |
 //! | `achieved` | messages sent per wall-clock second over the phases' target rate | `ratio` |
+//! | `e2e_latency` | ms from each message's intended send time to its arrival at an observer's connection | `avg`, `min`, `med`, `max`, `p(N)` |
+//! | `lost` | deliveries an observer expected and did not see within its deadline | `rate` (lost / expected), `count` |
+//! | `duplicated` | deliveries an observer's connection saw again | `rate` (duplicated / expected), `count` |
+//! | `skew` | ms between a message's first and last arrival across an observer's connections | `avg`, `min`, `med`, `max`, `p(N)` |
+//!
+//! Sink metrics select `sink:NAME`, observer metrics (`[[observe]]`) `observer:NAME`.
 
+use crate::run::observe::DeliveryTally;
 use crate::run::pace::Tally;
 use crate::verdict::Check;
 use hdrhistogram::Histogram;
@@ -22,14 +29,31 @@ pub enum Metric {
     Latency,
     Failed,
     Achieved,
+    E2eLatency,
+    Lost,
+    Duplicated,
+    Skew,
 }
 
 impl Metric {
-    const ALL: [(Metric, &'static str, &'static str); 3] = [
-        (Metric::Latency, "latency", "avg, min, med, max, p(N)"),
+    const ALL: [(Metric, &'static str, &'static str); 7] = [
+        (Metric::Latency, "latency", HISTOGRAM),
         (Metric::Failed, "failed", "rate, count"),
         (Metric::Achieved, "achieved", "ratio"),
+        (Metric::E2eLatency, "e2e_latency", HISTOGRAM),
+        (Metric::Lost, "lost", "rate, count"),
+        (Metric::Duplicated, "duplicated", "rate, count"),
+        (Metric::Skew, "skew", HISTOGRAM),
     ];
+
+    /// Whether the metric is an observer's (selected by `observer:NAME`) or a sink's.
+    fn of_observers(self) -> bool {
+        matches!(self, Metric::E2eLatency | Metric::Lost | Metric::Duplicated | Metric::Skew)
+    }
+
+    fn is_histogram(self) -> bool {
+        matches!(self, Metric::Latency | Metric::E2eLatency | Metric::Skew)
+    }
 
     fn named(name: &str) -> Option<Metric> {
         Metric::ALL.iter().find(|(_, n, _)| *n == name).map(|(m, ..)| *m)
@@ -71,16 +95,19 @@ impl Aggregation {
             },
         };
         let fits = match metric {
-            Metric::Latency => {
+            _ if metric.is_histogram() => {
                 matches!(aggregation, Aggregation::Avg | Aggregation::Min | Aggregation::Med | Aggregation::Max)
                     || matches!(aggregation, Aggregation::Percentile(_))
             }
-            Metric::Failed => matches!(aggregation, Aggregation::Rate | Aggregation::Count),
             Metric::Achieved => aggregation == Aggregation::Ratio,
+            _ => matches!(aggregation, Aggregation::Rate | Aggregation::Count),
         };
         if fits { Ok(aggregation) } else { Err(format!("`{text}` is not an aggregation of {}", metric.aggregations())) }
     }
 }
+
+/// The aggregations of the histogram metrics.
+const HISTOGRAM: &str = "avg, min, med, max, p(N)";
 
 /// A comparison, as k6 writes them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -179,20 +206,24 @@ pub struct Threshold {
     /// The key as written, e.g. `latency{sink:gateway}`.
     pub key: String,
     metric: Metric,
+    /// The sink (sink metrics) or observer (observer metrics) selected.
     sink: Option<String>,
     phase: Option<String>,
     conditions: Vec<Condition>,
 }
 
+/// The names a threshold's selector may use.
+pub struct Names<'a> {
+    pub sinks: &'a [&'a str],
+    pub observers: &'a [&'a str],
+    pub phases: &'a [&'a str],
+}
+
 impl Threshold {
-    /// Parses one entry of a scenario with these sinks and phases; the error lists
-    /// every problem.
-    pub fn parse(
-        key: &str,
-        conditions: &[toml::Value],
-        sinks: &[&str],
-        phases: &[&str],
-    ) -> Result<Threshold, Vec<String>> {
+    /// Parses one entry of a scenario with these sinks, observers and phases; the error
+    /// lists every problem.
+    pub fn parse(key: &str, conditions: &[toml::Value], names: &Names) -> Result<Threshold, Vec<String>> {
+        let Names { sinks, observers, phases } = *names;
         let mut problems = Vec::new();
         let (name, selector) = match key.split_once('{') {
             Some((name, rest)) => match rest.strip_suffix('}') {
@@ -206,13 +237,17 @@ impl Threshold {
             return Err(vec![format!("`{name}` is not a metric; metrics are {}", known.join(", "))]);
         };
         let (mut sink, mut phase) = (None, None);
+        let (target, targets) = if metric.of_observers() { ("observer", observers) } else { ("sink", sinks) };
         for tag in selector.split(',').map(str::trim).filter(|t| !t.is_empty()) {
             match tag.split_once(':').map(|(k, v)| (k.trim(), v.trim())) {
-                Some(("sink", v)) if sinks.contains(&v) => sink = Some(v.to_owned()),
+                Some((k, v)) if k == target && targets.contains(&v) => sink = Some(v.to_owned()),
                 Some(("phase", v)) if phases.contains(&v) => phase = Some(v.to_owned()),
-                Some(("sink", v)) => problems.push(format!("`{v}` is not a sink; sinks are {}", sinks.join(", "))),
+                Some((k, v)) if k == target => {
+                    let article = if target == "observer" { "an" } else { "a" };
+                    problems.push(format!("`{v}` is not {article} {target}; {target}s are {}", targets.join(", ")))
+                }
                 Some(("phase", v)) => problems.push(format!("`{v}` is not a phase; phases are {}", phases.join(", "))),
-                _ => problems.push(format!("`{tag}`: a selector is sink:NAME and/or phase:NAME")),
+                _ => problems.push(format!("`{tag}`: a selector of `{name}` is {target}:NAME and/or phase:NAME")),
             }
         }
         if conditions.is_empty() {
@@ -227,7 +262,7 @@ impl Threshold {
     }
 
     /// Judges every condition on the tallies this threshold selects.
-    pub fn judge(&self, tallies: &[Observed]) -> Vec<Check> {
+    pub fn judge(&self, tallies: &Tallies) -> Vec<Check> {
         self.conditions.iter().map(|condition| self.check(condition, tallies)).collect()
     }
 
@@ -247,7 +282,7 @@ impl Threshold {
 
     /// The `abort_on_fail` conditions crossed on the tallies so far, `elapsed` into the
     /// run (each only once past its `delay_abort_eval`). Nothing sent yet is no crossing.
-    pub fn crossed(&self, tallies: &[Observed], elapsed: Duration) -> Vec<Check> {
+    pub fn crossed(&self, tallies: &Tallies, elapsed: Duration) -> Vec<Check> {
         self.conditions
             .iter()
             .filter(|c| c.abort_after.is_some_and(|delay| elapsed >= delay))
@@ -256,13 +291,18 @@ impl Threshold {
             .collect()
     }
 
-    fn check(&self, condition: &Condition, tallies: &[Observed]) -> Check {
-        let selected: Vec<&Observed> = tallies
-            .iter()
-            .filter(|o| self.sink.as_deref().is_none_or(|s| s == o.sink))
-            .filter(|o| self.phase.as_deref().is_none_or(|p| p == o.phase))
-            .collect();
-        let observed = match observe(condition.aggregation, &selected) {
+    fn check(&self, condition: &Condition, tallies: &Tallies) -> Check {
+        let selects = |name: &str, phase: &str| {
+            self.sink.as_deref().is_none_or(|s| s == name) && self.phase.as_deref().is_none_or(|p| p == phase)
+        };
+        let value = if self.metric.of_observers() {
+            let selected: Vec<&Delivered> = tallies.observers.iter().filter(|d| selects(d.observer, d.phase)).collect();
+            observe_deliveries(self.metric, condition.aggregation, &selected)
+        } else {
+            let selected: Vec<&Observed> = tallies.sinks.iter().filter(|o| selects(o.sink, o.phase)).collect();
+            observe(condition.aggregation, &selected)
+        };
+        let observed = match value {
             Some(v) => (format_value(v), condition.op.holds(v, condition.bound)),
             None => (NO_MESSAGES.to_owned(), false),
         };
@@ -288,24 +328,65 @@ pub struct Observed<'a> {
     pub target_rate: f64,
 }
 
+/// One observer's tally of one phase.
+pub struct Delivered<'a> {
+    pub observer: &'a str,
+    pub phase: &'a str,
+    pub tally: &'a DeliveryTally,
+}
+
+/// Everything thresholds are judged on: the sinks' tallies and the observers'.
+pub struct Tallies<'a> {
+    pub sinks: Vec<Observed<'a>>,
+    pub observers: Vec<Delivered<'a>>,
+}
+
+/// Merges `histograms` (microseconds) and aggregates them in milliseconds; `None` when
+/// they hold nothing.
+fn aggregate_histograms<'h>(
+    aggregation: Aggregation,
+    histograms: impl Iterator<Item = &'h Histogram<u64>>,
+) -> Option<f64> {
+    let mut merged: Option<Histogram<u64>> = None;
+    for h in histograms {
+        match &mut merged {
+            None => merged = Some(h.clone()),
+            Some(m) => m.add(h).ok()?,
+        }
+    }
+    let h = merged.filter(|m| !m.is_empty())?;
+    let ms = |us: u64| us as f64 / 1000.0;
+    match aggregation {
+        Aggregation::Avg => Some(h.mean() / 1000.0),
+        Aggregation::Min => Some(ms(h.min())),
+        Aggregation::Med => Some(ms(h.value_at_quantile(0.5))),
+        Aggregation::Max => Some(ms(h.max())),
+        Aggregation::Percentile(p) => Some(ms(h.value_at_quantile(p / 100.0))),
+        Aggregation::Rate | Aggregation::Count | Aggregation::Ratio => None,
+    }
+}
+
+/// An observer metric's aggregation over `selected`.
+fn observe_deliveries(metric: Metric, aggregation: Aggregation, selected: &[&Delivered]) -> Option<f64> {
+    let expected: u64 = selected.iter().map(|d| d.tally.expected).sum();
+    let count: u64 =
+        selected.iter().map(|d| if metric == Metric::Lost { d.tally.lost } else { d.tally.duplicated }).sum();
+    match (metric, aggregation) {
+        (Metric::Skew, _) => aggregate_histograms(aggregation, selected.iter().map(|d| &d.tally.skew)),
+        (_, Aggregation::Rate) => (expected > 0).then(|| count as f64 / expected as f64),
+        (_, Aggregation::Count) => Some(count as f64),
+        _ => aggregate_histograms(aggregation, selected.iter().map(|d| &d.tally.latency)),
+    }
+}
+
 /// The aggregation over `selected`; `None` when there is nothing to aggregate.
 fn observe(aggregation: Aggregation, selected: &[&Observed]) -> Option<f64> {
     let attempted: u64 = selected.iter().map(|o| o.tally.attempted).sum();
     let failed: u64 = selected.iter().map(|o| o.tally.failed).sum();
-    let latency = || {
-        let mut merged: Histogram<u64> = Histogram::new_from(&selected.first()?.tally.latency);
-        for o in selected {
-            merged.add(&o.tally.latency).ok()?;
-        }
-        (!merged.is_empty()).then_some(merged)
-    };
-    let ms = |us: u64| us as f64 / 1000.0;
     match aggregation {
-        Aggregation::Avg => latency().map(|h| h.mean() / 1000.0),
-        Aggregation::Min => latency().map(|h| ms(h.min())),
-        Aggregation::Med => latency().map(|h| ms(h.value_at_quantile(0.5))),
-        Aggregation::Max => latency().map(|h| ms(h.max())),
-        Aggregation::Percentile(p) => latency().map(|h| ms(h.value_at_quantile(p / 100.0))),
+        Aggregation::Avg | Aggregation::Min | Aggregation::Med | Aggregation::Max | Aggregation::Percentile(_) => {
+            aggregate_histograms(aggregation, selected.iter().map(|o| &o.tally.latency))
+        }
         Aggregation::Rate => (attempted > 0).then(|| failed as f64 / attempted as f64),
         Aggregation::Count => Some(failed as f64),
         Aggregation::Ratio => {
@@ -337,18 +418,56 @@ mod tests {
         t
     }
 
+    fn sinks(sinks: Vec<Observed>) -> Tallies {
+        Tallies { sinks, observers: Vec::new() }
+    }
+
+    #[test]
+    fn observer_metrics_are_judged_on_the_observers_tallies() {
+        let mut steady = DeliveryTally { expected: 100, delivered: 97, lost: 3, duplicated: 2, ..Default::default() };
+        for us in [2_000, 4_000, 9_000] {
+            steady.latency.record(us).unwrap();
+            steady.skew.record(us / 2).unwrap();
+        }
+        let faults = DeliveryTally { expected: 100, delivered: 100, ..Default::default() };
+        let tallies = Tallies {
+            sinks: Vec::new(),
+            observers: vec![
+                Delivered { observer: "browsers", phase: "steady", tally: &steady },
+                Delivered { observer: "browsers", phase: "faults", tally: &faults },
+            ],
+        };
+        let lost = parse("lost{observer:browsers}", &["count == 3", "rate < 0.01"]).unwrap().judge(&tallies);
+        assert_eq!((lost[0].passed, lost[1].passed, lost[1].observed.as_str()), (true, false, "0.0150"));
+        let in_faults = parse("lost{phase:faults}", &["count == 0"]).unwrap().judge(&tallies);
+        assert!(in_faults[0].passed, "{in_faults:?}");
+        let duplicated = parse("duplicated", &["count < 1"]).unwrap().judge(&tallies);
+        assert_eq!((duplicated[0].passed, duplicated[0].observed.as_str()), (false, "2"));
+        let latency = parse("e2e_latency", &["max < 5"]).unwrap().judge(&tallies);
+        assert!(!latency[0].passed && latency[0].observed.starts_with("9.0"), "{latency:?}");
+        let skew = parse("skew{observer:browsers}", &["p(50) < 2.5"]).unwrap().judge(&tallies);
+        assert!(skew[0].passed, "{skew:?}");
+        let problems = |key, c: &[&str]| parse(key, c).unwrap_err().join("; ");
+        assert!(problems("lost{sink:gateway}", &["count == 0"]).contains("observer:NAME and/or phase:NAME"));
+        assert!(
+            problems("lost{observer:x}", &["count == 0"]).contains("`x` is not an observer; observers are browsers")
+        );
+        assert!(problems("skew", &["rate < 1"]).contains("not an aggregation of avg, min, med, max, p(N)"));
+    }
+
     fn parse(key: &str, conditions: &[&str]) -> Result<Threshold, Vec<String>> {
         let conditions: Vec<toml::Value> = conditions.iter().map(|c| toml::Value::String(c.to_string())).collect();
-        Threshold::parse(key, &conditions, &["gateway", "store"], &["steady", "faults"])
+        let names = Names { sinks: &["gateway", "store"], observers: &["browsers"], phases: &["steady", "faults"] };
+        Threshold::parse(key, &conditions, &names)
     }
 
     #[test]
     fn conditions_are_judged_on_the_selected_tallies() {
         let (fast, slow) = (tally(&[1_000, 2_000, 3_000], 0, 1.0), tally(&[40_000], 1, 1.0));
-        let observed = [
+        let observed = sinks(vec![
             Observed { sink: "gateway", phase: "steady", tally: &fast, target_rate: 3.0 },
             Observed { sink: "store", phase: "steady", tally: &slow, target_rate: 4.0 },
-        ];
+        ]);
         let gateway = parse("latency{sink:gateway}", &["max < 5", "p(50) <= 2", "avg < 2.01"]).unwrap();
         let checks = gateway.judge(&observed);
         assert!(checks.iter().all(|c| c.passed), "{checks:?}");
@@ -370,13 +489,14 @@ mod tests {
         )
         .unwrap()["c"]
             .clone();
-        let threshold = Threshold::parse("latency", &[table], &["gateway"], &["steady"]).unwrap();
+        let names = Names { sinks: &["gateway"], observers: &[], phases: &["steady"] };
+        let threshold = Threshold::parse("latency", &[table], &names).unwrap();
         assert!(threshold.aborts());
         let (slow, empty) = (tally(&[40_000], 0, 1.0), tally(&[], 0, 1.0));
-        let observed = [Observed { sink: "gateway", phase: "steady", tally: &slow, target_rate: 1.0 }];
+        let observed = sinks(vec![Observed { sink: "gateway", phase: "steady", tally: &slow, target_rate: 1.0 }]);
         assert!(threshold.crossed(&observed, Duration::from_secs(9)).is_empty(), "not before its delay");
         assert_eq!(threshold.crossed(&observed, Duration::from_secs(10)).len(), 1);
-        let nothing = [Observed { sink: "gateway", phase: "steady", tally: &empty, target_rate: 1.0 }];
+        let nothing = sinks(vec![Observed { sink: "gateway", phase: "steady", tally: &empty, target_rate: 1.0 }]);
         assert!(threshold.crossed(&nothing, Duration::from_secs(60)).is_empty(), "nothing sent is no crossing");
         assert!(!parse("latency", &["max < 5"]).unwrap().aborts());
     }
@@ -384,7 +504,7 @@ mod tests {
     #[test]
     fn nothing_to_judge_fails() {
         let empty = tally(&[], 0, 1.0);
-        let observed = [Observed { sink: "gateway", phase: "steady", tally: &empty, target_rate: 0.0 }];
+        let observed = sinks(vec![Observed { sink: "gateway", phase: "steady", tally: &empty, target_rate: 0.0 }]);
         let checks = parse("latency", &["p(99) < 5"]).unwrap().judge(&observed);
         assert_eq!((checks[0].passed, checks[0].observed.as_str()), (false, "no messages"));
     }

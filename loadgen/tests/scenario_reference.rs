@@ -7,6 +7,7 @@ use std::path::Path;
 use std::process::Command;
 use tickwatch_common::keys::{keys_of, variants_of};
 use tickwatch_feed::faults::{ChainFault, FaultKind, TradeFault};
+use tickwatch_loadgen::run::observe::{ObserveConfig, ObserverKind};
 use tickwatch_loadgen::scenario::{Expect, Phase, Scenario, SinkKind, SourceConfig, SourceKind};
 use tickwatch_tests::Reference;
 
@@ -34,6 +35,7 @@ fn the_reference_scenario_documents_every_key() {
         .require("source", keys_of::<SourceConfig>(&[]))
         .require("phase", keys_of::<Phase>(&[]))
         .require("expect", keys_of::<Expect>(&[]))
+        .require("observe", keys_of::<ObserveConfig>(&[]))
         .require("sink", SHARED_SINK_KEYS.iter().map(|k| k.to_string()).collect());
     let sink_kinds = keys_of::<SinkKind>(&[("kind", "no-such-kind")]);
     assert!(sink_kinds.len() >= 6, "{sink_kinds:?}");
@@ -41,6 +43,9 @@ fn the_reference_scenario_documents_every_key() {
         reference
             .mention("sink kind", &format!("kind = \"{sink_kind}\""))
             .require(&format!("sink({sink_kind})"), keys_of::<SinkKind>(&[("kind", sink_kind)]));
+    }
+    for observer_kind in variants_of::<ObserverKind>() {
+        reference.mention("observer kind", &format!("kind = \"{observer_kind}\""));
     }
     let source_kinds = variants_of::<SourceKind>();
     assert!(source_kinds.len() >= 3, "{source_kinds:?}");

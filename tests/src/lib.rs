@@ -5,7 +5,8 @@
 //! when it does not), and stops it when dropped: `redis-server`, the MongoDB-wire server
 //! `secantusd-py`, a Celery worker for the app in `tests/python/`, `rabbitmq-server`,
 //! `prometheus`, `prometheus-alertmanager`, and an independent WebSocket gateway
-//! (Python `websockets`).
+//! (Python `websockets`), and a relay from Redis pub/sub to WebSocket clients as a
+//! reference platform.
 //!
 //! Nothing here is a mock. A missing server is an error that names `scripts/setup.sh`,
 //! so a test that needs it fails loudly instead of skipping.
@@ -27,6 +28,7 @@ mod prometheus;
 mod rabbitmq;
 mod redis;
 mod reference;
+mod relay;
 mod rules;
 mod websocket;
 
@@ -47,6 +49,7 @@ pub use prometheus::Prometheus;
 pub use rabbitmq::RabbitMq;
 pub use redis::RedisServer;
 pub use reference::Reference;
+pub use relay::{Relay, RelayStats};
 pub use rules::scaled_alert_rules;
 pub use websocket::WebSocketServer;
 

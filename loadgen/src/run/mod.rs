@@ -5,6 +5,7 @@
 mod charts;
 pub mod intervals;
 pub mod live;
+pub mod observe;
 pub mod pace;
 pub(crate) mod report;
 pub mod sinks;
@@ -12,9 +13,10 @@ pub mod source;
 
 use crate::expectations::{self, Monitoring, Window};
 use crate::scenario::{Phase, Scenario};
-use crate::thresholds::{self, Observed, Threshold};
+use crate::thresholds::{self, Delivered, Observed, Tallies, Threshold};
 use crate::verdict::{Check, Verdict};
 use live::{LiveMetrics, LiveSink};
+use observe::{ObserverReport, ObserverWatch, Observers};
 use source::{Feed, Shard};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -94,6 +96,15 @@ pub async fn run(mut scenario: Scenario, options: RunOptions) -> Result<Outcome,
         let live_sink = Arc::new(live.sink(&sink.name, &phases));
         prepared.push((sink.clone(), feed, built, live_sink));
     }
+    if !scenario.observe.is_empty() && options.shard.count > 1 {
+        return Err("[[observe]] needs an unsharded run: an observer sees every shard's messages, and its \
+             shard knows only its own (run the observers' scenario without --shard)"
+            .to_owned());
+    }
+    let mut observers = match scenario.observe.is_empty() {
+        true => None,
+        false => Some(Observers::connect(&scenario, &phases).await?),
+    };
     let (cancel_tx, cancel) = tokio::sync::watch::channel(false);
     let cancel_tx = Arc::new(cancel_tx);
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
@@ -114,6 +125,9 @@ pub async fn run(mut scenario: Scenario, options: RunOptions) -> Result<Outcome,
         Some(at) => wait_for_start(at, cancel.clone()).await,
         None => (SystemTime::now(), Instant::now()),
     };
+    if let Some(observers) = &mut observers {
+        observers.begin(start);
+    }
     let progress = live::progress(prepared.iter().map(|(_, _, _, l)| Arc::clone(l)).collect(), scheduled);
     // Sinks may have waited (for subscribers): stamps start now, unless a start was given.
     let start_ns = options
@@ -122,16 +136,28 @@ pub async fn run(mut scenario: Scenario, options: RunOptions) -> Result<Outcome,
     let live_sinks: Vec<Arc<LiveSink>> = prepared.iter().map(|(_, _, _, l)| Arc::clone(l)).collect();
     let watch_aborts = !options.no_thresholds && scenario.threshold_rules.iter().any(Threshold::aborts);
     let abort_watch = watch_aborts.then(|| {
-        let watch =
-            AbortWatch { rules: scenario.threshold_rules.clone(), sinks: live_sinks, phases: phases.clone(), start };
+        let watch = AbortWatch {
+            rules: scenario.threshold_rules.clone(),
+            sinks: live_sinks,
+            observers: observers.as_ref().map(Observers::watch).unwrap_or_default(),
+            phases: phases.clone(),
+            start,
+        };
         tokio::spawn(watch.run(Arc::clone(&cancel_tx)))
     });
     let mut tasks = Vec::new();
     for (config, mut feed, mut sink, live_sink) in prepared {
         let (phases, cancel) = (phases.clone(), cancel.clone());
+        let ledger = observers.as_ref().and_then(|o| o.ledger(&config.source));
         tasks.push(tokio::spawn(async move {
-            let plan =
-                pace::Plan { phases: &phases, start, start_ns, timeout: config.timeout, max_batch: config.max_batch };
+            let plan = pace::Plan {
+                phases: &phases,
+                start,
+                start_ns,
+                timeout: config.timeout,
+                max_batch: config.max_batch,
+                ledger: ledger.as_deref(),
+            };
             let run = pace::drive(sink.as_mut(), &mut feed, &plan, cancel, &live_sink).await;
             (config, run)
         }));
@@ -141,6 +167,10 @@ pub async fn run(mut scenario: Scenario, options: RunOptions) -> Result<Outcome,
         results.push(task.await.map_err(|e| format!("a sink's driver failed: {e}"))?);
     }
     progress.abort();
+    let observed = match observers {
+        Some(observers) => observers.finish().await,
+        None => Vec::new(),
+    };
     let aborted = match abort_watch {
         Some(watch) if watch.is_finished() => watch.await.ok().flatten(),
         Some(watch) => {
@@ -166,7 +196,7 @@ pub async fn run(mut scenario: Scenario, options: RunOptions) -> Result<Outcome,
                 .flat_map(Threshold::names)
                 .map(|n| format!("{n} (--no-thresholds: left to merge)")),
         ),
-        false => checks.extend(threshold_checks(&scenario, &phases, &runs)),
+        false => checks.extend(threshold_checks(&scenario, &phases, &runs, &observed)),
     }
     let (expected, unchecked) =
         expectation_checks(&scenario, options.monitoring.as_ref(), Window { start: started, end: ended }).await;
@@ -178,9 +208,9 @@ pub async fn run(mut scenario: Scenario, options: RunOptions) -> Result<Outcome,
     if let Some(dir) = &options.report_dir {
         let shard = format!("{}/{}", options.shard.index, options.shard.count);
         let info = report::RunInfo { shard, started, ended, duration_scale: options.duration_scale };
-        report::write(dir, &scaled, &info, &reports, &verdict)?;
+        report::write(dir, &scaled, &info, &reports, &observed, &verdict)?;
     }
-    print_results(&reports, &verdict);
+    print_results(&reports, &observed, &verdict);
     let sinks = results.into_iter().map(|(c, r)| (c.name, r.total.attempted, r.total.sent, r.total.failed)).collect();
     Ok(Outcome { sinks, verdict })
 }
@@ -208,9 +238,15 @@ async fn wait_for_start(at: SystemTime, mut cancel: tokio::sync::watch::Receiver
     (at, Instant::now().checked_sub(late).unwrap_or_else(Instant::now))
 }
 
-/// Every threshold judged on the per-phase tallies of `runs` (sink name, its results).
-pub(crate) fn threshold_checks(scenario: &Scenario, phases: &[Phase], runs: &[(&str, &pace::SinkRun)]) -> Vec<Check> {
-    let observed: Vec<Observed> = runs
+/// Every threshold judged on the per-phase tallies of `runs` (sink name, its results) and
+/// of the observers.
+pub(crate) fn threshold_checks(
+    scenario: &Scenario,
+    phases: &[Phase],
+    runs: &[(&str, &pace::SinkRun)],
+    observers: &[ObserverReport],
+) -> Vec<Check> {
+    let sinks: Vec<Observed> = runs
         .iter()
         .flat_map(|(sink, r)| {
             phases.iter().zip(&r.phases).map(|(p, tally)| Observed {
@@ -221,7 +257,14 @@ pub(crate) fn threshold_checks(scenario: &Scenario, phases: &[Phase], runs: &[(&
             })
         })
         .collect();
-    scenario.threshold_rules.iter().flat_map(|t| t.judge(&observed)).collect()
+    let observers = observers
+        .iter()
+        .flat_map(|o| {
+            phases.iter().zip(&o.result.phases).map(|(p, tally)| Delivered { observer: &o.name, phase: &p.name, tally })
+        })
+        .collect();
+    let tallies = Tallies { sinks, observers };
+    scenario.threshold_rules.iter().flat_map(|t| t.judge(&tallies)).collect()
 }
 
 /// `[expect]` checked against `monitoring` over `window`, or listed as not checked.
@@ -242,8 +285,9 @@ pub(crate) async fn expectation_checks(
     }
 }
 
-/// Each sink's line (counts, achieved rate, p99, first error) and the verdict's table.
-pub(crate) fn print_results(reports: &[report::SinkReport], verdict: &Verdict) {
+/// Each sink's line (counts, achieved rate, p99, first error), each observer's (counts,
+/// end-to-end p99) and the verdict's table.
+pub(crate) fn print_results(reports: &[report::SinkReport], observers: &[ObserverReport], verdict: &Verdict) {
     for r in reports {
         let t = &r.run.total;
         let p99 = if t.latency.is_empty() { 0.0 } else { t.latency.value_at_quantile(0.99) as f64 / 1000.0 };
@@ -256,6 +300,14 @@ pub(crate) fn print_results(reports: &[report::SinkReport], verdict: &Verdict) {
             t.sent as f64 / t.seconds.max(1e-9),
             p99,
             r.run.first_error.as_ref().map(|e| format!(" (first error: {e})")).unwrap_or_default()
+        );
+    }
+    for o in observers {
+        let t = &o.result.total;
+        let p99 = if t.latency.is_empty() { 0.0 } else { t.latency.value_at_quantile(0.99) as f64 / 1000.0 };
+        eprintln!(
+            "observer {}: expected {} delivered {} lost {} duplicated {} out_of_order {} unexpected {} late {} e2e p99 {:.3} ms",
+            o.name, t.expected, t.delivered, t.lost, t.duplicated, t.out_of_order, t.unexpected, t.late, p99
         );
     }
     if !verdict.checks.is_empty() || !verdict.not_checked.is_empty() {
@@ -289,6 +341,7 @@ async fn serve_metrics(address: &str, web_config: Option<&Path>, live: Arc<LiveM
 struct AbortWatch {
     rules: Vec<Threshold>,
     sinks: Vec<Arc<LiveSink>>,
+    observers: ObserverWatch,
     phases: Vec<Phase>,
     start: Instant,
 }
@@ -301,17 +354,30 @@ impl AbortWatch {
             tick.tick().await;
             let tallies: Vec<(&str, Vec<pace::Tally>)> =
                 self.sinks.iter().map(|s| (s.name.as_str(), s.tallies())).collect();
-            let observed: Vec<Observed> = tallies
-                .iter()
-                .flat_map(|(sink, phase_tallies)| {
-                    self.phases.iter().zip(phase_tallies).map(|(p, tally)| Observed {
-                        sink,
-                        phase: &p.name,
-                        tally,
-                        target_rate: p.mean_rate(),
+            let delivered = self.observers.snapshots();
+            let observed = Tallies {
+                sinks: tallies
+                    .iter()
+                    .flat_map(|(sink, phase_tallies)| {
+                        self.phases.iter().zip(phase_tallies).map(|(p, tally)| Observed {
+                            sink,
+                            phase: &p.name,
+                            tally,
+                            target_rate: p.mean_rate(),
+                        })
                     })
-                })
-                .collect();
+                    .collect(),
+                observers: delivered
+                    .iter()
+                    .flat_map(|(observer, phase_tallies)| {
+                        self.phases.iter().zip(phase_tallies).map(|(p, tally)| Delivered {
+                            observer,
+                            phase: &p.name,
+                            tally,
+                        })
+                    })
+                    .collect(),
+            };
             let elapsed = self.start.elapsed();
             if let Some(crossed) = self.rules.iter().flat_map(|r| r.crossed(&observed, elapsed)).next() {
                 let check = thresholds::abort_check(&crossed, elapsed);

@@ -5,6 +5,7 @@
 //! rate stays honest.
 
 use super::intervals::Intervals;
+use super::observe::ledger::Ledger;
 use super::sinks::Sink;
 use super::source::{Feed, Outgoing};
 use crate::scenario::Phase;
@@ -154,6 +155,8 @@ pub struct Plan<'p> {
     pub start_ns: i64,
     pub timeout: Duration,
     pub max_batch: usize,
+    /// Where the sends are written down for the observers of this sink's source.
+    pub ledger: Option<&'p Ledger>,
 }
 
 /// One message of this sink with its slot: seconds from the run start and phase index.
@@ -263,7 +266,7 @@ pub async fn drive(
     mut cancel: watch::Receiver<bool>,
     live: &super::live::LiveSink,
 ) -> SinkRun {
-    let Plan { phases, start, start_ns, timeout, max_batch } = *plan;
+    let Plan { phases, start, start_ns, timeout, max_batch, ledger } = *plan;
     let mut run = SinkRun::empty(phases);
     let timeline = Timeline::new(phases);
     let schedule = match feed.recorded_offset() {
@@ -294,10 +297,16 @@ pub async fn drive(
             due.push((next.offset, next.phase));
             pending = own.next(feed).await;
         }
+        if let Some(ledger) = ledger {
+            ledger.sending(&batch, &due, start.elapsed().as_secs_f64());
+        }
         let outcome = match tokio::time::timeout(timeout, sink.send(&batch)).await {
             Ok(result) => result,
             Err(_) => Err(format!("no answer within {timeout:?}")),
         };
+        if let (Some(ledger), Err(_)) = (ledger, &outcome) {
+            ledger.failed(&batch);
+        }
         let done = start.elapsed();
         let ok = outcome.is_ok();
         if let Err(e) = outcome {

@@ -5,6 +5,7 @@
 
 use super::charts::{self, Chart, Line};
 use super::intervals::Intervals;
+use super::observe::{DeliveryTally, ObserverReport};
 use super::pace::{SinkRun, Tally};
 use crate::scenario::Scenario;
 use crate::verdict::Verdict;
@@ -45,9 +46,55 @@ fn ms(us: u64) -> f64 {
     us as f64 / 1000.0
 }
 
+/// Percentiles of a histogram of microseconds, in milliseconds (null when empty).
+fn percentiles_ms(h: &Histogram<u64>, quantiles: &[(&str, f64)]) -> Value {
+    let mut out = serde_json::Map::new();
+    for (name, q) in quantiles {
+        out.insert((*name).to_owned(), if h.is_empty() { Value::Null } else { json!(ms(h.value_at_quantile(*q))) });
+    }
+    out.insert("max".to_owned(), if h.is_empty() { Value::Null } else { json!(ms(h.max())) });
+    Value::Object(out)
+}
+
+const LATENCY_QUANTILES: [(&str, f64); 4] = [("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("p99.9", 0.999)];
+
+fn delivery_json(t: &DeliveryTally) -> Value {
+    json!({
+        "expected": t.expected,
+        "delivered": t.delivered,
+        "lost": t.lost,
+        "duplicated": t.duplicated,
+        "out_of_order": t.out_of_order,
+        "unexpected": t.unexpected,
+        "late": t.late,
+        "latency_ms": percentiles_ms(&t.latency, &LATENCY_QUANTILES),
+        "send_latency_ms": percentiles_ms(&t.send_latency, &LATENCY_QUANTILES),
+        "skew_ms": percentiles_ms(&t.skew, &[("p50", 0.5), ("p99", 0.99)]),
+    })
+}
+
+/// One observer: its totals, per phase, per connection and its connections' history.
+fn observer_json(scenario: &Scenario, o: &ObserverReport) -> Value {
+    let r = &o.result;
+    let mut entry = delivery_json(&r.total);
+    let phases: serde_json::Map<String, Value> =
+        scenario.phase.iter().zip(&r.phases).map(|(p, t)| (p.name.clone(), delivery_json(t))).collect();
+    entry["kind"] = json!(o.kind);
+    entry["source"] = json!(o.source);
+    entry["connections"] = json!(o.connections);
+    entry["phases"] = Value::Object(phases);
+    entry["per_connection"] = json!({
+        "delivered": {"min": r.per_connection_delivered.0, "max": r.per_connection_delivered.1},
+        "lost": {"min": r.per_connection_lost.0, "max": r.per_connection_lost.1},
+    });
+    entry["connects"] = json!(o.stats.connects);
+    entry["disconnects"] = json!(o.stats.disconnects);
+    entry["connect_ms"] = percentiles_ms(&o.stats.connect_time, &[("p50", 0.5), ("p99", 0.99)]);
+    entry["first_error"] = json!(o.stats.first_error);
+    entry
+}
+
 fn tally_json(t: &Tally) -> Value {
-    let h = &t.latency;
-    let q = |p: f64| if h.is_empty() { Value::Null } else { json!(ms(h.value_at_quantile(p))) };
     json!({
         "attempted": t.attempted,
         "sent": t.sent,
@@ -56,13 +103,18 @@ fn tally_json(t: &Tally) -> Value {
         "scheduled_rate": if t.seconds > 0.0 { t.sent as f64 / t.seconds } else { 0.0 },
         "seconds": t.seconds,
         "wall_seconds": t.wall_seconds,
-        "latency_ms": {"p50": q(0.5), "p90": q(0.9), "p99": q(0.99), "p99.9": q(0.999),
-                       "max": if h.is_empty() { Value::Null } else { json!(ms(h.max())) }},
+        "latency_ms": percentiles_ms(&t.latency, &LATENCY_QUANTILES),
     })
 }
 
 /// The summary as JSON.
-pub fn summary(scenario: &Scenario, info: &RunInfo, sinks: &[SinkReport], verdict: &Verdict) -> Value {
+pub fn summary(
+    scenario: &Scenario,
+    info: &RunInfo,
+    sinks: &[SinkReport],
+    observers: &[ObserverReport],
+    verdict: &Verdict,
+) -> Value {
     let mut out = serde_json::Map::new();
     for s in sinks {
         let mut entry = tally_json(&s.run.total);
@@ -82,6 +134,7 @@ pub fn summary(scenario: &Scenario, info: &RunInfo, sinks: &[SinkReport], verdic
         "ended_at": format_time(info.ended),
         "duration_scale": info.duration_scale,
         "sinks": out,
+        "observers": observers.iter().map(|o| (o.name.clone(), observer_json(scenario, o))).collect::<serde_json::Map<_, _>>(),
         "verdict": verdict,
     })
 }
@@ -104,11 +157,12 @@ pub fn write(
     scenario: &Scenario,
     info: &RunInfo,
     sinks: &[SinkReport],
+    observers: &[ObserverReport],
     verdict: &Verdict,
 ) -> Result<(), String> {
     let fail = |what: &str, e: &dyn std::fmt::Display| format!("{}: cannot write {what}: {e}", dir.display());
     std::fs::create_dir_all(dir).map_err(|e| fail("the folder", &e))?;
-    let summary = summary(scenario, info, sinks, verdict);
+    let summary = summary(scenario, info, sinks, observers, verdict);
     let started = info.started;
     std::fs::write(dir.join("summary.json"), serde_json::to_string_pretty(&summary).expect("JSON"))
         .map_err(|e| fail("summary.json", &e))?;

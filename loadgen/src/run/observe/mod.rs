@@ -1,0 +1,461 @@
+//! `[[observe]]`: receivers on the platform's outputs. Each observer subscribes to what
+//! the platform delivers (WebSocket clients, Redis pub/sub subscribers) and matches every
+//! arrival to the message this run sent ([`ledger`]): delivered, lost, duplicated, out of
+//! order, unexpected, and the end-to-end latency from each message's intended send time
+//! (corrected for coordinated omission) and from its actual send.
+
+pub mod ledger;
+mod redis_pubsub;
+mod websocket;
+
+use crate::run::pace;
+use crate::scenario::{Phase, Scenario, SourceConfig};
+use hdrhistogram::Histogram;
+use ledger::{Ledger, ObserverId, ObserverResult, Subscription};
+use serde::Deserialize;
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tickwatch_common::{default, duration};
+use tokio::sync::watch;
+
+/// `[[observe]]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ObserveConfig {
+    pub name: String,
+    /// The `[[source]]` whose messages are expected here.
+    pub source: String,
+    pub kind: ObserverKind,
+    /// `ws://`/`wss://` for a WebSocket observer, `redis://`/`rediss://` for Redis.
+    pub url: String,
+    /// WebSocket: the text each connection sends once connected; with `{symbol}` one
+    /// message per symbol, the source's symbols spread over the connections.
+    pub subscribe: Option<String>,
+    /// Redis pub/sub: the channel, or a pattern (`*`, `?`, `[`) to PSUBSCRIBE.
+    pub channel: Option<String>,
+    /// Simulated clients. Default 1.
+    #[serde(default = "default::usize::<1>")]
+    pub connections: usize,
+    /// New connections per second. Default 200.
+    #[serde(default = "default_connect_rate")]
+    pub connect_rate: f64,
+    /// WebSocket: headers of the upgrade request (`Authorization = "Bearer ${TOKEN}"`).
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// What the messages are: `tickwatch` (canonical JSON trades, the default).
+    #[serde(default)]
+    pub format: ObserveFormat,
+    /// A message not seen by then (after its send) counts as lost. Default `5s`.
+    #[serde(default = "default::secs::<5>", deserialize_with = "duration::deserialize")]
+    pub deadline: Duration,
+    /// This share of the connections reads slowly, pausing `read_delay` between reads.
+    #[serde(default)]
+    pub slow_fraction: f64,
+    #[serde(default, deserialize_with = "duration::deserialize")]
+    pub read_delay: Duration,
+}
+
+fn default_connect_rate() -> f64 {
+    200.0
+}
+
+/// Where an observer listens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ObserverKind {
+    Websocket,
+    RedisPubsub,
+}
+
+impl ObserverKind {
+    fn report_name(self) -> &'static str {
+        match self {
+            ObserverKind::Websocket => "websocket",
+            ObserverKind::RedisPubsub => "redis-pubsub",
+        }
+    }
+}
+
+/// How an observer reads a message's key.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ObserveFormat {
+    /// Canonical JSON trades: `symbol` and `seq` identify the message.
+    #[default]
+    Tickwatch,
+}
+
+impl ObserveConfig {
+    /// Checks what the types cannot; `key` is the observer's path, e.g. `observe[0]`.
+    pub fn validate(&self, key: &str, source: Option<&SourceConfig>, problems: &mut Vec<String>) {
+        let mut p = |field: &str, why: String| problems.push(format!("{key}.{field}: {why}"));
+        match source {
+            None => p("source", format!("no [[source]] is named `{}`", self.source)),
+            Some(s) if s.kind == crate::scenario::SourceKind::SyntheticChains => p(
+                "source",
+                format!("observers match trades by symbol and seq; source `{}` makes option chains", s.name),
+            ),
+            Some(_) => {}
+        }
+        if self.subscribe.as_deref().is_some_and(|s| s.contains("{symbol}"))
+            && source.is_some_and(|s| s.symbols.is_empty())
+        {
+            p("subscribe", "{symbol} spreads the source's symbols, and this source names none (a replay)".into());
+        }
+        let schemes: &[&str] = match self.kind {
+            ObserverKind::Websocket => &["ws", "wss"],
+            ObserverKind::RedisPubsub => &["redis", "rediss"],
+        };
+        if !schemes.contains(&self.url.split("://").next().unwrap_or_default()) {
+            p("url", format!("scheme must be one of {}", schemes.join(", ")));
+        }
+        match self.kind {
+            ObserverKind::Websocket if self.channel.is_some() => {
+                p("channel", "is for kind = \"redis-pubsub\"; a WebSocket observer sends `subscribe`".into())
+            }
+            ObserverKind::RedisPubsub if self.channel.is_none() => {
+                p("channel", "a redis-pubsub observer needs the channel (or pattern) to subscribe to".into())
+            }
+            ObserverKind::RedisPubsub if self.subscribe.is_some() || !self.headers.is_empty() => {
+                p("subscribe", "subscribe and headers are for kind = \"websocket\"".into())
+            }
+            _ => {}
+        }
+        if self.connections == 0 {
+            p("connections", "must be at least 1".into());
+        }
+        if !(self.connect_rate > 0.0 && self.connect_rate.is_finite()) {
+            p("connect_rate", "must be more than zero connections per second".into());
+        }
+        if self.deadline.is_zero() {
+            p("deadline", "must be more than zero".into());
+        }
+        if !(0.0..=1.0).contains(&self.slow_fraction) {
+            p("slow_fraction", "is a share of the connections, from 0 to 1".into());
+        }
+        if self.slow_fraction > 0.0 && self.read_delay.is_zero() {
+            p("read_delay", "slow connections need a read_delay, e.g. \"50ms\"".into());
+        }
+    }
+
+    /// Each connection's subscription: with `{symbol}` in `subscribe`, connection `i`
+    /// gets the symbols whose position is `i` modulo the connections (modulo the symbols
+    /// when there are more connections than symbols); otherwise every symbol.
+    fn subscriptions(&self, symbols: &[String]) -> Vec<Subscription> {
+        let spread = self.subscribe.as_deref().is_some_and(|s| s.contains("{symbol}")) && !symbols.is_empty();
+        (0..self.connections)
+            .map(|i| {
+                spread.then(|| {
+                    if self.connections >= symbols.len() {
+                        vec![symbols[i % symbols.len()].clone()]
+                    } else {
+                        symbols.iter().skip(i).step_by(self.connections).cloned().collect()
+                    }
+                })
+            })
+            .collect()
+    }
+}
+
+/// Counts of one observer, per phase or for the whole run.
+#[derive(Debug, Clone)]
+pub struct DeliveryTally {
+    /// Deliveries due: a message times each connection subscribed to its symbol.
+    pub expected: u64,
+    pub delivered: u64,
+    /// Not seen within the deadline.
+    pub lost: u64,
+    /// Seen again by a connection that had it already.
+    pub duplicated: u64,
+    /// Seen after a later message of its symbol on the same connection.
+    pub out_of_order: u64,
+    /// Not a message this run sent (to this connection).
+    pub unexpected: u64,
+    /// Seen after its deadline (already counted lost).
+    pub late: u64,
+    /// Microseconds from the intended send time to arrival.
+    pub latency: Histogram<u64>,
+    /// Microseconds from the actual send to arrival.
+    pub send_latency: Histogram<u64>,
+    /// Microseconds between a message's first and last arrival across connections.
+    pub skew: Histogram<u64>,
+}
+
+impl Default for DeliveryTally {
+    fn default() -> Self {
+        DeliveryTally {
+            expected: 0,
+            delivered: 0,
+            lost: 0,
+            duplicated: 0,
+            out_of_order: 0,
+            unexpected: 0,
+            late: 0,
+            latency: pace::histogram(),
+            send_latency: pace::histogram(),
+            skew: pace::histogram(),
+        }
+    }
+}
+
+/// Connects, disconnects by reason and connect times of one observer's connections.
+#[derive(Debug)]
+pub struct ConnectionStats {
+    pub connects: u64,
+    /// Connections that have connected at least once.
+    pub up_once: u64,
+    pub disconnects: BTreeMap<String, u64>,
+    /// Microseconds from starting to connect to subscribed.
+    pub connect_time: Histogram<u64>,
+    /// The first failure to connect, for the error when the connections never came up.
+    pub first_error: Option<String>,
+}
+
+impl ConnectionStats {
+    fn new() -> ConnectionStats {
+        ConnectionStats {
+            connects: 0,
+            up_once: 0,
+            disconnects: BTreeMap::new(),
+            connect_time: pace::histogram(),
+            first_error: None,
+        }
+    }
+
+    /// A connection is up (for the first time: `first`), `took` after it began.
+    fn connected(&mut self, took: Duration, first: bool) {
+        self.connects += 1;
+        self.up_once += u64::from(first);
+        self.connect_time.saturating_record(took.as_micros() as u64);
+    }
+
+    fn disconnected(&mut self, reason: &str) {
+        *self.disconnects.entry(reason.to_owned()).or_default() += 1;
+    }
+
+    fn failed(&mut self, why: String) {
+        self.first_error.get_or_insert(why);
+    }
+}
+
+/// What one connection task needs.
+struct Receiver {
+    ledger: Arc<Ledger>,
+    observer: ObserverId,
+    connection: usize,
+    stats: Arc<Mutex<ConnectionStats>>,
+    /// Pause between reads (a slow client).
+    read_delay: Option<Duration>,
+    cancel: watch::Receiver<bool>,
+}
+
+impl Receiver {
+    /// Matches one message's bytes: a canonical trade's symbol and seq.
+    fn message(&self, bytes: &[u8]) {
+        let Some(now) = self.ledger.now() else { return };
+        #[derive(Deserialize)]
+        struct Key<'a> {
+            #[serde(borrow)]
+            symbol: Cow<'a, str>,
+            seq: u64,
+        }
+        match serde_json::from_slice::<Key>(bytes) {
+            Ok(key) => self.ledger.arrived(self.observer, self.connection, &key.symbol, key.seq, now),
+            Err(_) => self.ledger.arrived(self.observer, self.connection, "", 0, now),
+        }
+    }
+
+    fn stats(&self) -> std::sync::MutexGuard<'_, ConnectionStats> {
+        self.stats.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn cancelled(&self) -> bool {
+        *self.cancel.borrow()
+    }
+}
+
+/// One observer while the run goes on.
+struct Running {
+    config: ObserveConfig,
+    ledger: Arc<Ledger>,
+    id: ObserverId,
+    stats: Arc<Mutex<ConnectionStats>>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+/// Reads the observers' figures while the run goes on (abort thresholds).
+#[derive(Clone, Default)]
+pub struct ObserverWatch(Vec<(String, Arc<Ledger>, ObserverId)>);
+
+impl ObserverWatch {
+    /// Each observer's name and its tallies so far, per phase.
+    pub fn snapshots(&self) -> Vec<(&str, Vec<DeliveryTally>)> {
+        self.0.iter().map(|(name, ledger, id)| (name.as_str(), ledger.snapshot(*id))).collect()
+    }
+}
+
+/// One observer's figures for the report.
+pub struct ObserverReport {
+    pub name: String,
+    pub kind: &'static str,
+    pub source: String,
+    pub connections: usize,
+    pub result: ObserverResult,
+    pub stats: ConnectionStats,
+}
+
+/// Every observer of a run, connected.
+pub struct Observers {
+    running: Vec<Running>,
+    ledgers: HashMap<String, Arc<Ledger>>,
+    cancel: watch::Sender<bool>,
+    judge: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// Longest wait for every connection of every observer before the first phase: the
+/// connections' own pacing plus this.
+const CONNECT_GRACE: Duration = Duration::from_secs(10);
+
+impl Observers {
+    /// Connects every observer of `scenario` (a bounded wait; one that cannot connect is
+    /// an error naming it).
+    pub async fn connect(scenario: &Scenario, phases: &[Phase]) -> Result<Observers, String> {
+        let (cancel, cancelled) = watch::channel(false);
+        let mut observers = Observers { running: Vec::new(), ledgers: HashMap::new(), cancel, judge: None };
+        let mut starts = Vec::new();
+        let mut at = 0.0;
+        for p in phases {
+            starts.push(at);
+            at += p.duration.as_secs_f64();
+        }
+        for config in &scenario.observe {
+            let source = scenario.source.iter().find(|s| s.name == config.source).expect("validated");
+            let ledger = observers
+                .ledgers
+                .entry(source.name.clone())
+                .or_insert_with(|| Arc::new(Ledger::new(&source.symbols, starts.clone())))
+                .clone();
+            let subscriptions = config.subscriptions(&source.symbols);
+            let id = ledger.observer(config.deadline.as_secs_f64(), &subscriptions);
+            let stats = Arc::new(Mutex::new(ConnectionStats::new()));
+            let slow = (config.connections as f64 * config.slow_fraction).round() as usize;
+            let mut tasks = Vec::new();
+            for (i, subscription) in subscriptions.into_iter().enumerate() {
+                let receiver = Receiver {
+                    ledger: Arc::clone(&ledger),
+                    observer: id,
+                    connection: i,
+                    stats: Arc::clone(&stats),
+                    read_delay: (i < slow).then_some(config.read_delay),
+                    cancel: cancelled.clone(),
+                };
+                let delay = Duration::from_secs_f64(i as f64 / config.connect_rate);
+                tasks.push(match config.kind {
+                    ObserverKind::Websocket => {
+                        tokio::spawn(websocket::receive(config.clone(), subscription, receiver, delay))
+                    }
+                    ObserverKind::RedisPubsub => tokio::spawn(redis_pubsub::receive(config.clone(), receiver, delay)),
+                });
+            }
+            observers.running.push(Running { config: config.clone(), ledger, id, stats, tasks });
+        }
+        observers.wait_connected().await?;
+        Ok(observers)
+    }
+
+    /// Waits until every connection has connected once.
+    async fn wait_connected(&self) -> Result<(), String> {
+        for r in &self.running {
+            let pacing = Duration::from_secs_f64(r.config.connections as f64 / r.config.connect_rate);
+            let until = Instant::now() + pacing + CONNECT_GRACE;
+            loop {
+                let (connects, error) = {
+                    let stats = r.stats.lock().unwrap_or_else(|p| p.into_inner());
+                    (stats.up_once, stats.first_error.clone())
+                };
+                if connects >= r.config.connections as u64 {
+                    break;
+                }
+                if Instant::now() >= until {
+                    let _ = self.cancel.send(true);
+                    return Err(format!(
+                        "observer {}: {connects} of {} connections to {} came up within {:.0?}{}",
+                        r.config.name,
+                        r.config.connections,
+                        tickwatch_common::redact::redact_url(&r.config.url),
+                        pacing + CONNECT_GRACE,
+                        error.map(|e| format!(" (first error: {e})")).unwrap_or_default()
+                    ));
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// The ledger the sinks of `source` write to, if anything observes it.
+    pub fn ledger(&self, source: &str) -> Option<Arc<Ledger>> {
+        self.ledgers.get(source).cloned()
+    }
+
+    /// The schedule starts at `start`: arrivals count from now, and messages past their
+    /// deadline are judged every 100 ms.
+    pub fn begin(&mut self, start: Instant) {
+        let ledgers: Vec<Arc<Ledger>> = self.ledgers.values().cloned().collect();
+        for l in &ledgers {
+            l.begin(start);
+        }
+        self.judge = Some(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(100));
+            loop {
+                tick.tick().await;
+                for l in &ledgers {
+                    if let Some(now) = l.now() {
+                        l.judge(now);
+                    }
+                }
+            }
+        }));
+    }
+
+    /// A handle that reads every observer's figures while the run goes on.
+    pub fn watch(&self) -> ObserverWatch {
+        ObserverWatch(self.running.iter().map(|r| (r.config.name.clone(), Arc::clone(&r.ledger), r.id)).collect())
+    }
+
+    /// After the last send: waits out the longest deadline so every message can arrive,
+    /// judges everything, closes the connections and returns each observer's figures.
+    pub async fn finish(mut self) -> Vec<ObserverReport> {
+        let wait = self.ledgers.values().map(|l| l.longest_deadline()).fold(0.0, f64::max);
+        if wait > 0.0 {
+            eprintln!("\nwaiting {wait:.1} s (the observers' deadline) for messages still on their way");
+            tokio::time::sleep(Duration::from_secs_f64(wait)).await;
+        }
+        if let Some(judge) = self.judge.take() {
+            judge.abort();
+        }
+        let _ = self.cancel.send(true);
+        for l in self.ledgers.values() {
+            l.judge(f64::INFINITY);
+        }
+        let mut reports = Vec::new();
+        for r in self.running {
+            for task in r.tasks {
+                task.abort();
+            }
+            let stats =
+                std::mem::replace(&mut *r.stats.lock().unwrap_or_else(|p| p.into_inner()), ConnectionStats::new());
+            reports.push(ObserverReport {
+                name: r.config.name.clone(),
+                kind: r.config.kind.report_name(),
+                source: r.config.source.clone(),
+                connections: r.config.connections,
+                result: r.ledger.result(r.id),
+                stats,
+            });
+        }
+        reports
+    }
+}

@@ -1,0 +1,68 @@
+//! A Redis pub/sub observer's connection: SUBSCRIBE to the channel (PSUBSCRIBE to a
+//! pattern) and match every message; reconnect after a lost connection until the run
+//! ends.
+
+use super::{ObserveConfig, Receiver};
+use futures_util::StreamExt;
+use std::time::{Duration, Instant};
+
+/// Pause before connecting again after a lost connection or a failed attempt.
+const RECONNECT_AFTER: Duration = Duration::from_millis(200);
+
+/// Runs one connection, starting after `delay` (the observer's connect rate).
+pub(super) async fn receive(config: ObserveConfig, mut receiver: Receiver, delay: Duration) {
+    tokio::time::sleep(delay).await;
+    let channel = config.channel.clone().unwrap_or_default();
+    let pattern = channel.contains(['*', '?', '[']);
+    let client = match tickwatch_common::redis::client(&config.url, None) {
+        Ok(client) => client,
+        Err(e) => return receiver.stats().failed(e),
+    };
+    let mut ever_connected = false;
+    while !receiver.cancelled() {
+        let began = Instant::now();
+        let subscribed = async {
+            let mut pubsub = client.get_async_pubsub().await.map_err(|e| e.to_string())?;
+            match pattern {
+                true => pubsub.psubscribe(&channel).await,
+                false => pubsub.subscribe(&channel).await,
+            }
+            .map_err(|e| format!("subscribe {channel}: {e}"))?;
+            Ok::<_, String>(pubsub)
+        };
+        let mut pubsub = match subscribed.await {
+            Ok(pubsub) => pubsub,
+            Err(e) => {
+                receiver.stats().failed(e);
+                pause(&mut receiver).await;
+                continue;
+            }
+        };
+        receiver.stats().connected(began.elapsed(), !ever_connected);
+        ever_connected = true;
+        let mut messages = pubsub.on_message();
+        loop {
+            let next = tokio::select! {
+                next = messages.next() => next,
+                _ = receiver.cancel.changed() => return,
+            };
+            match next {
+                Some(message) => receiver.message(message.get_payload_bytes()),
+                None => break,
+            }
+            if let Some(delay) = receiver.read_delay {
+                tokio::time::sleep(delay).await;
+            }
+        }
+        receiver.stats().disconnected("eof");
+        pause(&mut receiver).await;
+    }
+}
+
+/// Waits before the next attempt (or until the run ends).
+async fn pause(receiver: &mut Receiver) {
+    tokio::select! {
+        _ = tokio::time::sleep(RECONNECT_AFTER) => {}
+        _ = receiver.cancel.changed() => {}
+    }
+}

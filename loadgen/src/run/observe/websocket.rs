@@ -1,0 +1,92 @@
+//! A WebSocket observer's connection: connect (with the configured headers), send the
+//! subscription, match every text or binary message; reconnect after a disconnect until
+//! the run ends, counting each disconnect by its reason.
+
+use super::{ObserveConfig, Receiver};
+use futures_util::{SinkExt, StreamExt};
+use std::time::{Duration, Instant};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
+
+/// Pause before connecting again after a disconnect or a failed attempt.
+const RECONNECT_AFTER: Duration = Duration::from_millis(200);
+
+/// Runs one connection, starting after `delay` (the observer's connect rate).
+pub(super) async fn receive(
+    config: ObserveConfig,
+    subscription: Option<Vec<String>>,
+    mut receiver: Receiver,
+    delay: Duration,
+) {
+    tokio::time::sleep(delay).await;
+    let messages: Vec<String> = match (&config.subscribe, &subscription) {
+        (Some(template), Some(symbols)) => symbols.iter().map(|s| template.replace("{symbol}", s)).collect(),
+        (Some(template), None) => vec![template.clone()],
+        (None, _) => Vec::new(),
+    };
+    let mut ever_connected = false;
+    while !receiver.cancelled() {
+        let began = Instant::now();
+        let mut socket = match connect(&config, &messages).await {
+            Ok(socket) => socket,
+            Err(e) => {
+                receiver.stats().failed(e);
+                pause(&mut receiver).await;
+                continue;
+            }
+        };
+        receiver.stats().connected(began.elapsed(), !ever_connected);
+        ever_connected = true;
+        let reason = loop {
+            let next = tokio::select! {
+                next = socket.next() => next,
+                _ = receiver.cancel.changed() => break None,
+            };
+            match next {
+                Some(Ok(Message::Text(text))) => receiver.message(text.as_bytes()),
+                Some(Ok(Message::Binary(bytes))) => receiver.message(&bytes),
+                Some(Ok(Message::Close(_))) => break Some("closed"),
+                Some(Ok(_)) => continue,
+                Some(Err(_)) => break Some("error"),
+                None => break Some("eof"),
+            }
+            if let Some(delay) = receiver.read_delay {
+                tokio::time::sleep(delay).await;
+            }
+        };
+        match reason {
+            Some(reason) => receiver.stats().disconnected(reason),
+            None => {
+                let _ = socket.close(None).await;
+                return;
+            }
+        }
+        pause(&mut receiver).await;
+    }
+}
+
+type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Opens the connection and sends the subscription messages.
+async fn connect(config: &ObserveConfig, subscribe: &[String]) -> Result<Socket, String> {
+    let mut request = config.url.as_str().into_client_request().map_err(|e| format!("url: {e}"))?;
+    for (name, value) in &config.headers {
+        let name = HeaderName::from_bytes(name.as_bytes()).map_err(|e| format!("headers.{name}: {e}"))?;
+        let value = HeaderValue::from_str(value).map_err(|e| format!("headers.{name}: {e}"))?;
+        request.headers_mut().insert(name, value);
+    }
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.map_err(|e| e.to_string())?;
+    for text in subscribe {
+        socket.send(Message::text(text.as_str())).await.map_err(|e| format!("subscribe: {e}"))?;
+    }
+    Ok(socket)
+}
+
+/// Waits before the next attempt (or until the run ends).
+async fn pause(receiver: &mut Receiver) {
+    tokio::select! {
+        _ = tokio::time::sleep(RECONNECT_AFTER) => {}
+        _ = receiver.cancel.changed() => {}
+    }
+}

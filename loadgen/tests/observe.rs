@@ -1,0 +1,129 @@
+//! `[[observe]]` end to end: the loadgen publishes trades into Redis, a reference platform
+//! (`tests/python/relay.py`, Python `websockets` and `redis`) fans them out to WebSocket
+//! clients, and the loadgen's observers match every arrival to what it sent. A healthy
+//! relay delivers everything; each fault the relay plants is measured exactly: the counts
+//! equal the relay's own, the latency is at least the planted delay, and thresholds on
+//! lost messages and on end-to-end latency fail the run with exit code 99.
+
+use serde_json::Value;
+use std::process::Command;
+use tickwatch_tests::{RedisServer, Relay, RelayStats};
+
+const SYMBOLS: usize = 2;
+/// Messages of the steady phase: 3 s at 400 a second.
+const SENT: u64 = 1_200;
+
+/// A scenario publishing to `trades` on `redis`, a quiet first second (the observers'
+/// subscriptions settle), then 3 s at 400 messages a second, observed by `observers`.
+fn scenario(redis: &RedisServer, observers: &str, thresholds: &str) -> String {
+    format!(
+        "name = \"observe\"\nseed = 3\n[[source]]\nname = \"trades\"\nkind = \"synthetic-trades\"\nsymbols = [\"BTCUSDT\", \"ETHUSDT\"]\n\
+         [[sink]]\nname = \"bus\"\nsource = \"trades\"\nkind = \"redis\"\nurl = \"{}\"\nmode = \"publish\"\nkey = \"trades\"\n\
+         {observers}\n[[phase]]\nname = \"settle\"\nduration = \"1s\"\nrate = 0\n\
+         [[phase]]\nname = \"steady\"\nduration = \"3s\"\nrate = 400\n{thresholds}",
+        redis.url()
+    )
+}
+
+fn websocket_observer(relay: &Relay, connections: usize, subscribe: &str) -> String {
+    format!(
+        "[[observe]]\nname = \"browsers\"\nsource = \"trades\"\nkind = \"websocket\"\nurl = \"{}\"\n\
+         connections = {connections}\ndeadline = \"2s\"\n{subscribe}\n",
+        relay.url()
+    )
+}
+
+/// Runs `scenario`; its exit code and summary.json.
+fn run(scenario: &str) -> (i32, Value, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("s.toml");
+    std::fs::write(&file, scenario).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tickwatch-loadgen"))
+        .arg("run")
+        .arg(&file)
+        .arg("--report-dir")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let summary = std::fs::read_to_string(dir.path().join("summary.json"))
+        .unwrap_or_else(|e| panic!("no summary.json ({e}): {stderr}"));
+    (out.status.code().unwrap_or(-1), serde_json::from_str(&summary).unwrap(), stderr)
+}
+
+/// The relay's counts once its last write has surely happened.
+fn relay_stats(relay: &Relay) -> RelayStats {
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    relay.stats().unwrap()
+}
+
+fn count(observer: &Value, key: &str) -> u64 {
+    observer[key].as_u64().unwrap_or_else(|| panic!("no {key} in {observer}"))
+}
+
+#[test]
+fn a_healthy_relay_delivers_every_message_to_every_subscribed_connection() {
+    let redis = RedisServer::start().unwrap();
+    let relay = Relay::start(&redis.url(), "trades", &[]).unwrap();
+    // Four browsers, one symbol each ({symbol} spreads them), and two subscribers on the
+    // Redis channel itself.
+    let observers = websocket_observer(&relay, 4, "subscribe = '{\"op\":\"subscribe\",\"symbols\":[\"{symbol}\"]}'")
+        + &format!(
+            "[[observe]]\nname = \"bus\"\nsource = \"trades\"\nkind = \"redis-pubsub\"\nurl = \"{}\"\nchannel = \"trades\"\nconnections = 2\n",
+            redis.url()
+        );
+    let (code, summary, stderr) = run(&scenario(&redis, &observers, ""));
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(summary["sinks"]["bus"]["sent"], SENT);
+    let stats = relay_stats(&relay);
+    let browsers = &summary["observers"]["browsers"];
+    // Each message is owed to the two of the four connections subscribed to its symbol.
+    let owed = SENT * 4 / SYMBOLS as u64;
+    assert_eq!(count(browsers, "expected"), owed, "{browsers}");
+    assert_eq!(count(browsers, "delivered"), owed);
+    assert_eq!(stats.sent, owed, "the relay sent what the observer counted: {stats:?}");
+    for key in ["lost", "duplicated", "out_of_order", "unexpected", "late"] {
+        assert_eq!(count(browsers, key), 0, "{key}: {browsers}");
+    }
+    // The synthetic feed picks a symbol per message: each connection got its symbol's share.
+    let per_connection = &browsers["per_connection"]["delivered"];
+    assert_eq!(count(per_connection, "min") + count(per_connection, "max"), SENT, "{per_connection}");
+    assert_eq!(browsers["phases"]["steady"]["delivered"], owed);
+    assert_eq!(count(browsers, "connects"), 4);
+    let latency = &browsers["latency_ms"];
+    assert!(latency["p50"].as_f64().unwrap() > 0.0 && latency["max"].as_f64().unwrap() < 2_000.0, "{latency}");
+    assert!(browsers["skew_ms"]["max"].as_f64().is_some(), "{browsers}");
+    let bus = &summary["observers"]["bus"];
+    assert_eq!((count(bus, "expected"), count(bus, "delivered"), count(bus, "lost")), (SENT * 2, SENT * 2, 0));
+    assert_eq!(bus["kind"], "redis-pubsub");
+}
+
+#[test]
+fn dropped_duplicated_and_delayed_messages_are_counted_as_the_relay_counts_them_and_fail_the_thresholds() {
+    let redis = RedisServer::start().unwrap();
+    let relay =
+        Relay::start(&redis.url(), "trades", &["--drop-every", "10", "--duplicate-every", "7", "--delay-ms", "40"])
+            .unwrap();
+    let thresholds = "[thresholds]\n\"lost{observer:browsers}\" = [\"count == 0\"]\n\"e2e_latency\" = [\"p(50) < 10\"]\n\
+                      \"duplicated\" = [\"count > 0\"]\n";
+    let (code, summary, stderr) = run(&scenario(&redis, &websocket_observer(&relay, 3, ""), thresholds));
+    assert_eq!(code, 99, "a threshold failed: {stderr}");
+    let stats = relay_stats(&relay);
+    let browsers = &summary["observers"]["browsers"];
+    assert_eq!(stats.received, SENT, "{stats:?}");
+    assert_eq!(count(browsers, "expected"), SENT * 3);
+    assert_eq!(count(browsers, "lost"), stats.dropped, "{browsers} {stats:?}");
+    assert_eq!(stats.dropped, SENT / 10 * 3);
+    assert_eq!(count(browsers, "duplicated"), stats.duplicated);
+    assert!(stats.duplicated > 0);
+    assert_eq!(count(browsers, "delivered"), stats.sent - stats.duplicated);
+    assert_eq!(count(browsers, "expected"), count(browsers, "delivered") + count(browsers, "lost"));
+    assert_eq!(count(browsers, "unexpected"), 0);
+    let min_ms = browsers["send_latency_ms"]["p50"].as_f64().unwrap();
+    assert!(min_ms >= 40.0, "the planted 40 ms delay shows: {browsers}");
+    let checks = summary["verdict"]["checks"].as_array().unwrap();
+    let passed = |name: &str| checks.iter().find(|c| c["name"] == name).map(|c| c["passed"].as_bool().unwrap());
+    assert_eq!(passed("lost{observer:browsers} count == 0"), Some(false), "{checks:?}");
+    assert_eq!(passed("e2e_latency p(50) < 10"), Some(false));
+    assert_eq!(passed("duplicated count > 0"), Some(true));
+}
