@@ -33,22 +33,50 @@ fn websocket_observer(relay: &Relay, connections: usize, subscribe: &str) -> Str
     )
 }
 
-/// Runs `scenario`; its exit code and summary.json.
-fn run(scenario: &str) -> (i32, Value, String) {
+/// What a run ended with: exit code, summary.json, stderr, and its live /metrics 2.5 s
+/// into the steady phase.
+struct Ran {
+    code: i32,
+    summary: Value,
+    stderr: String,
+    metrics: String,
+}
+
+fn run(scenario: &str) -> Ran {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("s.toml");
     std::fs::write(&file, scenario).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_tickwatch-loadgen"))
+    let address = format!("127.0.0.1:{}", tickwatch_tests::free_port());
+    let child = Command::new(env!("CARGO_BIN_EXE_tickwatch-loadgen"))
         .arg("run")
         .arg(&file)
-        .arg("--report-dir")
-        .arg(dir.path())
-        .output()
+        .args(["--report-dir".as_ref(), dir.path().as_os_str()])
+        .args(["--metrics-address", &address])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(3_500));
+    let metrics =
+        reqwest::blocking::get(format!("http://{address}/metrics")).and_then(|r| r.text()).unwrap_or_default();
+    let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     let summary = std::fs::read_to_string(dir.path().join("summary.json"))
         .unwrap_or_else(|e| panic!("no summary.json ({e}): {stderr}"));
-    (out.status.code().unwrap_or(-1), serde_json::from_str(&summary).unwrap(), stderr)
+    let summary: Value = serde_json::from_str(&summary).unwrap();
+    // Each observer has its latency log and its table in report.html.
+    let html = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
+    for name in summary["observers"].as_object().unwrap().keys() {
+        let log = std::fs::read_to_string(dir.path().join(format!("observer-{name}.hlog"))).unwrap();
+        assert!(log.contains("Tag=phase:steady,"), "{log}");
+        assert!(html.contains(&format!("<h3>{name} (")), "report.html has no table of {name}");
+    }
+    Ran { code: out.status.code().unwrap_or(-1), summary, stderr, metrics }
+}
+
+/// A series of the live metrics.
+fn live(ran: &Ran, name: &str, observer: &str) -> f64 {
+    tickwatch_tests::value(&ran.metrics, name, &[("observer", observer)])
+        .unwrap_or_else(|| panic!("no {name}{{observer={observer}}} in {}", ran.metrics))
 }
 
 /// The relay's counts once its last write has surely happened.
@@ -72,7 +100,8 @@ fn a_healthy_relay_delivers_every_message_to_every_subscribed_connection() {
             "[[observe]]\nname = \"bus\"\nsource = \"trades\"\nkind = \"redis-pubsub\"\nurl = \"{}\"\nchannel = \"trades\"\nconnections = 2\n",
             redis.url()
         );
-    let (code, summary, stderr) = run(&scenario(&redis, &observers, ""));
+    let ran = run(&scenario(&redis, &observers, ""));
+    let (code, summary, stderr) = (ran.code, &ran.summary, &ran.stderr);
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(summary["sinks"]["bus"]["sent"], SENT);
     let stats = relay_stats(&relay);
@@ -96,6 +125,12 @@ fn a_healthy_relay_delivers_every_message_to_every_subscribed_connection() {
     let bus = &summary["observers"]["bus"];
     assert_eq!((count(bus, "expected"), count(bus, "delivered"), count(bus, "lost")), (SENT * 2, SENT * 2, 0));
     assert_eq!(bus["kind"], "redis-pubsub");
+    // While it ran, the live metrics counted as the report does.
+    assert_eq!(live(&ran, "tickwatch_loadgen_observer_connections", "browsers"), 4.0);
+    let delivered = live(&ran, "tickwatch_loadgen_observer_delivered_total", "browsers");
+    assert!(delivered > 0.0 && delivered < owed as f64, "{delivered}");
+    assert_eq!(live(&ran, "tickwatch_loadgen_observer_lost_total", "bus"), 0.0);
+    assert!(live(&ran, "tickwatch_loadgen_observer_latency_seconds_count", "bus") > 0.0);
 }
 
 #[test]
@@ -106,7 +141,8 @@ fn dropped_duplicated_and_delayed_messages_are_counted_as_the_relay_counts_them_
             .unwrap();
     let thresholds = "[thresholds]\n\"lost{observer:browsers}\" = [\"count == 0\"]\n\"e2e_latency\" = [\"p(50) < 10\"]\n\
                       \"duplicated\" = [\"count > 0\"]\n";
-    let (code, summary, stderr) = run(&scenario(&redis, &websocket_observer(&relay, 3, ""), thresholds));
+    let ran = run(&scenario(&redis, &websocket_observer(&relay, 3, ""), thresholds));
+    let (code, summary, stderr) = (ran.code, &ran.summary, &ran.stderr);
     assert_eq!(code, 99, "a threshold failed: {stderr}");
     let stats = relay_stats(&relay);
     let browsers = &summary["observers"]["browsers"];
@@ -126,4 +162,5 @@ fn dropped_duplicated_and_delayed_messages_are_counted_as_the_relay_counts_them_
     assert_eq!(passed("lost{observer:browsers} count == 0"), Some(false), "{checks:?}");
     assert_eq!(passed("e2e_latency p(50) < 10"), Some(false));
     assert_eq!(passed("duplicated count > 0"), Some(true));
+    assert!(live(&ran, "tickwatch_loadgen_observer_duplicated_total", "browsers") > 0.0);
 }

@@ -17,6 +17,83 @@ pub struct LiveMetrics {
     latency: HistogramVec,
     phase: IntGaugeVec,
     target_rate: prometheus::GaugeVec,
+    observers: ObserverFamilies,
+}
+
+/// The `tickwatch_loadgen_observer_*` families, one series per `[[observe]]`.
+struct ObserverFamilies {
+    /// expected, delivered, lost, duplicated, out_of_order, unexpected, late: in
+    /// [`LiveObserver`]'s order.
+    counts: [IntCounterVec; 7],
+    latency: HistogramVec,
+    skew: HistogramVec,
+    connections: IntGaugeVec,
+    disconnects: IntCounterVec,
+}
+
+/// The counters of [`ObserverFamilies::counts`]: name suffix and help.
+const OBSERVER_COUNTS: [(&str, &str); 7] = [
+    (
+        "expected",
+        "Deliveries due: each message times each connection subscribed to its symbol, counted at its deadline.",
+    ),
+    ("delivered", "Deliveries seen within their deadline (counted on arrival)."),
+    ("lost", "Deliveries due and not seen within their deadline."),
+    ("duplicated", "Deliveries a connection saw again."),
+    ("out_of_order", "Deliveries seen after a later message of their symbol on the same connection."),
+    ("unexpected", "Messages an observer received that this run did not send to that connection."),
+    ("late", "Deliveries seen after their deadline (already counted lost)."),
+];
+
+/// Buckets of the observers' latency and skew histograms, seconds.
+const OBSERVER_BUCKETS: [f64; 16] =
+    [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
+
+impl ObserverFamilies {
+    fn new() -> ObserverFamilies {
+        let counter = |(name, help): (&str, &str)| {
+            IntCounterVec::new(Opts::new(format!("tickwatch_loadgen_observer_{name}_total"), help), &["observer"])
+                .expect("valid metric")
+        };
+        let histogram = |name: &str, help: &str| {
+            HistogramVec::new(HistogramOpts::new(name, help).buckets(OBSERVER_BUCKETS.to_vec()), &["observer"])
+                .expect("valid metric")
+        };
+        ObserverFamilies {
+            counts: OBSERVER_COUNTS.map(counter),
+            latency: histogram(
+                "tickwatch_loadgen_observer_latency_seconds",
+                "From each message's intended send time to its arrival at an observer's connection (coordinated-omission corrected).",
+            ),
+            skew: histogram(
+                "tickwatch_loadgen_observer_skew_seconds",
+                "From a message's first to its last arrival across an observer's connections.",
+            ),
+            connections: IntGaugeVec::new(
+                Opts::new("tickwatch_loadgen_observer_connections", "An observer's connections that are up."),
+                &["observer"],
+            )
+            .expect("valid metric"),
+            disconnects: IntCounterVec::new(
+                Opts::new(
+                    "tickwatch_loadgen_observer_disconnects_total",
+                    "An observer's connections lost, by reason (closed, error, eof).",
+                ),
+                &["observer", "reason"],
+            )
+            .expect("valid metric"),
+        }
+    }
+
+    fn collectors(&self) -> Vec<Box<dyn prometheus::core::Collector>> {
+        let mut all: Vec<Box<dyn prometheus::core::Collector>> =
+            self.counts.iter().map(|c| Box::new(c.clone()) as Box<dyn prometheus::core::Collector>).collect();
+        all.push(Box::new(self.latency.clone()));
+        all.push(Box::new(self.skew.clone()));
+        all.push(Box::new(self.connections.clone()));
+        all.push(Box::new(self.disconnects.clone()));
+        all
+    }
 }
 
 impl LiveMetrics {
@@ -55,16 +132,41 @@ impl LiveMetrics {
             &["sink"],
         )
         .expect("valid metric");
+        let observers = ObserverFamilies::new();
         for c in [
             Box::new(sent.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(failed.clone()),
             Box::new(latency.clone()),
             Box::new(phase.clone()),
             Box::new(target_rate.clone()),
-        ] {
+        ]
+        .into_iter()
+        .chain(observers.collectors())
+        {
             registry.register(c).expect("registered once");
         }
-        LiveMetrics { registry, sent, failed, latency, phase, target_rate }
+        LiveMetrics { registry, sent, failed, latency, phase, target_rate, observers }
+    }
+
+    /// The handles of one observer.
+    pub fn observer(&self, name: &str) -> LiveObserver {
+        let f = &self.observers;
+        let [expected, delivered, lost, duplicated, out_of_order, unexpected, late] =
+            f.counts.each_ref().map(|c| c.with_label_values(&[name]));
+        LiveObserver {
+            name: name.to_owned(),
+            expected,
+            delivered,
+            lost,
+            duplicated,
+            out_of_order,
+            unexpected,
+            late,
+            latency: f.latency.with_label_values(&[name]),
+            skew: f.skew.with_label_values(&[name]),
+            connections: f.connections.with_label_values(&[name]),
+            disconnects: f.disconnects.clone(),
+        }
     }
 
     /// The handles of one sink.
@@ -82,6 +184,30 @@ impl LiveMetrics {
             current: std::sync::Mutex::new(String::new()),
             tallies: std::sync::Mutex::new(Vec::new()),
         }
+    }
+}
+
+/// One observer's live handles: the ledger counts into them as it counts its tallies.
+#[derive(Clone)]
+pub struct LiveObserver {
+    name: String,
+    pub expected: IntCounter,
+    pub delivered: IntCounter,
+    pub lost: IntCounter,
+    pub duplicated: IntCounter,
+    pub out_of_order: IntCounter,
+    pub unexpected: IntCounter,
+    pub late: IntCounter,
+    pub latency: Histogram,
+    pub skew: Histogram,
+    pub connections: prometheus::IntGauge,
+    disconnects: IntCounterVec,
+}
+
+impl LiveObserver {
+    pub fn disconnected(&self, reason: &str) {
+        self.connections.dec();
+        self.disconnects.with_label_values(&[&self.name, reason]).inc();
     }
 }
 

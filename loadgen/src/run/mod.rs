@@ -103,7 +103,7 @@ pub async fn run(mut scenario: Scenario, options: RunOptions) -> Result<Outcome,
     }
     let mut observers = match scenario.observe.is_empty() {
         true => None,
-        false => Some(Observers::connect(&scenario, &phases).await?),
+        false => Some(Observers::connect(&scenario, &phases, &live).await?),
     };
     let (cancel_tx, cancel) = tokio::sync::watch::channel(false);
     let cancel_tx = Arc::new(cancel_tx);

@@ -188,9 +188,81 @@ pub fn write(
         }
         std::fs::write(dir.join(format!("{}.hlog", s.name)), file).map_err(|e| fail("an interval log", &e))?;
     }
-    std::fs::write(dir.join("report.html"), html(scenario, &summary, sinks, verdict))
+    for o in observers {
+        let file = observer_log(scenario, info, o).map_err(|e| fail("an observer's interval log", &e))?;
+        std::fs::write(dir.join(format!("observer-{}.hlog", o.name)), file)
+            .map_err(|e| fail("an observer's interval log", &e))?;
+    }
+    std::fs::write(dir.join("report.html"), html(scenario, &summary, sinks, observers, verdict))
         .map_err(|e| fail("report.html", &e))?;
     Ok(())
+}
+
+/// An observer's end-to-end latency (from the intended send time) as an HdrHistogram log:
+/// one histogram per phase tagged `phase:NAME`, and the whole run's untagged.
+fn observer_log(scenario: &Scenario, info: &RunInfo, o: &ObserverReport) -> Result<Vec<u8>, String> {
+    let mut file = Vec::new();
+    let mut serializer = V2DeflateSerializer::new();
+    let mut log = IntervalLogWriterBuilder::new()
+        .add_comment(&format!(
+            "tickwatch-loadgen {} observer {} end-to-end latency in microseconds",
+            scenario.name, o.name
+        ))
+        .with_start_time(info.started)
+        .with_base_time(info.started)
+        .with_max_value_divisor(1000.0)
+        .begin_log_with(&mut file, &mut serializer)
+        .map_err(|e| e.to_string())?;
+    let run: Duration = scenario.phase.iter().map(|p| p.duration).sum();
+    log.write_histogram(&o.result.total.latency, Duration::ZERO, run, None).map_err(|e| e.to_string())?;
+    for ((at, name), (phase, tally)) in phase_starts(scenario).iter().zip(scenario.phase.iter().zip(&o.result.phases)) {
+        let tag = format!("{PHASE_TAG}{name}");
+        log.write_histogram(&tally.latency, Duration::from_secs_f64(*at), phase.duration, Tag::new(&tag))
+            .map_err(|e| e.to_string())?;
+    }
+    drop(log);
+    Ok(file)
+}
+
+/// Per observer, a row per phase and one for the whole run.
+fn observer_tables(scenario: &Scenario, observers: &[ObserverReport]) -> String {
+    let mut out = String::new();
+    for o in observers {
+        let _ = write!(
+            out,
+            "<h3>{} ({}, {} connections, source {})</h3>\n<table><tr><th>phase</th><th>expected</th><th>delivered</th>\
+             <th>lost</th><th>duplicated</th><th>out of order</th><th>unexpected</th><th>late</th><th>e2e p50 ms</th>\
+             <th>e2e p99 ms</th><th>e2e max ms</th><th>skew p99 ms</th></tr>\n",
+            escape(&o.name),
+            o.kind,
+            o.connections,
+            escape(&o.source)
+        );
+        let rows = scenario.phase.iter().map(|p| p.name.as_str()).zip(&o.result.phases);
+        for (name, t) in rows.chain(std::iter::once(("whole run", &o.result.total))) {
+            let q = |h: &Histogram<u64>, p: f64| {
+                if h.is_empty() { "–".to_owned() } else { format!("{:.3}", ms(h.value_at_quantile(p))) }
+            };
+            let _ = writeln!(
+                out,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                escape(name),
+                t.expected,
+                t.delivered,
+                t.lost,
+                t.duplicated,
+                t.out_of_order,
+                t.unexpected,
+                t.late,
+                q(&t.latency, 0.5),
+                q(&t.latency, 0.99),
+                q(&t.latency, 1.0),
+                q(&t.skew, 0.99)
+            );
+        }
+        out.push_str("</table>\n");
+    }
+    out
 }
 
 /// x of the percentile spectrum: log10(1 / (1 - q)), so the tail gets room (HdrHistogram's
@@ -309,7 +381,13 @@ fn per_second(intervals: &Intervals, q: f64) -> Vec<(f64, f64)> {
         .collect()
 }
 
-fn html(scenario: &Scenario, summary: &Value, sinks: &[SinkReport], verdict: &Verdict) -> String {
+fn html(
+    scenario: &Scenario,
+    summary: &Value,
+    sinks: &[SinkReport],
+    observers: &[ObserverReport],
+    verdict: &Verdict,
+) -> String {
     let markers = phase_starts(scenario);
     let mut rate_lines: Vec<Line> = sinks
         .iter()
@@ -360,12 +438,34 @@ fn html(scenario: &Scenario, summary: &Value, sinks: &[SinkReport], verdict: &Ve
         // p0, p90, p99, p99.9, p99.99, p99.999
         x_labels: 6,
     };
+    let observed = match observers.is_empty() {
+        true => String::new(),
+        false => {
+            let e2e = Chart {
+                title: "End-to-end latency by percentile (whole run, from intended send time)",
+                x_label: "percentile",
+                y_label: "ms",
+                lines: observers
+                    .iter()
+                    .map(|o| Line {
+                        label: o.name.clone(),
+                        points: self::spectrum(&o.result.total.latency),
+                        reference: false,
+                    })
+                    .collect(),
+                markers: Vec::new(),
+                x_format: charts::percentile,
+                x_labels: 6,
+            };
+            format!("<h2>Observers</h2>\n{}\n{}\n", observer_tables(scenario, observers), e2e.svg())
+        }
+    };
     let name = escape(&scenario.name);
     format!(
         "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>tickwatch-loadgen: {name}</title>\n\
          <style>body{{font-family:sans-serif;max-width:800px;margin:auto}} table{{border-collapse:collapse}} \
          td,th{{border:1px solid #ccc;padding:2px 6px;text-align:right}} td:first-child,th:first-child{{text-align:left}}</style>\n\
-         </head>\n<body>\n<h1>{name}</h1>\n<p>seed {}, shard {}</p>\n{}<h2>Sinks</h2>\n{}\n{}\n{}\n{}\n\
+         </head>\n<body>\n<h1>{name}</h1>\n<p>seed {}, shard {}</p>\n{}<h2>Sinks</h2>\n{}\n{}\n{}\n{}\n{}\
          <details><summary>summary.json</summary><pre>{}</pre></details>\n</body></html>\n",
         scenario.seed,
         escape(summary["shard"].as_str().unwrap_or("0/1")),
@@ -374,6 +474,7 @@ fn html(scenario: &Scenario, summary: &Value, sinks: &[SinkReport], verdict: &Ve
         rates.svg(),
         over_time.svg(),
         spectrum.svg(),
+        observed,
         escape(&serde_json::to_string_pretty(summary).expect("JSON"))
     )
 }

@@ -7,6 +7,7 @@
 //! in flight: a connection keeps one bit per message of the window.
 
 use super::DeliveryTally;
+use crate::run::live::LiveObserver;
 use crate::run::source::{Outgoing, Record};
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
@@ -64,6 +65,19 @@ struct ObserverBook {
     arrivals: VecDeque<Arrivals>,
     phases: Vec<DeliveryTally>,
     total: DeliveryTally,
+    /// The same counts on the live /metrics.
+    live: LiveObserver,
+}
+
+impl ObserverBook {
+    /// An arrival that matches no delivery owed: `late` (its deadline passed) or
+    /// unexpected, counted in the phase of its arrival.
+    fn count_stray(&mut self, phase: usize, late: bool) {
+        for t in [&mut self.phases[phase], &mut self.total] {
+            *if late { &mut t.late } else { &mut t.unexpected } += 1;
+        }
+        if late { &self.live.late } else { &self.live.unexpected }.inc();
+    }
 }
 
 /// The symbols' indexes, and per index the highest sequence number already judged by
@@ -142,8 +156,9 @@ impl Ledger {
         Ledger { start: OnceLock::new(), book: Mutex::new(book) }
     }
 
-    /// Adds an observer whose connections subscribe as `subscriptions` say.
-    pub fn observer(&self, deadline: f64, subscriptions: &[Subscription]) -> ObserverId {
+    /// Adds an observer whose connections subscribe as `subscriptions` say, counting on
+    /// `live` too.
+    pub fn observer(&self, deadline: f64, subscriptions: &[Subscription], live: LiveObserver) -> ObserverId {
         let mut book = self.lock();
         let phases = vec![DeliveryTally::default(); book.phase_starts.len()];
         let connections = subscriptions
@@ -164,6 +179,7 @@ impl Ledger {
             arrivals: VecDeque::new(),
             phases,
             total: DeliveryTally::default(),
+            live,
         });
         ObserverId(book.observers.len() - 1)
     }
@@ -225,26 +241,19 @@ impl Ledger {
         let phase_now = book.phase_starts.partition_point(|&s| s <= now).saturating_sub(1);
         let ob = &mut book.observers[observer.0];
         let Some(&symbol) = book.symbols.index.get(symbol) else {
-            for t in [&mut ob.phases[phase_now], &mut ob.total] {
-                t.unexpected += 1;
-            }
+            ob.count_stray(phase_now, false);
             return;
         };
         let Some(&id) = book.ids.get(&(symbol, seq)) else {
             let late = book.symbols.judged_up_to[symbol as usize].is_some_and(|up_to| seq <= up_to);
-            for t in [&mut ob.phases[phase_now], &mut ob.total] {
-                *if late { &mut t.late } else { &mut t.unexpected } += 1;
-            }
+            ob.count_stray(phase_now, late);
             return;
         };
         let conn = &mut ob.connections[connection];
         if id < ob.judged || !conn.expects(symbol) {
             // Judged already for this observer (came after its deadline), or not a
             // message this connection subscribed to.
-            let late = id < ob.judged;
-            for t in [&mut ob.phases[phase_now], &mut ob.total] {
-                *if late { &mut t.late } else { &mut t.unexpected } += 1;
-            }
+            ob.count_stray(phase_now, id < ob.judged);
             return;
         }
         let sent = &book.window[(id - book.base) as usize];
@@ -256,6 +265,7 @@ impl Ledger {
         if conn.seen[word] & (1 << bit) != 0 {
             tally.duplicated += 1;
             ob.total.duplicated += 1;
+            ob.live.duplicated.inc();
             return;
         }
         conn.seen[word] |= 1 << bit;
@@ -274,6 +284,9 @@ impl Ledger {
             t.latency.saturating_record(from_intended);
             t.send_latency.saturating_record(from_sent);
         }
+        ob.live.delivered.inc();
+        ob.live.out_of_order.inc_by(u64::from(out_of_order));
+        ob.live.latency.observe((now - sent.intended).max(0.0));
         let arrivals = &mut ob.arrivals[(id - ob.judged) as usize];
         arrivals.first = arrivals.first.min(now);
         arrivals.last = arrivals.last.max(now);
@@ -300,10 +313,12 @@ impl Ledger {
                     }
                     tally.expected += 1;
                     ob.total.expected += 1;
+                    ob.live.expected.inc();
                     if !seen {
                         tally.lost += 1;
                         ob.total.lost += 1;
                         conn.lost += 1;
+                        ob.live.lost.inc();
                     }
                 }
                 let arrivals = ob.arrivals.pop_front().expect("one per message in the window");
@@ -311,6 +326,7 @@ impl Ledger {
                     let skew = micros(arrivals.last - arrivals.first);
                     tally.skew.saturating_record(skew);
                     ob.total.skew.saturating_record(skew);
+                    ob.live.skew.observe(arrivals.last - arrivals.first);
                 }
                 ob.judged += 1;
             }
@@ -380,7 +396,8 @@ mod tests {
     /// subscribed to A only, one to everything; deadline 1 s.
     fn ledger() -> (Ledger, ObserverId) {
         let ledger = Ledger::new(&["A".into(), "B".into()], vec![0.0]);
-        let id = ledger.observer(1.0, &[Some(vec!["A".into()]), None]);
+        let live = crate::run::live::LiveMetrics::new(0).observer("o");
+        let id = ledger.observer(1.0, &[Some(vec!["A".into()]), None], live);
         (ledger, id)
     }
 

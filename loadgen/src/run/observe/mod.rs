@@ -8,6 +8,7 @@ pub mod ledger;
 mod redis_pubsub;
 mod websocket;
 
+use crate::run::live::{LiveMetrics, LiveObserver};
 use crate::run::pace;
 use crate::scenario::{Phase, Scenario, SourceConfig};
 use hdrhistogram::Histogram;
@@ -201,7 +202,6 @@ impl Default for DeliveryTally {
 }
 
 /// Connects, disconnects by reason and connect times of one observer's connections.
-#[derive(Debug)]
 pub struct ConnectionStats {
     pub connects: u64,
     /// Connections that have connected at least once.
@@ -211,16 +211,18 @@ pub struct ConnectionStats {
     pub connect_time: Histogram<u64>,
     /// The first failure to connect, for the error when the connections never came up.
     pub first_error: Option<String>,
+    live: LiveObserver,
 }
 
 impl ConnectionStats {
-    fn new() -> ConnectionStats {
+    fn new(live: LiveObserver) -> ConnectionStats {
         ConnectionStats {
             connects: 0,
             up_once: 0,
             disconnects: BTreeMap::new(),
             connect_time: pace::histogram(),
             first_error: None,
+            live,
         }
     }
 
@@ -228,11 +230,18 @@ impl ConnectionStats {
     fn connected(&mut self, took: Duration, first: bool) {
         self.connects += 1;
         self.up_once += u64::from(first);
+        self.live.connections.inc();
         self.connect_time.saturating_record(took.as_micros() as u64);
     }
 
     fn disconnected(&mut self, reason: &str) {
         *self.disconnects.entry(reason.to_owned()).or_default() += 1;
+        self.live.disconnected(reason);
+    }
+
+    /// A connection closed because the run ended.
+    fn closed(&mut self) {
+        self.live.connections.dec();
     }
 
     fn failed(&mut self, why: String) {
@@ -321,7 +330,7 @@ const CONNECT_GRACE: Duration = Duration::from_secs(10);
 impl Observers {
     /// Connects every observer of `scenario` (a bounded wait; one that cannot connect is
     /// an error naming it).
-    pub async fn connect(scenario: &Scenario, phases: &[Phase]) -> Result<Observers, String> {
+    pub async fn connect(scenario: &Scenario, phases: &[Phase], live: &LiveMetrics) -> Result<Observers, String> {
         let (cancel, cancelled) = watch::channel(false);
         let mut observers = Observers { running: Vec::new(), ledgers: HashMap::new(), cancel, judge: None };
         let mut starts = Vec::new();
@@ -338,8 +347,9 @@ impl Observers {
                 .or_insert_with(|| Arc::new(Ledger::new(&source.symbols, starts.clone())))
                 .clone();
             let subscriptions = config.subscriptions(&source.symbols);
-            let id = ledger.observer(config.deadline.as_secs_f64(), &subscriptions);
-            let stats = Arc::new(Mutex::new(ConnectionStats::new()));
+            let live = live.observer(&config.name);
+            let id = ledger.observer(config.deadline.as_secs_f64(), &subscriptions, live.clone());
+            let stats = Arc::new(Mutex::new(ConnectionStats::new(live)));
             let slow = (config.connections as f64 * config.slow_fraction).round() as usize;
             let mut tasks = Vec::new();
             for (i, subscription) in subscriptions.into_iter().enumerate() {
@@ -445,8 +455,11 @@ impl Observers {
             for task in r.tasks {
                 task.abort();
             }
-            let stats =
-                std::mem::replace(&mut *r.stats.lock().unwrap_or_else(|p| p.into_inner()), ConnectionStats::new());
+            let stats = {
+                let mut stats = r.stats.lock().unwrap_or_else(|p| p.into_inner());
+                let live = stats.live.clone();
+                std::mem::replace(&mut *stats, ConnectionStats::new(live))
+            };
             reports.push(ObserverReport {
                 name: r.config.name.clone(),
                 kind: r.config.kind.report_name(),

@@ -44,7 +44,7 @@ pub(super) async fn receive(config: ObserveConfig, mut receiver: Receiver, delay
         loop {
             let next = tokio::select! {
                 next = messages.next() => next,
-                _ = receiver.cancel.changed() => return,
+                _ = receiver.cancel.changed() => return receiver.stats().closed(),
             };
             match next {
                 Some(message) => receiver.message(message.get_payload_bytes()),

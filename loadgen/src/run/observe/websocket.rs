@@ -58,6 +58,7 @@ pub(super) async fn receive(
         match reason {
             Some(reason) => receiver.stats().disconnected(reason),
             None => {
+                receiver.stats().closed();
                 let _ = socket.close(None).await;
                 return;
             }
