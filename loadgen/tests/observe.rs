@@ -7,7 +7,7 @@
 
 use serde_json::Value;
 use std::process::Command;
-use tickwatch_tests::{RedisServer, Relay, RelayStats};
+use tickwatch_tests::{MongoServer, RedisServer, Relay, RelayStats};
 
 const SYMBOLS: usize = 2;
 /// Messages of the steady phase: 3 s at 400 a second.
@@ -16,12 +16,19 @@ const SENT: u64 = 1_200;
 /// A scenario publishing to `trades` on `redis`, a quiet first second (the observers'
 /// subscriptions settle), then 3 s at 400 messages a second, observed by `observers`.
 fn scenario(redis: &RedisServer, observers: &str, thresholds: &str) -> String {
+    let sink = format!(
+        "[[sink]]\nname = \"bus\"\nsource = \"trades\"\nkind = \"redis\"\nurl = \"{}\"\nmode = \"publish\"\nkey = \"trades\"\n",
+        redis.url()
+    );
+    scenario_with(&sink, observers, thresholds)
+}
+
+/// The scenario of [`scenario`] with other `sinks`.
+fn scenario_with(sinks: &str, observers: &str, thresholds: &str) -> String {
     format!(
         "name = \"observe\"\nseed = 3\n[[source]]\nname = \"trades\"\nkind = \"synthetic-trades\"\nsymbols = [\"BTCUSDT\", \"ETHUSDT\"]\n\
-         [[sink]]\nname = \"bus\"\nsource = \"trades\"\nkind = \"redis\"\nurl = \"{}\"\nmode = \"publish\"\nkey = \"trades\"\n\
-         {observers}\n[[phase]]\nname = \"settle\"\nduration = \"1s\"\nrate = 0\n\
-         [[phase]]\nname = \"steady\"\nduration = \"3s\"\nrate = 400\n{thresholds}",
-        redis.url()
+         {sinks}{observers}\n[[phase]]\nname = \"settle\"\nduration = \"1s\"\nrate = 0\n\
+         [[phase]]\nname = \"steady\"\nduration = \"3s\"\nrate = 400\n{thresholds}"
     )
 }
 
@@ -163,4 +170,33 @@ fn dropped_duplicated_and_delayed_messages_are_counted_as_the_relay_counts_them_
     assert_eq!(passed("e2e_latency p(50) < 10"), Some(false));
     assert_eq!(passed("duplicated count > 0"), Some(true));
     assert!(live(&ran, "tickwatch_loadgen_observer_duplicated_total", "browsers") > 0.0);
+}
+
+#[test]
+fn stream_readers_and_collection_pollers_see_every_message_written() {
+    let redis = RedisServer::start().unwrap();
+    let mongo = MongoServer::start().unwrap();
+    let sinks = format!(
+        "[[sink]]\nname = \"stream\"\nsource = \"trades\"\nkind = \"redis\"\nurl = \"{}\"\nmode = \"xadd\"\nkey = \"ticks\"\n\
+         [[sink]]\nname = \"store\"\nsource = \"trades\"\nkind = \"mongodb\"\nurl = \"{}\"\ndb = \"md\"\ncollection = \"trades\"\n",
+        redis.url(),
+        mongo.uri()
+    );
+    let observers = format!(
+        "[[observe]]\nname = \"readers\"\nsource = \"trades\"\nkind = \"redis-stream\"\nurl = \"{}\"\nkey = \"ticks\"\nconnections = 2\n\
+         [[observe]]\nname = \"pollers\"\nsource = \"trades\"\nkind = \"mongodb\"\nurl = \"{}\"\ndb = \"md\"\ncollection = \"trades\"\n\
+         poll_interval = \"50ms\"\n",
+        redis.url(),
+        mongo.uri()
+    );
+    let ran = run(&scenario_with(&sinks, &observers, ""));
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    for (name, connections) in [("readers", 2), ("pollers", 1)] {
+        let o = &ran.summary["observers"][name];
+        let owed = SENT * connections;
+        assert_eq!((count(o, "expected"), count(o, "delivered")), (owed, owed), "{name}: {o}");
+        for key in ["lost", "duplicated", "out_of_order", "unexpected", "late"] {
+            assert_eq!(count(o, key), 0, "{name} {key}: {o}");
+        }
+    }
 }

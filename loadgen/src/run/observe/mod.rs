@@ -1,11 +1,14 @@
 //! `[[observe]]`: receivers on the platform's outputs. Each observer subscribes to what
-//! the platform delivers (WebSocket clients, Redis pub/sub subscribers) and matches every
+//! the platform delivers (WebSocket clients, Redis pub/sub subscribers, Redis stream
+//! readers, MongoDB pollers) and matches every
 //! arrival to the message this run sent ([`ledger`]): delivered, lost, duplicated, out of
 //! order, unexpected, and the end-to-end latency from each message's intended send time
 //! (corrected for coordinated omission) and from its actual send.
 
 pub mod ledger;
+mod mongodb;
 mod redis_pubsub;
+mod redis_stream;
 mod websocket;
 
 use crate::run::live::{LiveMetrics, LiveObserver};
@@ -29,13 +32,30 @@ pub struct ObserveConfig {
     /// The `[[source]]` whose messages are expected here.
     pub source: String,
     pub kind: ObserverKind,
-    /// `ws://`/`wss://` for a WebSocket observer, `redis://`/`rediss://` for Redis.
+    /// `ws://`/`wss://` for a WebSocket observer, `redis://`/`rediss://` for Redis,
+    /// `mongodb://` for MongoDB.
     pub url: String,
     /// WebSocket: the text each connection sends once connected; with `{symbol}` one
     /// message per symbol, the source's symbols spread over the connections.
     pub subscribe: Option<String>,
     /// Redis pub/sub: the channel, or a pattern (`*`, `?`, `[`) to PSUBSCRIBE.
     pub channel: Option<String>,
+    /// Redis stream: the stream each connection XREADs.
+    pub key: Option<String>,
+    /// Redis stream: the entry field holding the message. Default `data` (the Redis
+    /// sink's).
+    #[serde(default = "default_field")]
+    pub field: String,
+    /// MongoDB: the database and collection polled.
+    pub db: Option<String>,
+    pub collection: Option<String>,
+    /// MongoDB: the field documents are polled by (newer than the newest seen). Default
+    /// `ts_ns`.
+    #[serde(default = "default_time_field")]
+    pub time_field: String,
+    /// MongoDB: pause between polls. Default `100ms`.
+    #[serde(default = "default_poll_interval", deserialize_with = "duration::deserialize")]
+    pub poll_interval: Duration,
     /// Simulated clients. Default 1.
     #[serde(default = "default::usize::<1>")]
     pub connections: usize,
@@ -62,12 +82,26 @@ fn default_connect_rate() -> f64 {
     200.0
 }
 
+fn default_field() -> String {
+    "data".to_owned()
+}
+
+fn default_time_field() -> String {
+    "ts_ns".to_owned()
+}
+
+fn default_poll_interval() -> Duration {
+    Duration::from_millis(100)
+}
+
 /// Where an observer listens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ObserverKind {
     Websocket,
     RedisPubsub,
+    RedisStream,
+    Mongodb,
 }
 
 impl ObserverKind {
@@ -75,6 +109,18 @@ impl ObserverKind {
         match self {
             ObserverKind::Websocket => "websocket",
             ObserverKind::RedisPubsub => "redis-pubsub",
+            ObserverKind::RedisStream => "redis-stream",
+            ObserverKind::Mongodb => "mongodb",
+        }
+    }
+
+    /// The URL schemes, and the keys only this kind takes.
+    fn schemes_and_keys(self) -> (&'static [&'static str], &'static [&'static str]) {
+        match self {
+            ObserverKind::Websocket => (&["ws", "wss"], &["subscribe", "headers"]),
+            ObserverKind::RedisPubsub => (&["redis", "rediss"], &["channel"]),
+            ObserverKind::RedisStream => (&["redis", "rediss"], &["key", "field"]),
+            ObserverKind::Mongodb => (&["mongodb"], &["db", "collection", "time_field", "poll_interval"]),
         }
     }
 }
@@ -105,24 +151,32 @@ impl ObserveConfig {
         {
             p("subscribe", "{symbol} spreads the source's symbols, and this source names none (a replay)".into());
         }
-        let schemes: &[&str] = match self.kind {
-            ObserverKind::Websocket => &["ws", "wss"],
-            ObserverKind::RedisPubsub => &["redis", "rediss"],
-        };
+        let (schemes, own_keys) = self.kind.schemes_and_keys();
         if !schemes.contains(&self.url.split("://").next().unwrap_or_default()) {
             p("url", format!("scheme must be one of {}", schemes.join(", ")));
         }
-        match self.kind {
-            ObserverKind::Websocket if self.channel.is_some() => {
-                p("channel", "is for kind = \"redis-pubsub\"; a WebSocket observer sends `subscribe`".into())
-            }
-            ObserverKind::RedisPubsub if self.channel.is_none() => {
-                p("channel", "a redis-pubsub observer needs the channel (or pattern) to subscribe to".into())
-            }
-            ObserverKind::RedisPubsub if self.subscribe.is_some() || !self.headers.is_empty() => {
-                p("subscribe", "subscribe and headers are for kind = \"websocket\"".into())
-            }
-            _ => {}
+        let set = [
+            ("subscribe", self.subscribe.is_some()),
+            ("headers", !self.headers.is_empty()),
+            ("channel", self.channel.is_some()),
+            ("key", self.key.is_some()),
+            ("field", self.field != default_field()),
+            ("db", self.db.is_some()),
+            ("collection", self.collection.is_some()),
+            ("time_field", self.time_field != default_time_field()),
+            ("poll_interval", self.poll_interval != default_poll_interval()),
+        ];
+        for (field, _) in set.iter().filter(|(field, set)| *set && !own_keys.contains(field)) {
+            p(field, format!("is not a key of kind = \"{}\"", self.kind.report_name()));
+        }
+        let required: &[(&str, bool)] = match self.kind {
+            ObserverKind::Websocket => &[],
+            ObserverKind::RedisPubsub => &[("channel", self.channel.is_some())],
+            ObserverKind::RedisStream => &[("key", self.key.is_some())],
+            ObserverKind::Mongodb => &[("db", self.db.is_some()), ("collection", self.collection.is_some())],
+        };
+        for (field, _) in required.iter().filter(|(_, present)| !present) {
+            p(field, format!("a {} observer needs `{field}`", self.kind.report_name()));
         }
         if self.connections == 0 {
             p("connections", "must be at least 1".into());
@@ -261,9 +315,9 @@ struct Receiver {
 }
 
 impl Receiver {
-    /// Matches one message's bytes: a canonical trade's symbol and seq.
+    /// Matches one message's bytes: a canonical trade's symbol and seq (anything else is
+    /// unexpected).
     fn message(&self, bytes: &[u8]) {
-        let Some(now) = self.ledger.now() else { return };
         #[derive(Deserialize)]
         struct Key<'a> {
             #[serde(borrow)]
@@ -271,8 +325,15 @@ impl Receiver {
             seq: u64,
         }
         match serde_json::from_slice::<Key>(bytes) {
-            Ok(key) => self.ledger.arrived(self.observer, self.connection, &key.symbol, key.seq, now),
-            Err(_) => self.ledger.arrived(self.observer, self.connection, "", 0, now),
+            Ok(key) => self.key(&key.symbol, key.seq),
+            Err(_) => self.key("", 0),
+        }
+    }
+
+    /// Matches the message of `symbol` with `seq`, arrived now.
+    fn key(&self, symbol: &str, seq: u64) {
+        if let Some(now) = self.ledger.now() {
+            self.ledger.arrived(self.observer, self.connection, symbol, seq, now);
         }
     }
 
@@ -367,6 +428,8 @@ impl Observers {
                         tokio::spawn(websocket::receive(config.clone(), subscription, receiver, delay))
                     }
                     ObserverKind::RedisPubsub => tokio::spawn(redis_pubsub::receive(config.clone(), receiver, delay)),
+                    ObserverKind::RedisStream => tokio::spawn(redis_stream::receive(config.clone(), receiver, delay)),
+                    ObserverKind::Mongodb => tokio::spawn(mongodb::receive(config.clone(), receiver, delay)),
                 });
             }
             observers.running.push(Running { config: config.clone(), ledger, id, stats, tasks });
@@ -470,5 +533,50 @@ impl Observers {
             });
         }
         reports
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::scenario;
+
+    fn problems(observers: &str) -> String {
+        let text = format!(
+            "name = \"t\"\n[[source]]\nname = \"trades\"\nkind = \"synthetic-trades\"\nsymbols = [\"BTCUSDT\"]\n\
+             [[source]]\nname = \"chains\"\nkind = \"synthetic-chains\"\nsymbols = [\"NIFTY\"]\n\
+             [[sink]]\nname = \"f\"\nsource = \"trades\"\nkind = \"file\"\npath = \"/dev/null\"\n{observers}\
+             [[phase]]\nname = \"p\"\nduration = \"1s\"\nrate = 1\n"
+        );
+        match scenario::parse(&text, "t.toml") {
+            Ok(_) => String::new(),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn mistakes_in_an_observer_are_named_by_key() {
+        let ws = "[[observe]]\nname = \"o\"\nsource = \"trades\"\nkind = \"websocket\"\nurl = \"ws://h/\"\n";
+        assert_eq!(problems(ws), "");
+        let all = problems(
+            "[[observe]]\nname = \"o\"\nsource = \"chains\"\nkind = \"websocket\"\nurl = \"redis://h\"\nchannel = \"c\"\n\
+             connections = 0\nslow_fraction = 2.0\n\
+             [[observe]]\nname = \"o\"\nsource = \"nope\"\nkind = \"redis-pubsub\"\nurl = \"redis://h\"\n\
+             [[observe]]\nname = \"m\"\nsource = \"trades\"\nkind = \"mongodb\"\nurl = \"mongodb://h\"\nkey = \"k\"\n",
+        );
+        for expected in [
+            "observe[0].source: observers match trades by symbol and seq; source `chains` makes option chains",
+            "observe[0].url: scheme must be one of ws, wss",
+            "observe[0].channel: is not a key of kind = \"websocket\"",
+            "observe[0].connections: must be at least 1",
+            "observe[0].slow_fraction: is a share of the connections, from 0 to 1",
+            "observe[1].name: `o` is used twice",
+            "observe[1].source: no [[source]] is named `nope`",
+            "observe[1].channel: a redis-pubsub observer needs `channel`",
+            "observe[2].key: is not a key of kind = \"mongodb\"",
+            "observe[2].db: a mongodb observer needs `db`",
+            "observe[2].collection: a mongodb observer needs `collection`",
+        ] {
+            assert!(all.contains(expected), "missing `{expected}` in:\n{all}");
+        }
     }
 }

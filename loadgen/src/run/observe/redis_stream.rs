@@ -1,0 +1,87 @@
+//! A Redis stream observer's connection: XREAD the stream from its end at the first
+//! connect (then from the last id read, so a reconnect misses nothing still in the
+//! stream) and match the message in each entry's field.
+
+use super::{ObserveConfig, Receiver};
+use redis::AsyncConnectionConfig;
+use redis::streams::{StreamRangeReply, StreamReadOptions, StreamReadReply};
+use std::time::{Duration, Instant};
+
+/// Pause before connecting again after a lost connection or a failed attempt.
+const RECONNECT_AFTER: Duration = Duration::from_millis(200);
+
+/// Runs one connection, starting after `delay` (the observer's connect rate).
+pub(super) async fn receive(config: ObserveConfig, mut receiver: Receiver, delay: Duration) {
+    tokio::time::sleep(delay).await;
+    let (stream, field) = (config.key.clone().unwrap_or_default(), config.field.clone());
+    let client = match tickwatch_common::redis::client(&config.url, None) {
+        Ok(client) => client,
+        Err(e) => return receiver.stats().failed(e),
+    };
+    // Blocking reads wait up to a second; the driver's own response timeout must not cut them.
+    let connection_config = AsyncConnectionConfig::new().set_response_timeout(None);
+    // The last id read; empty until the first connection has found the stream's end.
+    let mut last_id = String::new();
+    let mut ever_connected = false;
+    while !receiver.cancelled() {
+        let began = Instant::now();
+        let mut con = match client.get_multiplexed_async_connection_with_config(&connection_config).await {
+            Ok(con) => con,
+            Err(e) => {
+                receiver.stats().failed(e.to_string());
+                pause(&mut receiver).await;
+                continue;
+            }
+        };
+        if last_id.is_empty() {
+            // Start at the stream's end as it is now (its newest id; 0-0 when empty), so what
+            // the run adds next is read even when it comes before the first blocking read.
+            match redis::cmd("XREVRANGE").arg(&stream).arg("+").arg("-").arg("COUNT").arg(1).query_async(&mut con).await
+            {
+                Ok(StreamRangeReply { ids }) => {
+                    last_id = ids.first().map_or_else(|| "0-0".to_owned(), |e| e.id.clone());
+                }
+                Err(e) => {
+                    receiver.stats().failed(e.to_string());
+                    pause(&mut receiver).await;
+                    continue;
+                }
+            }
+        }
+        receiver.stats().connected(began.elapsed(), !ever_connected);
+        ever_connected = true;
+        loop {
+            let options = StreamReadOptions::default().count(1000).block(1000);
+            let mut command = redis::cmd("XREAD");
+            command.arg(&options).arg("STREAMS").arg(&stream).arg(&last_id);
+            let read = command.query_async(&mut con);
+            let reply: Option<StreamReadReply> = tokio::select! {
+                reply = read => match reply {
+                    Ok(reply) => reply,
+                    Err(_) => break,
+                },
+                _ = receiver.cancel.changed() => return receiver.stats().closed(),
+            };
+            for entry in reply.into_iter().flat_map(|r| r.keys).flat_map(|k| k.ids) {
+                match entry.map.get(&field) {
+                    Some(redis::Value::BulkString(bytes)) => receiver.message(bytes),
+                    _ => receiver.message(b""),
+                }
+                last_id = entry.id;
+                if let Some(delay) = receiver.read_delay {
+                    tokio::time::sleep(delay).await;
+                }
+            }
+        }
+        receiver.stats().disconnected("error");
+        pause(&mut receiver).await;
+    }
+}
+
+/// Waits before the next attempt (or until the run ends).
+async fn pause(receiver: &mut Receiver) {
+    tokio::select! {
+        _ = tokio::time::sleep(RECONNECT_AFTER) => {}
+        _ = receiver.cancel.changed() => {}
+    }
+}
