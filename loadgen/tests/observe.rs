@@ -200,3 +200,26 @@ fn stream_readers_and_collection_pollers_see_every_message_written() {
         }
     }
 }
+
+#[test]
+fn a_mapped_observer_reads_the_loadgens_own_binance_gateway_and_its_planted_gaps_are_not_lost() {
+    let port = tickwatch_tests::free_port();
+    let sink = format!(
+        "[[sink]]\nname = \"exchange\"\nsource = \"trades\"\nkind = \"websocket-server\"\nprotocol = \"binance\"\n\
+         listen = \"127.0.0.1:{port}\"\nwait_for_subscribers = 2\n"
+    );
+    // Two collectors of one stream each, reading Binance's fields; gaps are planted in the
+    // feed, so the missing trade ids were never sent and nothing is lost.
+    let observers = format!(
+        "[[observe]]\nname = \"collectors\"\nsource = \"trades\"\nkind = \"websocket\"\n\
+         url = \"ws://127.0.0.1:{port}/stream?streams=btcusdt@trade/ethusdt@trade\"\nconnections = 2\n\
+         format = \"mapped\"\nfields = {{ symbol = \"/data/s\", seq = \"/data/t\" }}\n"
+    );
+    let text = scenario_with(&sink, &observers, "").replace("rate = 400\n", "rate = 400\nfaults = [\"gap=0.05\"]\n");
+    let ran = run(&text);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let sent = count(&ran.summary["sinks"]["exchange"], "sent");
+    let o = &ran.summary["observers"]["collectors"];
+    assert_eq!((count(o, "expected"), count(o, "delivered"), count(o, "lost")), (sent * 2, sent * 2, 0), "{o}");
+    assert_eq!(count(o, "unexpected"), 0, "{o}");
+}

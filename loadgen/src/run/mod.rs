@@ -79,6 +79,11 @@ pub async fn run(mut scenario: Scenario, options: RunOptions) -> Result<Outcome,
         scenario.seed = seed;
     }
     let phases = scaled_phases(&scenario, options.duration_scale);
+    if !scenario.observe.is_empty() && options.shard.count > 1 {
+        return Err("[[observe]] needs an unsharded run: an observer sees every shard's messages, and its \
+             shard knows only its own (run the observers' scenario without --shard)"
+            .to_owned());
+    }
     let live = Arc::new(LiveMetrics::new(options.shard.index));
     if let Some(address) = &options.metrics_address {
         serve_metrics(address, options.web_config_file.as_deref(), Arc::clone(&live)).await?;
@@ -91,20 +96,19 @@ pub async fn run(mut scenario: Scenario, options: RunOptions) -> Result<Outcome,
     for sink in &scenario.sink {
         let source = scenario.source.iter().find(|s| s.name == sink.source).expect("validated");
         let feed = Feed::new(source, scenario.seed, options.shard, start_ns)?;
-        let mut built = sinks::build(sink, source, scenario.seed).await?;
-        built.ready().await.map_err(|e| format!("sink {}: {e}", sink.name))?;
+        let built = sinks::build(sink, source, scenario.seed).await?;
         let live_sink = Arc::new(live.sink(&sink.name, &phases));
         prepared.push((sink.clone(), feed, built, live_sink));
     }
-    if !scenario.observe.is_empty() && options.shard.count > 1 {
-        return Err("[[observe]] needs an unsharded run: an observer sees every shard's messages, and its \
-             shard knows only its own (run the observers' scenario without --shard)"
-            .to_owned());
-    }
+    // Observers connect once the sinks listen (they may watch the loadgen's own gateway)
+    // and before the sinks are ready (a gateway may wait for them as subscribers).
     let mut observers = match scenario.observe.is_empty() {
         true => None,
         false => Some(Observers::connect(&scenario, &phases, &live).await?),
     };
+    for (config, _, built, _) in &mut prepared {
+        built.ready().await.map_err(|e| format!("sink {}: {e}", config.name))?;
+    }
     let (cancel_tx, cancel) = tokio::sync::watch::channel(false);
     let cancel_tx = Arc::new(cancel_tx);
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())

@@ -65,9 +65,13 @@ pub struct ObserveConfig {
     /// WebSocket: headers of the upgrade request (`Authorization = "Bearer ${TOKEN}"`).
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
-    /// What the messages are: `tickwatch` (canonical JSON trades, the default).
+    /// What the messages are: `tickwatch` (canonical JSON trades, the default) or
+    /// `mapped` (any JSON, with `fields`).
     #[serde(default)]
     pub format: ObserveFormat,
+    /// `mapped`: JSON pointers to the symbol and the sequence number (a number or a
+    /// decimal string), e.g. `{ symbol = "/s", seq = "/t" }`.
+    pub fields: Option<ObserveFields>,
     /// A message not seen by then (after its send) counts as lost. Default `5s`.
     #[serde(default = "default::secs::<5>", deserialize_with = "duration::deserialize")]
     pub deadline: Duration,
@@ -132,6 +136,36 @@ pub enum ObserveFormat {
     /// Canonical JSON trades: `symbol` and `seq` identify the message.
     #[default]
     Tickwatch,
+    /// Any JSON message, its symbol and sequence number where `fields` point.
+    Mapped,
+}
+
+/// Where a mapped message's key is. The exporter's `[[feed]]` `fields` table is taken as
+/// it is (its price, qty, ts and ts_unit are not needed here and are left unread).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ObserveFields {
+    pub symbol: String,
+    pub seq: String,
+    #[serde(default, rename = "price")]
+    _price: Option<String>,
+    #[serde(default, rename = "qty")]
+    _qty: Option<String>,
+    #[serde(default, rename = "ts")]
+    _ts: Option<String>,
+    #[serde(default, rename = "ts_unit")]
+    _ts_unit: Option<String>,
+}
+
+impl ObserveFields {
+    /// The symbol and sequence number of `message`.
+    fn key(&self, message: &[u8]) -> Option<(String, u64)> {
+        let doc: serde_json::Value = serde_json::from_slice(message).ok()?;
+        let symbol = doc.pointer(&self.symbol)?.as_str()?.to_owned();
+        let seq = doc.pointer(&self.seq)?;
+        let seq = seq.as_u64().or_else(|| seq.as_str().and_then(|s| s.trim().parse().ok()))?;
+        Some((symbol, seq))
+    }
 }
 
 impl ObserveConfig {
@@ -177,6 +211,20 @@ impl ObserveConfig {
         };
         for (field, _) in required.iter().filter(|(_, present)| !present) {
             p(field, format!("a {} observer needs `{field}`", self.kind.report_name()));
+        }
+        match (self.format, &self.fields) {
+            (ObserveFormat::Mapped, None) => {
+                p("fields", "format = \"mapped\" needs fields = { symbol = \"/...\", seq = \"/...\" }".into())
+            }
+            (ObserveFormat::Tickwatch, Some(_)) => p("fields", "is for format = \"mapped\"".into()),
+            (ObserveFormat::Mapped, Some(f)) => {
+                for (field, pointer) in [("symbol", &f.symbol), ("seq", &f.seq)] {
+                    if !pointer.starts_with('/') {
+                        p(&format!("fields.{field}"), format!("`{pointer}` is not a JSON pointer (starts with /)"));
+                    }
+                }
+            }
+            (ObserveFormat::Tickwatch, None) => {}
         }
         if self.connections == 0 {
             p("connections", "must be at least 1".into());
@@ -311,13 +359,21 @@ struct Receiver {
     stats: Arc<Mutex<ConnectionStats>>,
     /// Pause between reads (a slow client).
     read_delay: Option<Duration>,
+    /// `format = "mapped"`: where the key is.
+    fields: Option<Arc<ObserveFields>>,
     cancel: watch::Receiver<bool>,
 }
 
 impl Receiver {
-    /// Matches one message's bytes: a canonical trade's symbol and seq (anything else is
-    /// unexpected).
+    /// Matches one message's bytes: a canonical trade's symbol and seq, or a mapped
+    /// message's (anything else is unexpected).
     fn message(&self, bytes: &[u8]) {
+        if let Some(fields) = &self.fields {
+            return match fields.key(bytes) {
+                Some((symbol, seq)) => self.key(&symbol, seq),
+                None => self.key("", 0),
+            };
+        }
         #[derive(Deserialize)]
         struct Key<'a> {
             #[serde(borrow)]
@@ -412,6 +468,7 @@ impl Observers {
             let id = ledger.observer(config.deadline.as_secs_f64(), &subscriptions, live.clone());
             let stats = Arc::new(Mutex::new(ConnectionStats::new(live)));
             let slow = (config.connections as f64 * config.slow_fraction).round() as usize;
+            let fields = config.fields.clone().map(Arc::new);
             let mut tasks = Vec::new();
             for (i, subscription) in subscriptions.into_iter().enumerate() {
                 let receiver = Receiver {
@@ -420,6 +477,7 @@ impl Observers {
                     connection: i,
                     stats: Arc::clone(&stats),
                     read_delay: (i < slow).then_some(config.read_delay),
+                    fields: fields.clone(),
                     cancel: cancelled.clone(),
                 };
                 let delay = Duration::from_secs_f64(i as f64 / config.connect_rate);
