@@ -2,14 +2,21 @@
 //! it, pace it, record its latency (HdrHistogram and the live Prometheus histogram), with
 //! a sink that does nothing, so only the loadgen is measured.
 //!
-//! Run: `cargo bench -p tickwatch-benches --bench loadgen`.
+//! And an observer's cost per arrival: decode the key, match it in the ledger, record it
+//! (tallies, HdrHistograms and the live metrics), and judge it at its deadline.
+//!
+//! Run: `cargo bench -p tickwatch-benches --bench loadgen`. Target for the observer
+//! (issue #13): at least 1 million arrivals a second on one core.
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use std::time::{Duration, Instant};
+use tickwatch_feed::synth::{SymbolSpec, TradeSynth};
 use tickwatch_loadgen::run::live::LiveMetrics;
+use tickwatch_loadgen::run::observe::canonical_key;
+use tickwatch_loadgen::run::observe::ledger::Ledger;
 use tickwatch_loadgen::run::pace::{Plan, drive};
 use tickwatch_loadgen::run::sinks::{SendFuture, Sink};
-use tickwatch_loadgen::run::source::{Feed, Outgoing, Shard};
+use tickwatch_loadgen::run::source::{Feed, Outgoing, Shard, trade_message};
 use tickwatch_loadgen::scenario;
 
 const MESSAGES: u64 = 100_000;
@@ -52,6 +59,7 @@ fn pacing(c: &mut Criterion) {
                         start_ns: 0,
                         timeout: Duration::from_secs(1),
                         max_batch: 1024,
+                        ledger: None,
                     };
                     let run = drive(&mut Discard, &mut feed, &plan, cancel.clone(), &live_sink).await;
                     assert_eq!(run.total.sent, MESSAGES);
@@ -63,5 +71,51 @@ fn pacing(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, pacing);
+/// Arrivals of 100,000 trades, written to the ledger in the sink's batches of 1,024 (sent at
+/// second k), each arriving at every one of `connections` connections 1 ms later, judged
+/// one second later: the window stays one batch long, as in a steady run.
+fn observer(c: &mut Criterion) {
+    let symbols: Vec<String> = ["BTCUSDT", "ETHUSDT", "SOLUSDT"].map(String::from).to_vec();
+    let specs = symbols.iter().map(|s| SymbolSpec::preset(s)).collect();
+    let messages: Vec<Outgoing> =
+        TradeSynth::new("binance", specs, 0, 1).unwrap().take(MESSAGES as usize).map(trade_message).collect();
+    let due = vec![(0.0, 0); 1024];
+    let live = LiveMetrics::new(0);
+    let mut group = c.benchmark_group("loadgen");
+    group.sample_size(20);
+    for connections in [1, 10] {
+        group.throughput(Throughput::Elements(MESSAGES * connections as u64));
+        let name = format!("observer: decode + match + record + judge, {connections} connection(s), per arrival");
+        group.bench_function(name, |b| {
+            b.iter_batched(
+                || {
+                    let ledger = Ledger::new(&symbols, vec![0.0]);
+                    let id = ledger.observer(0.5, &vec![None; connections], live.observer("bench"));
+                    ledger.begin(Instant::now());
+                    (ledger, id)
+                },
+                |(ledger, id)| {
+                    for (k, batch) in messages.chunks(1024).enumerate() {
+                        let sent = k as f64;
+                        ledger.sending(batch, &due[..batch.len()], sent);
+                        for m in batch {
+                            for connection in 0..connections {
+                                let (symbol, seq) = canonical_key(&m.payload).expect("a canonical trade");
+                                ledger.arrived(id, connection, &symbol, seq, sent + 0.001);
+                            }
+                        }
+                        ledger.judge(sent + 1.0);
+                    }
+                    ledger.judge(f64::INFINITY);
+                    let total = ledger.result(id).total;
+                    assert_eq!((total.delivered, total.lost), (MESSAGES * connections as u64, 0));
+                },
+                BatchSize::LargeInput,
+            )
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, pacing, observer);
 criterion_main!(benches);

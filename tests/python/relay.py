@@ -2,7 +2,8 @@
 built (Python `websockets` and `redis`), subscribing to one Redis pub/sub channel and
 fanning every message out to its WebSocket clients, with faults it can plant.
 
-A client that sends {"op": "subscribe", "symbols": [...]} gets only those symbols' messages
+A --channel with *, ? or [ is a pattern (PSUBSCRIBE). A client that sends
+{"op": "subscribe", "symbols": [...]} gets only those symbols' messages
 (read from the message's "symbol"); one that sends nothing gets every message.
 
 usage: relay.py --port P --redis-url URL --channel NAME --stats FILE
@@ -66,9 +67,12 @@ async def deliver(payload, symbol, copies):
 async def relay():
     client = redis.from_url(args.redis_url)
     pubsub = client.pubsub()
-    await pubsub.subscribe(args.channel)
+    if any(c in args.channel for c in "*?["):
+        await pubsub.psubscribe(args.channel)
+    else:
+        await pubsub.subscribe(args.channel)
     async for message in pubsub.listen():
-        if message["type"] != "message":
+        if message["type"] not in ("message", "pmessage"):
             continue
         stats["received"] += 1
         n = stats["received"]

@@ -8,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use tickwatch_tests::{Alertmanager, Chain, ChainOptions, KitError, Prometheus, repo_root};
+use tickwatch_tests::{Alertmanager, Chain, ChainOptions, KitError, Prometheus, Relay, repo_root};
 
 fn sibling(name: &str) -> Result<PathBuf, KitError> {
     let exe = std::env::current_exe()?;
@@ -35,7 +35,10 @@ fn main() -> Result<(), KitError> {
     println!("starting Redis, secantusd (MongoDB wire), a Celery worker, the exporter, Prometheus, Alertmanager ...");
     let chain = Chain::start(&sibling("tickwatch-exporter")?, ChainOptions::DEMO)?;
     println!("alert rules loaded with `for:` durations divided by {}", ChainOptions::DEMO.alert_scale);
-    let scenario = chain.scenario(&repo_root().join("scenarios/demo/demo.toml"))?;
+    // A reference platform between the trade channels and 30 browser clients: the loadgen
+    // observes what reaches them (tick-to-client latency, losses, duplicates).
+    let relay = Relay::start(&chain.redis.url(), "trades.*", &[])?;
+    let scenario = chain.scenario(&repo_root().join("scenarios/demo/demo.toml"))? + &browsers(&relay);
     let dir = tempfile::Builder::new().prefix("tickwatch-demo-").tempdir()?;
     let scenario_path = dir.path().join("demo.toml");
     std::fs::write(&scenario_path, scenario)?;
@@ -81,6 +84,15 @@ fn main() -> Result<(), KitError> {
     Ok(())
 }
 
+/// The demo's observer: 30 WebSocket clients of the relay, a symbol each.
+fn browsers(relay: &Relay) -> String {
+    format!(
+        "\n[[observe]]\nname = \"browsers\"\nsource = \"trades\"\nkind = \"websocket\"\nurl = \"{}\"\nconnections = 30\n\
+         subscribe = '{{\"op\":\"subscribe\",\"symbols\":[\"{{symbol}}\"]}}'\ndeadline = \"2s\"\n",
+        relay.url()
+    )
+}
+
 fn print_where_to_look(exporter_port: u16, prometheus: &Prometheus, alertmanager: &Alertmanager, report: &Path) {
     println!("\nwhere to look:");
     println!("  exporter        http://127.0.0.1:{exporter_port}/  (/metrics, /probe?target=redis)");
@@ -90,6 +102,9 @@ fn print_where_to_look(exporter_port: u16, prometheus: &Prometheus, alertmanager
         prometheus.url()
     );
     println!("  alertmanager    {}/#/alerts", alertmanager.url());
-    println!("  load report     {}/report.html", report.display());
+    println!(
+        "  load report     {}/report.html  (observer \"browsers\": tick-to-client through the relay)",
+        report.display()
+    );
     println!("  dashboards      dashboards/grafana/dashboards/*.json (import into your Grafana; see README)");
 }

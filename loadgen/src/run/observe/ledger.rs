@@ -204,6 +204,13 @@ impl Ledger {
     /// a second sink of the source) keeps its first send.
     pub fn sending(&self, batch: &[Outgoing], due: &[(f64, usize)], now: f64) {
         let mut book = self.lock();
+        // Twice the keys it may hold: the tombstones removals leave are then always rehashed
+        // in place, so a steady window never reallocates the index.
+        let needed = 2 * (book.window.len() + batch.len());
+        if book.ids.capacity() < needed {
+            let additional = needed - book.ids.len();
+            book.ids.reserve(additional);
+        }
         for (message, &(intended, phase)) in batch.iter().zip(due) {
             let Record::Trade(trade) = &message.record else { continue };
             let symbol = book.symbols.intern(&trade.symbol);

@@ -351,6 +351,18 @@ impl ConnectionStats {
     }
 }
 
+/// The symbol and seq of a canonical JSON trade, borrowed from `message` (no allocation
+/// unless the symbol holds escapes).
+pub fn canonical_key(message: &[u8]) -> Option<(Cow<'_, str>, u64)> {
+    #[derive(Deserialize)]
+    struct Key<'a> {
+        #[serde(borrow)]
+        symbol: Cow<'a, str>,
+        seq: u64,
+    }
+    serde_json::from_slice::<Key>(message).ok().map(|k| (k.symbol, k.seq))
+}
+
 /// What one connection task needs.
 struct Receiver {
     ledger: Arc<Ledger>,
@@ -374,15 +386,9 @@ impl Receiver {
                 None => self.key("", 0),
             };
         }
-        #[derive(Deserialize)]
-        struct Key<'a> {
-            #[serde(borrow)]
-            symbol: Cow<'a, str>,
-            seq: u64,
-        }
-        match serde_json::from_slice::<Key>(bytes) {
-            Ok(key) => self.key(&key.symbol, key.seq),
-            Err(_) => self.key("", 0),
+        match canonical_key(bytes) {
+            Some((symbol, seq)) => self.key(&symbol, seq),
+            None => self.key("", 0),
         }
     }
 
