@@ -7,7 +7,8 @@
 
 use serde_json::Value;
 use std::process::Command;
-use tickwatch_tests::{MongoServer, RedisServer, Relay, RelayStats};
+use std::time::Duration;
+use tickwatch_tests::{MongoServer, RedisServer, Relay, RelayStats, Server};
 
 const SYMBOLS: usize = 2;
 /// Messages of the steady phase: 3 s at 400 a second.
@@ -35,7 +36,7 @@ fn scenario_with(sinks: &str, observers: &str, thresholds: &str) -> String {
 fn websocket_observer(relay: &Relay, connections: usize, subscribe: &str) -> String {
     format!(
         "[[observe]]\nname = \"browsers\"\nsource = \"trades\"\nkind = \"websocket\"\nurl = \"{}\"\n\
-         connections = {connections}\ndeadline = \"2s\"\n{subscribe}\n",
+         connections = {connections}\ndeadline = \"5s\"\n{subscribe}\n",
         relay.url()
     )
 }
@@ -50,6 +51,11 @@ struct Ran {
 }
 
 fn run(scenario: &str) -> Ran {
+    run_with(scenario, || {})
+}
+
+/// [`run`], doing `meanwhile` from 2 s into the run (1 s into the steady phase).
+fn run_with(scenario: &str, meanwhile: impl FnOnce()) -> Ran {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("s.toml");
     std::fs::write(&file, scenario).unwrap();
@@ -62,7 +68,9 @@ fn run(scenario: &str) -> Ran {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(3_500));
+    std::thread::sleep(std::time::Duration::from_millis(2_000));
+    meanwhile();
+    std::thread::sleep(std::time::Duration::from_millis(1_500));
     let metrics =
         reqwest::blocking::get(format!("http://{address}/metrics")).and_then(|r| r.text()).unwrap_or_default();
     let out = child.wait_with_output().unwrap();
@@ -86,9 +94,7 @@ fn live(ran: &Ran, name: &str, observer: &str) -> f64 {
         .unwrap_or_else(|| panic!("no {name}{{observer={observer}}} in {}", ran.metrics))
 }
 
-/// The relay's counts once its last write has surely happened.
 fn relay_stats(relay: &Relay) -> RelayStats {
-    std::thread::sleep(std::time::Duration::from_millis(300));
     relay.stats().unwrap()
 }
 
@@ -222,4 +228,45 @@ fn a_mapped_observer_reads_the_loadgens_own_binance_gateway_and_its_planted_gaps
     let o = &ran.summary["observers"]["collectors"];
     assert_eq!((count(o, "expected"), count(o, "delivered"), count(o, "lost")), (sent * 2, sent * 2, 0), "{o}");
     assert_eq!(count(o, "unexpected"), 0, "{o}");
+}
+
+#[test]
+fn a_stalled_relay_delays_every_message_and_loses_none() {
+    let redis = RedisServer::start().unwrap();
+    let mut relay = Relay::start(&redis.url(), "trades", &[]).unwrap();
+    let observers = websocket_observer(&relay, 3, "");
+    let ran = run_with(&scenario(&redis, &observers, ""), || {
+        relay.pause().unwrap();
+        std::thread::sleep(Duration::from_millis(1_500));
+        relay.resume().unwrap();
+    });
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let o = &ran.summary["observers"]["browsers"];
+    assert_eq!((count(o, "expected"), count(o, "delivered"), count(o, "lost")), (SENT * 3, SENT * 3, 0), "{o}");
+    assert_eq!(relay_stats(&relay).sent, SENT * 3);
+    let max = o["latency_ms"]["max"].as_f64().unwrap();
+    assert!(max >= 1_400.0, "the 1.5 s stall shows as latency: max {max} ms");
+}
+
+#[test]
+fn a_killed_relay_loses_what_it_never_sent_and_its_clients_come_back() {
+    let redis = RedisServer::start().unwrap();
+    let mut relay = Relay::start(&redis.url(), "trades", &[]).unwrap();
+    let mut before_kill = None;
+    let ran = run_with(&scenario(&redis, &websocket_observer(&relay, 3, ""), ""), || {
+        // Stopped first, so its count of what it sent is whole when it dies.
+        relay.pause().unwrap();
+        before_kill = Some(relay.stats().unwrap());
+        relay.kill();
+        std::thread::sleep(Duration::from_millis(500));
+        relay.restart().unwrap();
+    });
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let (before, after) = (before_kill.unwrap(), relay_stats(&relay));
+    let o = &ran.summary["observers"]["browsers"];
+    assert_eq!(count(o, "delivered"), before.sent + after.sent, "{o} {before:?} {after:?}");
+    assert_eq!(count(o, "expected"), count(o, "delivered") + count(o, "lost"));
+    assert!(count(o, "lost") > 0 && after.sent > 0, "{o}");
+    assert_eq!(count(o, "connects"), 6, "each client reconnected once: {o}");
+    assert_eq!(o["disconnects"].as_object().unwrap().values().filter_map(Value::as_u64).sum::<u64>(), 3, "{o}");
 }

@@ -11,9 +11,10 @@ usage: relay.py --port P --redis-url URL --channel NAME --stats FILE
 
 Faults count messages from Redis: the Nth, 2Nth, ... is dropped (sent to no client) or
 sent twice to every client; --delay-ms holds each message that long before it goes out.
-FILE gets the relay's own counts ten times a second, as JSON: messages from Redis, and
-deliveries sent, dropped and duplicated (a delivery is one message to one client). Stall
-the relay with SIGSTOP, kill it with SIGKILL: both are the test kit's.
+FILE gets the relay's own counts after every message from Redis is dealt with, as JSON:
+messages from Redis, and deliveries sent, dropped and duplicated (a delivery is one
+message to one client); so a relay stopped with SIGSTOP has written all it did. Stall the
+relay with SIGSTOP, kill it with SIGKILL: both are the test kit's.
 """
 import argparse
 import asyncio
@@ -52,6 +53,12 @@ async def gateway(websocket):
         del clients[websocket]
 
 
+def write_stats():
+    with open(args.stats + ".tmp", "w") as f:
+        json.dump(stats, f)
+    os.replace(args.stats + ".tmp", args.stats)
+
+
 async def deliver(payload, symbol, copies):
     if args.delay_ms:
         await asyncio.sleep(args.delay_ms / 1000)
@@ -62,6 +69,7 @@ async def deliver(payload, symbol, copies):
                 stats["sent"] += 1
             except Exception:
                 pass
+    write_stats()
 
 
 async def relay():
@@ -80,6 +88,7 @@ async def relay():
         symbol = json.loads(payload).get("symbol")
         if args.drop_every and n % args.drop_every == 0:
             stats["dropped"] += len(wanting(symbol))
+            write_stats()
             continue
         copies = 2 if args.duplicate_every and n % args.duplicate_every == 0 else 1
         stats["duplicated"] += (copies - 1) * len(wanting(symbol))
@@ -89,17 +98,10 @@ async def relay():
             await deliver(payload, symbol, copies)
 
 
-async def write_stats():
-    while True:
-        await asyncio.sleep(0.1)
-        with open(args.stats + ".tmp", "w") as f:
-            json.dump(stats, f)
-        os.replace(args.stats + ".tmp", args.stats)
-
-
 async def main():
+    write_stats()
     async with serve(gateway, "127.0.0.1", args.port):
-        await asyncio.gather(relay(), write_stats())
+        await relay()
 
 
 asyncio.run(main())

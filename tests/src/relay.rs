@@ -48,7 +48,7 @@ impl Relay {
         format!("ws://127.0.0.1:{}/", self.port)
     }
 
-    /// The counts the relay last wrote (it writes ten times a second).
+    /// The counts the relay last wrote (after every message it dealt with).
     pub fn stats(&self) -> Result<RelayStats> {
         let path = self.dir.path().join("stats.json");
         let text = std::fs::read_to_string(&path).map_err(|e| KitError(format!("{}: {e}", path.display())))?;
