@@ -42,6 +42,10 @@ pub struct ObserveConfig {
     pub channel: Option<String>,
     /// Redis stream: the stream each connection XREADs.
     pub key: Option<String>,
+    /// Redis stream: a consumer group the connections join (XREADGROUP, XACK): each
+    /// message is then owed once to the group, and one two consumers both get is
+    /// duplicated.
+    pub group: Option<String>,
     /// Redis stream: the entry field holding the message. Default `data` (the Redis
     /// sink's).
     #[serde(default = "default_field")]
@@ -123,7 +127,7 @@ impl ObserverKind {
         match self {
             ObserverKind::Websocket => (&["ws", "wss"], &["subscribe", "headers"]),
             ObserverKind::RedisPubsub => (&["redis", "rediss"], &["channel"]),
-            ObserverKind::RedisStream => (&["redis", "rediss"], &["key", "field"]),
+            ObserverKind::RedisStream => (&["redis", "rediss"], &["key", "field", "group"]),
             ObserverKind::Mongodb => (&["mongodb"], &["db", "collection", "time_field", "poll_interval"]),
         }
     }
@@ -194,6 +198,7 @@ impl ObserveConfig {
             ("headers", !self.headers.is_empty()),
             ("channel", self.channel.is_some()),
             ("key", self.key.is_some()),
+            ("group", self.group.is_some()),
             ("field", self.field != default_field()),
             ("db", self.db.is_some()),
             ("collection", self.collection.is_some()),
@@ -245,8 +250,13 @@ impl ObserveConfig {
 
     /// Each connection's subscription: with `{symbol}` in `subscribe`, connection `i`
     /// gets the symbols whose position is `i` modulo the connections (modulo the symbols
-    /// when there are more connections than symbols); otherwise every symbol.
+    /// when there are more connections than symbols); otherwise every symbol. A stream's
+    /// consumer group is one subscription, whatever its consumers.
     fn subscriptions(&self, symbols: &[String]) -> Vec<Subscription> {
+        if self.group.is_some() {
+            // The consumers of a group are one subscriber.
+            return vec![None];
+        }
         let spread = self.subscribe.as_deref().is_some_and(|s| s.contains("{symbol}")) && !symbols.is_empty();
         (0..self.connections)
             .map(|i| {
@@ -476,11 +486,13 @@ impl Observers {
             let slow = (config.connections as f64 * config.slow_fraction).round() as usize;
             let fields = config.fields.clone().map(Arc::new);
             let mut tasks = Vec::new();
-            for (i, subscription) in subscriptions.into_iter().enumerate() {
+            for i in 0..config.connections {
+                let subscription = subscriptions.get(i).cloned().flatten();
                 let receiver = Receiver {
                     ledger: Arc::clone(&ledger),
                     observer: id,
-                    connection: i,
+                    // The consumers of a group count as one connection.
+                    connection: i.min(subscriptions.len() - 1),
                     stats: Arc::clone(&stats),
                     read_delay: (i < slow).then_some(config.read_delay),
                     fields: fields.clone(),
@@ -492,7 +504,9 @@ impl Observers {
                         tokio::spawn(websocket::receive(config.clone(), subscription, receiver, delay))
                     }
                     ObserverKind::RedisPubsub => tokio::spawn(redis_pubsub::receive(config.clone(), receiver, delay)),
-                    ObserverKind::RedisStream => tokio::spawn(redis_stream::receive(config.clone(), receiver, delay)),
+                    ObserverKind::RedisStream => {
+                        tokio::spawn(redis_stream::receive(config.clone(), receiver, delay, i))
+                    }
                     ObserverKind::Mongodb => tokio::spawn(mongodb::receive(config.clone(), receiver, delay)),
                 });
             }

@@ -1,6 +1,7 @@
 //! A Redis stream observer's connection: XREAD the stream from its end at the first
 //! connect (then from the last id read, so a reconnect misses nothing still in the
-//! stream) and match the message in each entry's field.
+//! stream) and match the message in each entry's field. With a `group`, each connection
+//! is a consumer of it (XREADGROUP, XACK after matching): the group shares the stream.
 
 use super::{ObserveConfig, Receiver};
 use redis::AsyncConnectionConfig;
@@ -10,10 +11,11 @@ use std::time::{Duration, Instant};
 /// Pause before connecting again after a lost connection or a failed attempt.
 const RECONNECT_AFTER: Duration = Duration::from_millis(200);
 
-/// Runs one connection, starting after `delay` (the observer's connect rate).
-pub(super) async fn receive(config: ObserveConfig, mut receiver: Receiver, delay: Duration) {
+/// Runs connection `index`, starting after `delay` (the observer's connect rate).
+pub(super) async fn receive(config: ObserveConfig, mut receiver: Receiver, delay: Duration, index: usize) {
     tokio::time::sleep(delay).await;
     let (stream, field) = (config.key.clone().unwrap_or_default(), config.field.clone());
+    let consumer = format!("tickwatch-loadgen-{}-{index}", config.name);
     let client = match tickwatch_common::redis::client(&config.url, None) {
         Ok(client) => client,
         Err(e) => return receiver.stats().failed(e),
@@ -33,7 +35,25 @@ pub(super) async fn receive(config: ObserveConfig, mut receiver: Receiver, delay
                 continue;
             }
         };
-        if last_id.is_empty() {
+        if let Some(group) = &config.group {
+            // The group starts at the stream's end; one that exists already (BUSYGROUP) is
+            // joined where it is.
+            let created: Result<(), _> = redis::cmd("XGROUP")
+                .arg("CREATE")
+                .arg(&stream)
+                .arg(group)
+                .arg("$")
+                .arg("MKSTREAM")
+                .query_async(&mut con)
+                .await;
+            if let Err(e) = created
+                && e.code() != Some("BUSYGROUP")
+            {
+                receiver.stats().failed(format!("XGROUP CREATE {stream} {group}: {e}"));
+                pause(&mut receiver).await;
+                continue;
+            }
+        } else if last_id.is_empty() {
             // Start at the stream's end as it is now (its newest id; 0-0 when empty), so what
             // the run adds next is read even when it comes before the first blocking read.
             match redis::cmd("XREVRANGE").arg(&stream).arg("+").arg("-").arg("COUNT").arg(1).query_async(&mut con).await
@@ -52,8 +72,12 @@ pub(super) async fn receive(config: ObserveConfig, mut receiver: Receiver, delay
         ever_connected = true;
         loop {
             let options = StreamReadOptions::default().count(1000).block(1000);
-            let mut command = redis::cmd("XREAD");
-            command.arg(&options).arg("STREAMS").arg(&stream).arg(&last_id);
+            let (name, options, from) = match &config.group {
+                Some(group) => ("XREADGROUP", options.group(group, &consumer), ">"),
+                None => ("XREAD", options, last_id.as_str()),
+            };
+            let mut command = redis::cmd(name);
+            command.arg(&options).arg("STREAMS").arg(&stream).arg(from);
             let read = command.query_async(&mut con);
             let reply: Option<StreamReadReply> = tokio::select! {
                 reply = read => match reply {
@@ -62,15 +86,26 @@ pub(super) async fn receive(config: ObserveConfig, mut receiver: Receiver, delay
                 },
                 _ = receiver.cancel.changed() => return receiver.stats().closed(),
             };
+            let mut read = Vec::new();
             for entry in reply.into_iter().flat_map(|r| r.keys).flat_map(|k| k.ids) {
                 match entry.map.get(&field) {
                     Some(redis::Value::BulkString(bytes)) => receiver.message(bytes),
                     _ => receiver.message(b""),
                 }
-                last_id = entry.id;
+                read.push(entry.id);
                 if let Some(delay) = receiver.read_delay {
                     tokio::time::sleep(delay).await;
                 }
+            }
+            if let (Some(group), false) = (&config.group, read.is_empty()) {
+                let acked: Result<i64, _> =
+                    redis::cmd("XACK").arg(&stream).arg(group).arg(&read).query_async(&mut con).await;
+                if acked.is_err() {
+                    break;
+                }
+            }
+            if let Some(last) = read.pop() {
+                last_id = last;
             }
         }
         receiver.stats().disconnected("error");
