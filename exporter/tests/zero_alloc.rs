@@ -1,37 +1,15 @@
 //! One trade message decoded, checked and recorded allocates nothing once its symbol is
 //! known (a counting allocator watches the hot path).
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use tickwatch_exporter::config;
 use tickwatch_exporter::probe::feed::FeedTarget;
 use tickwatch_exporter::probe::feed::pipeline::{FeedMetrics, Pipeline};
 use tickwatch_exporter::shared::Shared;
-
-struct Counting;
-
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
-
-// SAFETY: every call is forwarded unchanged to the system allocator; only a counter is added.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+use tickwatch_tests::{CountingAllocator, allocations};
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: CountingAllocator = CountingAllocator;
 
 fn pipeline(format: &str) -> Pipeline {
     let text = format!(
@@ -72,11 +50,11 @@ fn allocations_in_steady_state(mut pipeline: Pipeline, messages: &[Vec<u8>]) -> 
     for m in &messages[..3_000] {
         pipeline.handle(m, arrival);
     }
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    let before = allocations();
     for m in &messages[3_000..] {
         pipeline.handle(m, arrival);
     }
-    ALLOCATIONS.load(Ordering::Relaxed) - before
+    allocations() - before
 }
 
 #[test]

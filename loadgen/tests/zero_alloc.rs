@@ -3,38 +3,16 @@
 //! deadline (a counting allocator watches; the WebSocket or Redis client's own buffers
 //! are theirs, not measured here).
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 use tickwatch_feed::synth::{SymbolSpec, TradeSynth};
 use tickwatch_loadgen::run::live::LiveMetrics;
 use tickwatch_loadgen::run::observe::canonical_key;
 use tickwatch_loadgen::run::observe::ledger::Ledger;
 use tickwatch_loadgen::run::source::{Outgoing, trade_message};
-
-struct Counting;
-
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
-
-// SAFETY: every call is forwarded unchanged to the system allocator; only a counter is added.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+use tickwatch_tests::{CountingAllocator, allocations};
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: CountingAllocator = CountingAllocator;
 
 #[test]
 fn matching_arrivals_allocates_nothing_once_the_window_is_warm() {
@@ -53,7 +31,7 @@ fn matching_arrivals_allocates_nothing_once_the_window_is_warm() {
     // second later; the first 20 warm the window up.
     for (k, batch) in messages.chunks(512).enumerate() {
         if k == 20 {
-            before = ALLOCATIONS.load(Ordering::Relaxed);
+            before = allocations();
         }
         let sent = k as f64;
         ledger.sending(batch, &due, sent);
@@ -65,7 +43,7 @@ fn matching_arrivals_allocates_nothing_once_the_window_is_warm() {
         }
         ledger.judge(sent + 1.0);
     }
-    let allocations = ALLOCATIONS.load(Ordering::Relaxed) - before;
+    let allocations = allocations() - before;
     ledger.judge(f64::INFINITY);
     let total = ledger.result(id).total;
     assert_eq!((total.delivered, total.lost), (messages.len() as u64 * connections as u64, 0));

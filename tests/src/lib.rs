@@ -12,6 +12,7 @@
 //! so a test that needs it fails loudly instead of skipping.
 
 mod alertmanager;
+mod alloc;
 mod binaries;
 mod celery;
 mod certs;
@@ -33,6 +34,7 @@ mod rules;
 mod websocket;
 
 pub use alertmanager::Alertmanager;
+pub use alloc::{CountingAllocator, allocations};
 pub use binaries::{binary, repo_root, venv_binary};
 pub use celery::{CeleryClient, CeleryWorker};
 pub use certs::{CertFiles, Pki, bcrypt_hash};

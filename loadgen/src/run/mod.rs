@@ -16,7 +16,7 @@ use crate::scenario::{Phase, Scenario};
 use crate::thresholds::{self, Delivered, Observed, Tallies, Threshold};
 use crate::verdict::{Check, Verdict};
 use live::{LiveMetrics, LiveSink};
-use observe::{ObserverReport, ObserverWatch, Observers};
+use observe::{DeliveryTally, ObserverReport, ObserverWatch, Observers};
 use source::{Feed, Shard};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -250,25 +250,38 @@ pub(crate) fn threshold_checks(
     runs: &[(&str, &pace::SinkRun)],
     observers: &[ObserverReport],
 ) -> Vec<Check> {
-    let sinks: Vec<Observed> = runs
-        .iter()
-        .flat_map(|(sink, r)| {
-            phases.iter().zip(&r.phases).map(|(p, tally)| Observed {
-                sink,
-                phase: &p.name,
-                tally,
-                target_rate: p.mean_rate(),
-            })
-        })
-        .collect();
-    let observers = observers
-        .iter()
-        .flat_map(|o| {
-            phases.iter().zip(&o.result.phases).map(|(p, tally)| Delivered { observer: &o.name, phase: &p.name, tally })
-        })
-        .collect();
-    let tallies = Tallies { sinks, observers };
+    let sinks: Vec<(&str, &[pace::Tally])> = runs.iter().map(|(name, r)| (*name, r.phases.as_slice())).collect();
+    let observers: Vec<(&str, &[DeliveryTally])> =
+        observers.iter().map(|o| (o.name.as_str(), o.result.phases.as_slice())).collect();
+    let tallies = per_phase(phases, &sinks, &observers);
     scenario.threshold_rules.iter().flat_map(|t| t.judge(&tallies)).collect()
+}
+
+/// What thresholds read: each sink's and observer's tally of each phase.
+fn per_phase<'a>(
+    phases: &'a [Phase],
+    sinks: &'a [(&'a str, &'a [pace::Tally])],
+    observers: &'a [(&'a str, &'a [DeliveryTally])],
+) -> Tallies<'a> {
+    Tallies {
+        sinks: sinks
+            .iter()
+            .flat_map(|(sink, tallies)| {
+                phases.iter().zip(*tallies).map(|(p, tally)| Observed {
+                    sink,
+                    phase: &p.name,
+                    tally,
+                    target_rate: p.mean_rate(),
+                })
+            })
+            .collect(),
+        observers: observers
+            .iter()
+            .flat_map(|(observer, tallies)| {
+                phases.iter().zip(*tallies).map(|(p, tally)| Delivered { observer, phase: &p.name, tally })
+            })
+            .collect(),
+    }
 }
 
 /// `[expect]` checked against `monitoring` over `window`, or listed as not checked.
@@ -356,32 +369,12 @@ impl AbortWatch {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
         loop {
             tick.tick().await;
-            let tallies: Vec<(&str, Vec<pace::Tally>)> =
+            let sinks: Vec<(&str, Vec<pace::Tally>)> =
                 self.sinks.iter().map(|s| (s.name.as_str(), s.tallies())).collect();
+            let sinks: Vec<(&str, &[pace::Tally])> = sinks.iter().map(|(n, t)| (*n, t.as_slice())).collect();
             let delivered = self.observers.snapshots();
-            let observed = Tallies {
-                sinks: tallies
-                    .iter()
-                    .flat_map(|(sink, phase_tallies)| {
-                        self.phases.iter().zip(phase_tallies).map(|(p, tally)| Observed {
-                            sink,
-                            phase: &p.name,
-                            tally,
-                            target_rate: p.mean_rate(),
-                        })
-                    })
-                    .collect(),
-                observers: delivered
-                    .iter()
-                    .flat_map(|(observer, phase_tallies)| {
-                        self.phases.iter().zip(phase_tallies).map(|(p, tally)| Delivered {
-                            observer,
-                            phase: &p.name,
-                            tally,
-                        })
-                    })
-                    .collect(),
-            };
+            let observers: Vec<(&str, &[DeliveryTally])> = delivered.iter().map(|(n, t)| (*n, t.as_slice())).collect();
+            let observed = per_phase(&self.phases, &sinks, &observers);
             let elapsed = self.start.elapsed();
             if let Some(crossed) = self.rules.iter().flat_map(|r| r.crossed(&observed, elapsed)).next() {
                 let check = thresholds::abort_check(&crossed, elapsed);

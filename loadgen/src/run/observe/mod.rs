@@ -373,6 +373,9 @@ pub fn canonical_key(message: &[u8]) -> Option<(Cow<'_, str>, u64)> {
     serde_json::from_slice::<Key>(message).ok().map(|k| (k.symbol, k.seq))
 }
 
+/// Pause before a connection tries again after a disconnect or a failed attempt.
+const RECONNECT_AFTER: Duration = Duration::from_millis(200);
+
 /// What one connection task needs.
 struct Receiver {
     ledger: Arc<Ledger>,
@@ -383,6 +386,8 @@ struct Receiver {
     read_delay: Option<Duration>,
     /// `format = "mapped"`: where the key is.
     fields: Option<Arc<ObserveFields>>,
+    /// Whether this connection has been up before (a reconnect is not a first connect).
+    ever_connected: bool,
     cancel: watch::Receiver<bool>,
 }
 
@@ -415,6 +420,37 @@ impl Receiver {
 
     fn cancelled(&self) -> bool {
         *self.cancel.borrow()
+    }
+
+    /// One attempt to connect: `attempt`'s connection, counted with its connect time;
+    /// `None` (the failure noted, after a pause) when it failed.
+    async fn connect<T>(&mut self, attempt: impl std::future::Future<Output = Result<T, String>>) -> Option<T> {
+        let began = Instant::now();
+        match attempt.await {
+            Ok(connection) => {
+                self.stats().connected(began.elapsed(), !self.ever_connected);
+                self.ever_connected = true;
+                Some(connection)
+            }
+            Err(e) => {
+                self.stats().failed(e);
+                self.pause().await;
+                None
+            }
+        }
+    }
+
+    /// Waits before connecting again after a disconnect or a failed attempt.
+    async fn pause(&mut self) {
+        self.wait(RECONNECT_AFTER).await;
+    }
+
+    /// Waits `interval`, or until the run ends.
+    async fn wait(&mut self, interval: Duration) {
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = self.cancel.changed() => {}
+        }
     }
 }
 
@@ -496,6 +532,7 @@ impl Observers {
                     stats: Arc::clone(&stats),
                     read_delay: (i < slow).then_some(config.read_delay),
                     fields: fields.clone(),
+                    ever_connected: false,
                     cancel: cancelled.clone(),
                 };
                 let delay = Duration::from_secs_f64(i as f64 / config.connect_rate);

@@ -48,7 +48,7 @@ pub(super) async fn receive(config: ObserveConfig, mut receiver: Receiver, delay
                     up = false;
                 }
                 receiver.stats().failed(format!("poll: {e}"));
-                wait(&mut receiver, config.poll_interval).await;
+                receiver.wait(config.poll_interval).await;
                 continue;
             }
         };
@@ -71,7 +71,7 @@ pub(super) async fn receive(config: ObserveConfig, mut receiver: Receiver, delay
             }
         }
         if !full {
-            wait(&mut receiver, config.poll_interval).await;
+            receiver.wait(config.poll_interval).await;
         }
     }
     if up {
@@ -86,13 +86,5 @@ fn as_u64(value: &Bson) -> Option<u64> {
         Bson::Int64(n) => u64::try_from(*n).ok(),
         Bson::Double(n) if n.fract() == 0.0 && *n >= 0.0 => Some(*n as u64),
         _ => None,
-    }
-}
-
-/// Waits `interval` (or until the run ends).
-async fn wait(receiver: &mut Receiver, interval: Duration) {
-    tokio::select! {
-        _ = tokio::time::sleep(interval) => {}
-        _ = receiver.cancel.changed() => {}
     }
 }

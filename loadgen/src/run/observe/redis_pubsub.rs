@@ -4,10 +4,7 @@
 
 use super::{ObserveConfig, Receiver};
 use futures_util::StreamExt;
-use std::time::{Duration, Instant};
-
-/// Pause before connecting again after a lost connection or a failed attempt.
-const RECONNECT_AFTER: Duration = Duration::from_millis(200);
+use std::time::Duration;
 
 /// Runs one connection, starting after `delay` (the observer's connect rate).
 pub(super) async fn receive(config: ObserveConfig, mut receiver: Receiver, delay: Duration) {
@@ -18,9 +15,7 @@ pub(super) async fn receive(config: ObserveConfig, mut receiver: Receiver, delay
         Ok(client) => client,
         Err(e) => return receiver.stats().failed(e),
     };
-    let mut ever_connected = false;
     while !receiver.cancelled() {
-        let began = Instant::now();
         let subscribed = async {
             let mut pubsub = client.get_async_pubsub().await.map_err(|e| e.to_string())?;
             match pattern {
@@ -28,18 +23,9 @@ pub(super) async fn receive(config: ObserveConfig, mut receiver: Receiver, delay
                 false => pubsub.subscribe(&channel).await,
             }
             .map_err(|e| format!("subscribe {channel}: {e}"))?;
-            Ok::<_, String>(pubsub)
+            Ok(pubsub)
         };
-        let mut pubsub = match subscribed.await {
-            Ok(pubsub) => pubsub,
-            Err(e) => {
-                receiver.stats().failed(e);
-                pause(&mut receiver).await;
-                continue;
-            }
-        };
-        receiver.stats().connected(began.elapsed(), !ever_connected);
-        ever_connected = true;
+        let Some(mut pubsub) = receiver.connect(subscribed).await else { continue };
         let mut messages = pubsub.on_message();
         loop {
             let next = tokio::select! {
@@ -55,14 +41,6 @@ pub(super) async fn receive(config: ObserveConfig, mut receiver: Receiver, delay
             }
         }
         receiver.stats().disconnected("eof");
-        pause(&mut receiver).await;
-    }
-}
-
-/// Waits before the next attempt (or until the run ends).
-async fn pause(receiver: &mut Receiver) {
-    tokio::select! {
-        _ = tokio::time::sleep(RECONNECT_AFTER) => {}
-        _ = receiver.cancel.changed() => {}
+        receiver.pause().await;
     }
 }

@@ -6,10 +6,7 @@
 use super::{ObserveConfig, Receiver};
 use redis::AsyncConnectionConfig;
 use redis::streams::{StreamRangeReply, StreamReadOptions, StreamReadReply};
-use std::time::{Duration, Instant};
-
-/// Pause before connecting again after a lost connection or a failed attempt.
-const RECONNECT_AFTER: Duration = Duration::from_millis(200);
+use std::time::Duration;
 
 /// Runs connection `index`, starting after `delay` (the observer's connect rate).
 pub(super) async fn receive(config: ObserveConfig, mut receiver: Receiver, delay: Duration, index: usize) {
@@ -24,52 +21,49 @@ pub(super) async fn receive(config: ObserveConfig, mut receiver: Receiver, delay
     let connection_config = AsyncConnectionConfig::new().set_response_timeout(None);
     // The last id read; empty until the first connection has found the stream's end.
     let mut last_id = String::new();
-    let mut ever_connected = false;
     while !receiver.cancelled() {
-        let began = Instant::now();
-        let mut con = match client.get_multiplexed_async_connection_with_config(&connection_config).await {
-            Ok(con) => con,
-            Err(e) => {
-                receiver.stats().failed(e.to_string());
-                pause(&mut receiver).await;
-                continue;
+        let joined = async {
+            let mut con = client
+                .get_multiplexed_async_connection_with_config(&connection_config)
+                .await
+                .map_err(|e| e.to_string())?;
+            match &config.group {
+                // The group starts at the stream's end; one that exists already (BUSYGROUP)
+                // is joined where it is.
+                Some(group) => {
+                    let created: Result<(), _> = redis::cmd("XGROUP")
+                        .arg("CREATE")
+                        .arg(&stream)
+                        .arg(group)
+                        .arg("$")
+                        .arg("MKSTREAM")
+                        .query_async(&mut con)
+                        .await;
+                    if let Err(e) = created
+                        && e.code() != Some("BUSYGROUP")
+                    {
+                        return Err(format!("XGROUP CREATE {stream} {group}: {e}"));
+                    }
+                }
+                // Start at the stream's end as it is now (its newest id; 0-0 when empty), so
+                // what the run adds next is read even when it comes before the first read.
+                None if last_id.is_empty() => {
+                    let newest: StreamRangeReply = redis::cmd("XREVRANGE")
+                        .arg(&stream)
+                        .arg("+")
+                        .arg("-")
+                        .arg("COUNT")
+                        .arg(1)
+                        .query_async(&mut con)
+                        .await
+                        .map_err(|e| format!("XREVRANGE {stream}: {e}"))?;
+                    last_id = newest.ids.first().map_or_else(|| "0-0".to_owned(), |e| e.id.clone());
+                }
+                None => {}
             }
+            Ok(con)
         };
-        if let Some(group) = &config.group {
-            // The group starts at the stream's end; one that exists already (BUSYGROUP) is
-            // joined where it is.
-            let created: Result<(), _> = redis::cmd("XGROUP")
-                .arg("CREATE")
-                .arg(&stream)
-                .arg(group)
-                .arg("$")
-                .arg("MKSTREAM")
-                .query_async(&mut con)
-                .await;
-            if let Err(e) = created
-                && e.code() != Some("BUSYGROUP")
-            {
-                receiver.stats().failed(format!("XGROUP CREATE {stream} {group}: {e}"));
-                pause(&mut receiver).await;
-                continue;
-            }
-        } else if last_id.is_empty() {
-            // Start at the stream's end as it is now (its newest id; 0-0 when empty), so what
-            // the run adds next is read even when it comes before the first blocking read.
-            match redis::cmd("XREVRANGE").arg(&stream).arg("+").arg("-").arg("COUNT").arg(1).query_async(&mut con).await
-            {
-                Ok(StreamRangeReply { ids }) => {
-                    last_id = ids.first().map_or_else(|| "0-0".to_owned(), |e| e.id.clone());
-                }
-                Err(e) => {
-                    receiver.stats().failed(e.to_string());
-                    pause(&mut receiver).await;
-                    continue;
-                }
-            }
-        }
-        receiver.stats().connected(began.elapsed(), !ever_connected);
-        ever_connected = true;
+        let Some(mut con) = receiver.connect(joined).await else { continue };
         loop {
             let options = StreamReadOptions::default().count(1000).block(1000);
             let (name, options, from) = match &config.group {
@@ -109,14 +103,6 @@ pub(super) async fn receive(config: ObserveConfig, mut receiver: Receiver, delay
             }
         }
         receiver.stats().disconnected("error");
-        pause(&mut receiver).await;
-    }
-}
-
-/// Waits before the next attempt (or until the run ends).
-async fn pause(receiver: &mut Receiver) {
-    tokio::select! {
-        _ = tokio::time::sleep(RECONNECT_AFTER) => {}
-        _ = receiver.cancel.changed() => {}
+        receiver.pause().await;
     }
 }

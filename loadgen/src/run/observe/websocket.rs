@@ -4,7 +4,7 @@
 
 use super::{ObserveConfig, Receiver};
 use futures_util::{SinkExt, StreamExt};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
@@ -13,9 +13,6 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 /// A connection's read buffer. tungstenite allocates it up front (128 KiB by default: 640
 /// MiB for 5,000 connections); 8 KiB holds dozens of trade messages per read.
 const READ_BUFFER: usize = 8 * 1024;
-
-/// Pause before connecting again after a disconnect or a failed attempt.
-const RECONNECT_AFTER: Duration = Duration::from_millis(200);
 
 /// Runs one connection, starting after `delay` (the observer's connect rate).
 pub(super) async fn receive(
@@ -30,21 +27,10 @@ pub(super) async fn receive(
         (Some(template), None) => vec![template.clone()],
         (None, _) => Vec::new(),
     };
-    let mut ever_connected = false;
     while !receiver.cancelled() {
-        let began = Instant::now();
         // Boxed: the connect future is most of a connection task's size and is needed only
         // while connecting (5,000 idle connections kept ~15 KB each without the box).
-        let mut socket = match Box::pin(connect(&config, &messages)).await {
-            Ok(socket) => socket,
-            Err(e) => {
-                receiver.stats().failed(e);
-                pause(&mut receiver).await;
-                continue;
-            }
-        };
-        receiver.stats().connected(began.elapsed(), !ever_connected);
-        ever_connected = true;
+        let Some(mut socket) = receiver.connect(Box::pin(connect(&config, &messages))).await else { continue };
         let reason = loop {
             let next = tokio::select! {
                 next = socket.next() => next,
@@ -70,7 +56,7 @@ pub(super) async fn receive(
                 return;
             }
         }
-        pause(&mut receiver).await;
+        receiver.pause().await;
     }
 }
 
@@ -91,12 +77,4 @@ async fn connect(config: &ObserveConfig, subscribe: &[String]) -> Result<Socket,
         socket.send(Message::text(text.as_str())).await.map_err(|e| format!("subscribe: {e}"))?;
     }
     Ok(socket)
-}
-
-/// Waits before the next attempt (or until the run ends).
-async fn pause(receiver: &mut Receiver) {
-    tokio::select! {
-        _ = tokio::time::sleep(RECONNECT_AFTER) => {}
-        _ = receiver.cancel.changed() => {}
-    }
 }
