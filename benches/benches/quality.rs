@@ -1,5 +1,6 @@
 //! Feed data quality per message: decode, check, record (metrics and score), for one trade
-//! (canonical and Binance-mapped) and one 50-strike option chain.
+//! (canonical, Binance through a field mapping, Binance through its preset) and one
+//! 50-strike option chain.
 //!
 //! Run: `cargo bench -p tickwatch-benches --bench quality`. Targets (issue #5): at least
 //! 1.5 million trades and 50,000 chains per second on one core.
@@ -56,8 +57,9 @@ fn trades(c: &mut Criterion) {
                 "trade",
                 "format = \"mapped\"\nfields = { symbol = \"/s\", seq = \"/t\", price = \"/p\", qty = \"/q\", ts = \"/T\", ts_unit = \"ms\" }\n",
             ),
-            mapped,
+            mapped.clone(),
         ),
+        ("trade, Binance preset (decode + check + record)", pipeline("trade", "format = \"binance\"\n"), mapped),
     ] {
         group.bench_function(name, |b| {
             b.iter(|| {
