@@ -31,7 +31,9 @@ pub(super) async fn receive(config: ObserveConfig, mut receiver: Receiver, delay
         Err(e) => return receiver.stats().failed(format!("{db}.{collection}: {e}")),
     };
     receiver.stats().connected(began.elapsed(), true);
-    let mut up = true;
+    // Since when polls fail (the driver reconnects by itself): the outage is the reconnect's
+    // connect time.
+    let mut down_since: Option<Instant> = None;
     while !receiver.cancelled() {
         let filter = match &last {
             Some(t) => doc! { &time_field: { "$gt": t.clone() } },
@@ -43,18 +45,17 @@ pub(super) async fn receive(config: ObserveConfig, mut receiver: Receiver, delay
         let batch = match polled {
             Ok(batch) => batch,
             Err(e) => {
-                if up {
+                if down_since.is_none() {
                     receiver.stats().disconnected("error");
-                    up = false;
+                    down_since = Some(Instant::now());
                 }
                 receiver.stats().failed(format!("poll: {e}"));
                 receiver.wait(config.poll_interval).await;
                 continue;
             }
         };
-        if !up {
-            receiver.stats().connected(Duration::ZERO, false);
-            up = true;
+        if let Some(since) = down_since.take() {
+            receiver.stats().connected(since.elapsed(), false);
         }
         let full = batch.len() as i64 == POLL_LIMIT;
         for document in batch {
@@ -74,7 +75,7 @@ pub(super) async fn receive(config: ObserveConfig, mut receiver: Receiver, delay
             receiver.wait(config.poll_interval).await;
         }
     }
-    if up {
+    if down_since.is_none() {
         receiver.stats().closed();
     }
 }
