@@ -89,7 +89,7 @@ fn observer(c: &mut Criterion) {
         group.bench_function(name, |b| {
             b.iter_batched(
                 || {
-                    let ledger = Ledger::new(&symbols, vec![0.0]);
+                    let ledger = Ledger::new(&symbols, &one_phase());
                     let id = ledger.observer(0.5, &vec![None; connections], live.observer("bench"));
                     ledger.begin(Instant::now());
                     (ledger, id)
@@ -119,3 +119,11 @@ fn observer(c: &mut Criterion) {
 
 criterion_group!(benches, pacing, observer);
 criterion_main!(benches);
+
+/// One phase, as a scenario's (the ledger needs the schedule only to place stray arrivals).
+fn one_phase() -> Vec<tickwatch_loadgen::scenario::Phase> {
+    let text = "name = \"o\"\n[[source]]\nname = \"t\"\nkind = \"synthetic-trades\"\nsymbols = [\"BTCUSDT\"]\n\
+                [[sink]]\nname = \"s\"\nsource = \"t\"\nkind = \"file\"\npath = \"unused\"\n\
+                [[phase]]\nname = \"p\"\nduration = \"1h\"\nrate = 1\n";
+    tickwatch_loadgen::scenario::parse(text, "one-phase.toml").unwrap().phase
+}

@@ -22,7 +22,7 @@ fn matching_arrivals_allocates_nothing_once_the_window_is_warm() {
         TradeSynth::new("binance", specs, 0, 1).unwrap().take(100 * 512).map(trade_message).collect();
     let due = vec![(0.0, 0); 512];
     let live = LiveMetrics::new(0);
-    let ledger = Ledger::new(&symbols, vec![0.0]);
+    let ledger = Ledger::new(&symbols, &one_phase());
     let connections = 4;
     let id = ledger.observer(0.5, &vec![None; connections], live.observer("o"));
     ledger.begin(Instant::now());
@@ -48,4 +48,12 @@ fn matching_arrivals_allocates_nothing_once_the_window_is_warm() {
     let total = ledger.result(id).total;
     assert_eq!((total.delivered, total.lost), (messages.len() as u64 * connections as u64, 0));
     assert_eq!(allocations, 0, "{allocations} allocations over 80 batches of 512 messages x {connections} connections");
+}
+
+/// One phase, as a scenario's (the ledger needs the schedule only to place stray arrivals).
+fn one_phase() -> Vec<tickwatch_loadgen::scenario::Phase> {
+    let text = "name = \"o\"\n[[source]]\nname = \"t\"\nkind = \"synthetic-trades\"\nsymbols = [\"BTCUSDT\"]\n\
+                [[sink]]\nname = \"s\"\nsource = \"t\"\nkind = \"file\"\npath = \"unused\"\n\
+                [[phase]]\nname = \"p\"\nduration = \"1h\"\nrate = 1\n";
+    tickwatch_loadgen::scenario::parse(text, "one-phase.toml").unwrap().phase
 }

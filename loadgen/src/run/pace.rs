@@ -82,13 +82,13 @@ impl SinkRun {
 
 /// When each phase is scheduled to begin and the run to end, in seconds from its start.
 #[derive(Clone)]
-struct Timeline {
+pub(crate) struct Timeline {
     starts: Vec<f64>,
     end: f64,
 }
 
 impl Timeline {
-    fn new(phases: &[Phase]) -> Timeline {
+    pub(crate) fn new(phases: &[Phase]) -> Timeline {
         let mut starts = Vec::with_capacity(phases.len());
         let mut end = 0.0;
         for p in phases {
@@ -99,8 +99,13 @@ impl Timeline {
     }
 
     /// The phase scheduled `t` seconds in (the last one from the end on).
-    fn phase_at(&self, t: f64) -> usize {
+    pub(crate) fn phase_at(&self, t: f64) -> usize {
         self.starts.partition_point(|&s| s <= t).saturating_sub(1)
+    }
+
+    /// How many phases there are.
+    pub(crate) fn phases(&self) -> usize {
+        self.starts.len()
     }
 }
 

@@ -8,7 +8,9 @@
 
 use super::DeliveryTally;
 use crate::run::live::LiveObserver;
+use crate::run::pace::Timeline;
 use crate::run::source::{Outgoing, Record};
+use crate::scenario::Phase;
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, OnceLock};
@@ -63,8 +65,8 @@ struct ObserverBook {
     judged: u64,
     /// Arrivals per message from id `judged` on.
     arrivals: VecDeque<Arrivals>,
+    /// Per phase; the whole run's is their sum.
     phases: Vec<DeliveryTally>,
-    total: DeliveryTally,
     /// The same counts on the live /metrics.
     live: LiveObserver,
 }
@@ -73,9 +75,8 @@ impl ObserverBook {
     /// An arrival that matches no delivery owed: `late` (its deadline passed) or
     /// unexpected, counted in the phase of its arrival.
     fn count_stray(&mut self, phase: usize, late: bool) {
-        for t in [&mut self.phases[phase], &mut self.total] {
-            *if late { &mut t.late } else { &mut t.unexpected } += 1;
-        }
+        let t = &mut self.phases[phase];
+        *if late { &mut t.late } else { &mut t.unexpected } += 1;
         if late { &self.live.late } else { &self.live.unexpected }.inc();
     }
 }
@@ -108,9 +109,8 @@ struct Book {
     word_base: u64,
     ids: HashMap<(u32, u64), u64>,
     observers: Vec<ObserverBook>,
-    /// When each phase is scheduled to start, seconds from the run's start (the phase of
-    /// an arrival that matches no message).
-    phase_starts: Vec<f64>,
+    /// The schedule's phases (the phase of an arrival that matches no message).
+    timeline: Timeline,
 }
 
 /// The ledger of one source whose messages observers watch for.
@@ -138,8 +138,8 @@ pub struct ObserverResult {
 
 impl Ledger {
     /// A ledger for a source with these known symbols (a synthetic source's, in order)
-    /// and a schedule whose phases start at `phase_starts` seconds.
-    pub fn new(symbols: &[String], phase_starts: Vec<f64>) -> Ledger {
+    /// and the run's `phases`.
+    pub fn new(symbols: &[String], phases: &[Phase]) -> Ledger {
         let mut known = Symbols { index: HashMap::new(), judged_up_to: Vec::new() };
         for s in symbols {
             known.intern(s);
@@ -151,7 +151,7 @@ impl Ledger {
             word_base: 0,
             ids: HashMap::new(),
             observers: Vec::new(),
-            phase_starts,
+            timeline: Timeline::new(phases),
         };
         Ledger { start: OnceLock::new(), book: Mutex::new(book) }
     }
@@ -160,7 +160,7 @@ impl Ledger {
     /// `live` too.
     pub fn observer(&self, deadline: f64, subscriptions: &[Subscription], live: LiveObserver) -> ObserverId {
         let mut book = self.lock();
-        let phases = vec![DeliveryTally::default(); book.phase_starts.len()];
+        let phases = vec![DeliveryTally::default(); book.timeline.phases()];
         let connections = subscriptions
             .iter()
             .map(|s| Connection {
@@ -172,15 +172,7 @@ impl Ledger {
             })
             .collect();
         let judged = book.base + book.window.len() as u64;
-        book.observers.push(ObserverBook {
-            deadline,
-            connections,
-            judged,
-            arrivals: VecDeque::new(),
-            phases,
-            total: DeliveryTally::default(),
-            live,
-        });
+        book.observers.push(ObserverBook { deadline, connections, judged, arrivals: VecDeque::new(), phases, live });
         ObserverId(book.observers.len() - 1)
     }
 
@@ -245,7 +237,7 @@ impl Ledger {
     pub fn arrived(&self, observer: ObserverId, connection: usize, symbol: &str, seq: u64, now: f64) {
         let mut guard = self.lock();
         let book = &mut *guard;
-        let phase_now = book.phase_starts.partition_point(|&s| s <= now).saturating_sub(1);
+        let phase_now = book.timeline.phase_at(now);
         let ob = &mut book.observers[observer.0];
         let Some(&symbol) = book.symbols.index.get(symbol) else {
             ob.count_stray(phase_now, false);
@@ -271,7 +263,6 @@ impl Ledger {
         let tally = &mut ob.phases[sent.phase];
         if conn.seen[word] & (1 << bit) != 0 {
             tally.duplicated += 1;
-            ob.total.duplicated += 1;
             ob.live.duplicated.inc();
             return;
         }
@@ -283,14 +274,10 @@ impl Ledger {
         }
         let out_of_order = conn.last_seq[slot].is_some_and(|last| seq < last);
         conn.last_seq[slot] = Some(conn.last_seq[slot].map_or(seq, |last| last.max(seq)));
-        let from_intended = micros(now - sent.intended);
-        let from_sent = micros(now - sent.sent);
-        for t in [&mut *tally, &mut ob.total] {
-            t.delivered += 1;
-            t.out_of_order += u64::from(out_of_order);
-            t.latency.saturating_record(from_intended);
-            t.send_latency.saturating_record(from_sent);
-        }
+        tally.delivered += 1;
+        tally.out_of_order += u64::from(out_of_order);
+        tally.latency.saturating_record(micros(now - sent.intended));
+        tally.send_latency.saturating_record(micros(now - sent.sent));
         ob.live.delivered.inc();
         ob.live.out_of_order.inc_by(u64::from(out_of_order));
         ob.live.latency.observe((now - sent.intended).max(0.0));
@@ -319,20 +306,16 @@ impl Ledger {
                         continue;
                     }
                     tally.expected += 1;
-                    ob.total.expected += 1;
                     ob.live.expected.inc();
                     if !seen {
                         tally.lost += 1;
-                        ob.total.lost += 1;
                         conn.lost += 1;
                         ob.live.lost.inc();
                     }
                 }
                 let arrivals = ob.arrivals.pop_front().expect("one per message in the window");
                 if arrivals.last >= arrivals.first {
-                    let skew = micros(arrivals.last - arrivals.first);
-                    tally.skew.saturating_record(skew);
-                    ob.total.skew.saturating_record(skew);
+                    tally.skew.saturating_record(micros(arrivals.last - arrivals.first));
                     ob.live.skew.observe(arrivals.last - arrivals.first);
                 }
                 ob.judged += 1;
@@ -371,19 +354,19 @@ impl Ledger {
         };
         ObserverResult {
             phases: ob.phases.clone(),
-            total: ob.total.clone(),
+            total: DeliveryTally::sum(&ob.phases),
             per_connection_delivered: spread(|c| c.delivered),
             per_connection_lost: spread(|c| c.lost),
         }
     }
 
-    /// `observer`'s figures so far (for the live metrics and abort thresholds).
+    /// `observer`'s figures so far, per phase (for abort thresholds).
     pub fn snapshot(&self, observer: ObserverId) -> Vec<DeliveryTally> {
         self.lock().observers[observer.0].phases.clone()
     }
 }
 
-/// Seconds as whole microseconds (at least 1, HdrHistogram's lowest value).
+/// Seconds as whole microseconds (a negative span as 0).
 fn micros(seconds: f64) -> u64 {
     ((seconds.max(0.0)) * 1e6) as u64
 }
@@ -391,6 +374,7 @@ fn micros(seconds: f64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenario::Phase;
     use tickwatch_feed::model::{Side, Trade};
 
     fn trade(symbol: &str, seq: u64) -> Outgoing {
@@ -402,7 +386,8 @@ mod tests {
     /// A ledger of two symbols and one phase, with an observer of two connections: one
     /// subscribed to A only, one to everything; deadline 1 s.
     fn ledger() -> (Ledger, ObserverId) {
-        let ledger = Ledger::new(&["A".into(), "B".into()], vec![0.0]);
+        let phase: Phase = toml::from_str("name = \"p\"\nduration = \"10s\"\nrate = 1").unwrap();
+        let ledger = Ledger::new(&["A".into(), "B".into()], &[phase]);
         let live = crate::run::live::LiveMetrics::new(0).observer("o");
         let id = ledger.observer(1.0, &[Some(vec!["A".into()]), None], live);
         (ledger, id)

@@ -13,6 +13,7 @@ mod websocket;
 
 use crate::run::live::{LiveMetrics, LiveObserver};
 use crate::run::pace;
+use crate::run::sinks::check_scheme;
 use crate::scenario::{Phase, Scenario, SourceConfig};
 use hdrhistogram::Histogram;
 use ledger::{Ledger, ObserverId, ObserverResult, Subscription};
@@ -23,6 +24,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tickwatch_common::{default, duration};
 use tokio::sync::watch;
+use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
 
 /// `[[observe]]`
 #[derive(Debug, Clone, Deserialize)]
@@ -190,8 +192,16 @@ impl ObserveConfig {
             p("subscribe", "{symbol} spreads the source's symbols, and this source names none (a replay)".into());
         }
         let (schemes, own_keys) = self.kind.schemes_and_keys();
-        if !schemes.contains(&self.url.split("://").next().unwrap_or_default()) {
-            p("url", format!("scheme must be one of {}", schemes.join(", ")));
+        for (name, value) in &self.headers {
+            if HeaderName::from_bytes(name.as_bytes()).is_err() {
+                p(&format!("headers.{name}"), "is not an HTTP header name".into());
+            }
+            if HeaderValue::from_str(value).is_err() {
+                p(
+                    &format!("headers.{name}"),
+                    "the value is not a valid HTTP header value (control characters?)".into(),
+                );
+            }
         }
         let set = [
             ("subscribe", self.subscribe.is_some()),
@@ -246,6 +256,7 @@ impl ObserveConfig {
         if self.slow_fraction > 0.0 && self.read_delay.is_zero() {
             p("read_delay", "slow connections need a read_delay, e.g. \"50ms\"".into());
         }
+        check_scheme(problems, key, Some(&self.url), schemes);
     }
 
     /// Each connection's subscription: with `{symbol}` in `subscribe`, connection `i`
@@ -294,6 +305,27 @@ pub struct DeliveryTally {
     pub send_latency: Histogram<u64>,
     /// Microseconds between a message's first and last arrival across connections.
     pub skew: Histogram<u64>,
+}
+
+impl DeliveryTally {
+    /// The sum of `tallies` (the whole run's, from its phases').
+    pub fn sum(tallies: &[DeliveryTally]) -> DeliveryTally {
+        let mut sum = DeliveryTally::default();
+        for t in tallies {
+            sum.expected += t.expected;
+            sum.delivered += t.delivered;
+            sum.lost += t.lost;
+            sum.duplicated += t.duplicated;
+            sum.out_of_order += t.out_of_order;
+            sum.unexpected += t.unexpected;
+            sum.late += t.late;
+            // Every tally has the same bounds (pace::histogram), so adding cannot fail.
+            let _ = sum.latency.add(&t.latency);
+            let _ = sum.send_latency.add(&t.send_latency);
+            let _ = sum.skew.add(&t.skew);
+        }
+        sum
+    }
 }
 
 impl Default for DeliveryTally {
@@ -502,18 +534,12 @@ impl Observers {
     pub async fn connect(scenario: &Scenario, phases: &[Phase], live: &LiveMetrics) -> Result<Observers, String> {
         let (cancel, cancelled) = watch::channel(false);
         let mut observers = Observers { running: Vec::new(), ledgers: HashMap::new(), cancel, judge: None };
-        let mut starts = Vec::new();
-        let mut at = 0.0;
-        for p in phases {
-            starts.push(at);
-            at += p.duration.as_secs_f64();
-        }
         for config in &scenario.observe {
             let source = scenario.source.iter().find(|s| s.name == config.source).expect("validated");
             let ledger = observers
                 .ledgers
                 .entry(source.name.clone())
-                .or_insert_with(|| Arc::new(Ledger::new(&source.symbols, starts.clone())))
+                .or_insert_with(|| Arc::new(Ledger::new(&source.symbols, phases)))
                 .clone();
             let subscriptions = config.subscriptions(&source.symbols);
             let live = live.observer(&config.name);
@@ -674,7 +700,7 @@ mod tests {
         assert_eq!(problems(ws), "");
         let all = problems(
             "[[observe]]\nname = \"o\"\nsource = \"chains\"\nkind = \"websocket\"\nurl = \"redis://h\"\nchannel = \"c\"\n\
-             connections = 0\nslow_fraction = 2.0\n\
+             connections = 0\nslow_fraction = 2.0\nheaders = { \"bad name\" = \"x\" }\n\
              [[observe]]\nname = \"o\"\nsource = \"nope\"\nkind = \"redis-pubsub\"\nurl = \"redis://h\"\n\
              [[observe]]\nname = \"m\"\nsource = \"trades\"\nkind = \"mongodb\"\nurl = \"mongodb://h\"\nkey = \"k\"\n",
         );
@@ -684,6 +710,7 @@ mod tests {
             "observe[0].channel: is not a key of kind = \"websocket\"",
             "observe[0].connections: must be at least 1",
             "observe[0].slow_fraction: is a share of the connections, from 0 to 1",
+            "observe[0].headers.bad name: is not an HTTP header name",
             "observe[1].name: `o` is used twice",
             "observe[1].source: no [[source]] is named `nope`",
             "observe[1].channel: a redis-pubsub observer needs `channel`",

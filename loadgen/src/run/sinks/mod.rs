@@ -111,7 +111,7 @@ fn require(problems: &mut Vec<String>, key: &str, kind: &str, field: &str, prese
 }
 
 /// A problem when `url` is not of one of `schemes`.
-fn check_scheme(problems: &mut Vec<String>, key: &str, url: Option<&str>, schemes: &[&str]) {
+pub(crate) fn check_scheme(problems: &mut Vec<String>, key: &str, url: Option<&str>, schemes: &[&str]) {
     if let Some(url) = url
         && !schemes.contains(&url.split("://").next().unwrap_or_default())
     {
