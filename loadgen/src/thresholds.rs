@@ -207,7 +207,7 @@ pub struct Threshold {
     pub key: String,
     metric: Metric,
     /// The sink (sink metrics) or observer (observer metrics) selected.
-    sink: Option<String>,
+    target: Option<String>,
     phase: Option<String>,
     conditions: Vec<Condition>,
 }
@@ -236,11 +236,11 @@ impl Threshold {
             let known: Vec<&str> = Metric::ALL.iter().map(|(_, n, _)| *n).collect();
             return Err(vec![format!("`{name}` is not a metric; metrics are {}", known.join(", "))]);
         };
-        let (mut sink, mut phase) = (None, None);
+        let (mut selected, mut phase) = (None, None);
         let (target, targets) = if metric.of_observers() { ("observer", observers) } else { ("sink", sinks) };
         for tag in selector.split(',').map(str::trim).filter(|t| !t.is_empty()) {
             match tag.split_once(':').map(|(k, v)| (k.trim(), v.trim())) {
-                Some((k, v)) if k == target && targets.contains(&v) => sink = Some(v.to_owned()),
+                Some((k, v)) if k == target && targets.contains(&v) => selected = Some(v.to_owned()),
                 Some(("phase", v)) if phases.contains(&v) => phase = Some(v.to_owned()),
                 Some((k, v)) if k == target => {
                     let article = if target == "observer" { "an" } else { "a" };
@@ -258,7 +258,7 @@ impl Threshold {
         if !problems.is_empty() {
             return Err(problems);
         }
-        Ok(Threshold { key: key.to_owned(), metric, sink, phase, conditions })
+        Ok(Threshold { key: key.to_owned(), metric, target: selected, phase, conditions })
     }
 
     /// Judges every condition on the tallies this threshold selects.
@@ -273,6 +273,11 @@ impl Threshold {
 
     fn check_name(&self, condition: &Condition) -> String {
         format!("{} {}", self.key, condition.text)
+    }
+
+    /// Whether it reads observers' tallies (`[[observe]]`) rather than sinks'.
+    pub fn reads_observers(&self) -> bool {
+        self.metric.of_observers()
     }
 
     /// Whether any condition is judged while the run goes on.
@@ -293,7 +298,7 @@ impl Threshold {
 
     fn check(&self, condition: &Condition, tallies: &Tallies) -> Check {
         let selects = |name: &str, phase: &str| {
-            self.sink.as_deref().is_none_or(|s| s == name) && self.phase.as_deref().is_none_or(|p| p == phase)
+            self.target.as_deref().is_none_or(|s| s == name) && self.phase.as_deref().is_none_or(|p| p == phase)
         };
         let value = if self.metric.of_observers() {
             let selected: Vec<&Delivered> = tallies.observers.iter().filter(|d| selects(d.observer, d.phase)).collect();

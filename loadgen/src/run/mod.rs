@@ -143,7 +143,12 @@ pub async fn run(mut scenario: Scenario, options: RunOptions) -> Result<Outcome,
         let watch = AbortWatch {
             rules: scenario.threshold_rules.clone(),
             sinks: live_sinks,
-            observers: observers.as_ref().map(Observers::watch).unwrap_or_default(),
+            // Snapshots lock the ledgers: taken only when an aborting threshold reads them.
+            observers: observers
+                .as_ref()
+                .filter(|_| scenario.threshold_rules.iter().any(|t| t.aborts() && t.reads_observers()))
+                .map(Observers::watch)
+                .unwrap_or_default(),
             phases: phases.clone(),
             start,
         };
