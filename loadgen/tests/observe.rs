@@ -8,7 +8,7 @@
 use serde_json::Value;
 use std::process::Command;
 use std::time::Duration;
-use tickwatch_tests::{MongoServer, RedisServer, Relay, RelayStats, Server};
+use tickwatch_tests::{MongoServer, RedisServer, Relay, Server};
 
 const SYMBOLS: usize = 2;
 /// Messages of the steady phase: 3 s at 400 a second.
@@ -68,9 +68,9 @@ fn run_with(scenario: &str, meanwhile: impl FnOnce()) -> Ran {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(2_000));
+    std::thread::sleep(Duration::from_millis(2_000));
     meanwhile();
-    std::thread::sleep(std::time::Duration::from_millis(1_500));
+    std::thread::sleep(Duration::from_millis(1_500));
     let metrics =
         reqwest::blocking::get(format!("http://{address}/metrics")).and_then(|r| r.text()).unwrap_or_default();
     let out = child.wait_with_output().unwrap();
@@ -94,10 +94,6 @@ fn live(ran: &Ran, name: &str, observer: &str) -> f64 {
         .unwrap_or_else(|| panic!("no {name}{{observer={observer}}} in {}", ran.metrics))
 }
 
-fn relay_stats(relay: &Relay) -> RelayStats {
-    relay.stats().unwrap()
-}
-
 fn count(observer: &Value, key: &str) -> u64 {
     observer[key].as_u64().unwrap_or_else(|| panic!("no {key} in {observer}"))
 }
@@ -117,7 +113,7 @@ fn a_healthy_relay_delivers_every_message_to_every_subscribed_connection() {
     let (code, summary, stderr) = (ran.code, &ran.summary, &ran.stderr);
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(summary["sinks"]["bus"]["sent"], SENT);
-    let stats = relay_stats(&relay);
+    let stats = relay.stats().unwrap();
     let browsers = &summary["observers"]["browsers"];
     // Each message is owed to the two of the four connections subscribed to its symbol.
     let owed = SENT * 4 / SYMBOLS as u64;
@@ -157,7 +153,7 @@ fn dropped_duplicated_and_delayed_messages_are_counted_as_the_relay_counts_them_
     let ran = run(&scenario(&redis, &websocket_observer(&relay, 3, ""), thresholds));
     let (code, summary, stderr) = (ran.code, &ran.summary, &ran.stderr);
     assert_eq!(code, 99, "a threshold failed: {stderr}");
-    let stats = relay_stats(&relay);
+    let stats = relay.stats().unwrap();
     let browsers = &summary["observers"]["browsers"];
     assert_eq!(stats.received, SENT, "{stats:?}");
     assert_eq!(count(browsers, "expected"), SENT * 3);
@@ -254,7 +250,7 @@ fn a_stalled_relay_delays_every_message_and_loses_none() {
     assert_eq!(ran.code, 0, "{}", ran.stderr);
     let o = &ran.summary["observers"]["browsers"];
     assert_eq!((count(o, "expected"), count(o, "delivered"), count(o, "lost")), (SENT * 3, SENT * 3, 0), "{o}");
-    assert_eq!(relay_stats(&relay).sent, SENT * 3);
+    assert_eq!(relay.stats().unwrap().sent, SENT * 3);
     let max = o["latency_ms"]["max"].as_f64().unwrap();
     assert!(max >= 1_400.0, "the 1.5 s stall shows as latency: max {max} ms");
 }
@@ -273,7 +269,7 @@ fn a_killed_relay_loses_what_it_never_sent_and_its_clients_come_back() {
         relay.restart().unwrap();
     });
     assert_eq!(ran.code, 0, "{}", ran.stderr);
-    let (before, after) = (before_kill.unwrap(), relay_stats(&relay));
+    let (before, after) = (before_kill.unwrap(), relay.stats().unwrap());
     let o = &ran.summary["observers"]["browsers"];
     assert_eq!(count(o, "delivered"), before.sent + after.sent, "{o} {before:?} {after:?}");
     assert_eq!(count(o, "expected"), count(o, "delivered") + count(o, "lost"));

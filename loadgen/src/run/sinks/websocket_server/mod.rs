@@ -38,10 +38,12 @@ const SUBSCRIBER_BACKLOG: usize = 65_536;
 /// How long a client may take over its TLS handshake before it is let go.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A subscriber's read buffer: it sends subscriptions and pings, not market data, and
-/// tungstenite allocates this much per connection up front (128 KiB by default: 640 MiB
-/// for 5,000 subscribers).
-const SUBSCRIBER_READ_BUFFER: usize = 4 * 1024;
+/// A subscriber's connection settings: its read buffer is 4 KiB, as it sends
+/// subscriptions and pings, not market data, and tungstenite allocates the buffer per
+/// connection up front (128 KiB by default: 640 MiB for 5,000 subscribers).
+fn subscriber_config() -> WebSocketConfig {
+    WebSocketConfig::default().read_buffer_size(4 * 1024)
+}
 
 /// One message as the connections need it, rendered once for all of them.
 #[derive(Clone)]
@@ -259,8 +261,8 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(stream: 
         Exchange::Coinbase(last_matches) => Some(CoinbaseSession::new(Arc::clone(last_matches))),
     };
     let receiver = shared.publish.subscribe();
-    let config = WebSocketConfig::default().read_buffer_size(SUBSCRIBER_READ_BUFFER);
-    let Ok(socket) = Box::pin(tokio_tungstenite::accept_async_with_config(stream, Some(config))).await else {
+    let Ok(socket) = Box::pin(tokio_tungstenite::accept_async_with_config(stream, Some(subscriber_config()))).await
+    else {
         return;
     };
     match session {
@@ -329,8 +331,8 @@ fn upgrade_to<P: Session>(upgrade: hyper::upgrade::OnUpgrade, shared: Shared, se
     let receiver = shared.publish.subscribe();
     tokio::spawn(async move {
         if let Ok(upgraded) = upgrade.await {
-            let config = WebSocketConfig::default().read_buffer_size(SUBSCRIBER_READ_BUFFER);
-            let socket = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config)).await;
+            let config = Some(subscriber_config());
+            let socket = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, config).await;
             serve(socket, receiver, &shared, session).await;
         }
     });
