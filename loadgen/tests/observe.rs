@@ -261,8 +261,8 @@ fn a_killed_relay_loses_what_it_never_sent_and_its_clients_come_back() {
     let mut relay = Relay::start(&redis.url(), "trades", &[]).unwrap();
     let mut before_kill = None;
     let ran = run_with(&scenario(&redis, &websocket_observer(&relay, 3, ""), ""), || {
-        // Stopped first, so its count of what it sent is whole when it dies.
-        relay.pause().unwrap();
+        // Frozen between messages first, so its count of what it sent is whole when it dies.
+        relay.freeze().unwrap();
         before_kill = Some(relay.stats().unwrap());
         relay.kill();
         std::thread::sleep(Duration::from_millis(500));

@@ -13,13 +13,15 @@ Faults count messages from Redis: the Nth, 2Nth, ... is dropped (sent to no clie
 sent twice to every client; --delay-ms holds each message that long before it goes out.
 FILE gets the relay's own counts after every message from Redis is dealt with, as JSON:
 messages from Redis, and deliveries sent, dropped and duplicated (a delivery is one
-message to one client); so a relay stopped with SIGSTOP has written all it did. Stall the
-relay with SIGSTOP, kill it with SIGKILL: both are the test kit's.
+message to one client). SIGUSR1 freezes the relay between messages: it finishes the
+deliveries in hand, writes FILE and sends itself SIGSTOP, so FILE then counts exactly what
+its clients got. Stall the relay with SIGSTOP, kill it with SIGKILL: both are the test kit's.
 """
 import argparse
 import asyncio
 import json
 import os
+import signal
 
 import redis.asyncio as redis
 from websockets.asyncio.server import serve
@@ -36,6 +38,8 @@ args = args_parser.parse_args()
 
 clients = {}  # websocket -> set of symbols, or None for every symbol
 stats = {"received": 0, "sent": 0, "dropped": 0, "duplicated": 0}
+delivering = 0  # deliveries in hand; a freeze waits for them
+freeze_requested = False
 
 
 def wanting(symbol):
@@ -59,17 +63,38 @@ def write_stats():
     os.replace(args.stats + ".tmp", args.stats)
 
 
-async def deliver(payload, symbol, copies):
-    if args.delay_ms:
-        await asyncio.sleep(args.delay_ms / 1000)
-    for ws in wanting(symbol):
-        for _ in range(copies):
-            try:
-                await ws.send(payload)
-                stats["sent"] += 1
-            except Exception:
-                pass
+def request_freeze():
+    global freeze_requested
+    freeze_requested = True
+    if delivering == 0:
+        freeze()
+
+
+def freeze():
+    global freeze_requested
+    freeze_requested = False
     write_stats()
+    os.kill(os.getpid(), signal.SIGSTOP)
+
+
+async def deliver(payload, symbol, copies):
+    global delivering
+    delivering += 1
+    try:
+        if args.delay_ms:
+            await asyncio.sleep(args.delay_ms / 1000)
+        for ws in wanting(symbol):
+            for _ in range(copies):
+                try:
+                    await ws.send(payload)
+                    stats["sent"] += 1
+                except Exception:
+                    pass
+    finally:
+        delivering -= 1
+    write_stats()
+    if freeze_requested and delivering == 0:
+        freeze()
 
 
 async def relay():
@@ -100,6 +125,7 @@ async def relay():
 
 async def main():
     write_stats()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, request_freeze)
     async with serve(gateway, "127.0.0.1", args.port):
         await relay()
 

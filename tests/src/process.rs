@@ -143,10 +143,20 @@ impl ServerProcess {
         self.signal_group(Signal::SIGCONT)
     }
 
-    fn signal_group(&self, signal: Signal) -> Result<()> {
+    /// Sends `signal` to the whole group (for a server's own signal handlers).
+    pub fn signal_group(&self, signal: Signal) -> Result<()> {
         let child = self.child.as_ref().ok_or_else(|| KitError(format!("{} is not running", self.name)))?;
         killpg(Pid::from_raw(child.id() as i32), signal)
             .map_err(|e| KitError(format!("cannot signal {}: {e}", self.name)))
+    }
+
+    /// Whether the server's leader process is stopped (state T in /proc), as after
+    /// [`pause`](Self::pause) or a SIGSTOP it sent itself.
+    pub fn is_stopped(&self) -> bool {
+        let Some(child) = self.child.as_ref() else { return false };
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", child.id())).unwrap_or_default();
+        // The state follows the command name, which is in parentheses and may hold spaces.
+        stat.rsplit_once(") ").is_some_and(|(_, rest)| rest.starts_with('T'))
     }
 
     /// SIGTERM to the group, then SIGKILL after the grace period; reaps the child.

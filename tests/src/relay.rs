@@ -1,7 +1,8 @@
 use crate::ports::{accepts, free_port};
 use crate::{KitError, Result, Server, ServerProcess, repo_root, venv_binary};
+use nix::sys::signal::Signal;
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
 /// A reference platform (`tests/python/relay.py`, Python `websockets` and `redis`):
@@ -46,6 +47,25 @@ impl Relay {
 
     pub fn url(&self) -> String {
         format!("ws://127.0.0.1:{}/", self.port)
+    }
+
+    /// Stops the relay between two messages (SIGUSR1: it finishes delivering the one in
+    /// hand, writes its counts and sends itself SIGSTOP), so [`stats`](Self::stats) then
+    /// counts exactly what its clients got; a SIGSTOP from outside can land between a
+    /// send and the count. [`Server::resume`] lets it go on.
+    pub fn freeze(&self) -> Result<()> {
+        self.process.signal_group(Signal::SIGUSR1)?;
+        let start = Instant::now();
+        while !self.process.is_stopped() {
+            if start.elapsed() > Duration::from_secs(5) {
+                return Err(KitError(format!(
+                    "relay.py did not stop within 5 s of SIGUSR1 (log: {})",
+                    self.dir.path().join("relay.log").display()
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        Ok(())
     }
 
     /// The counts the relay last wrote (after every message it dealt with).
