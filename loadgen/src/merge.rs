@@ -177,6 +177,9 @@ fn add_shard(merged: &mut SinkRun, shard: &ShardReport, sink: &str, scenario: &S
     if merged.first_error.is_none() {
         merged.first_error = entry["first_error"].as_str().map(str::to_owned);
     }
+    if let Some(d) = report::deliveries_from_json(&entry["deliveries"]) {
+        merged.deliveries.get_or_insert_default().add(&d);
+    }
     let sent = entry["sent_per_second"].as_array().cloned().unwrap_or_default();
     for (second, n) in sent.iter().enumerate() {
         grow(merged, second);

@@ -4,6 +4,7 @@
 mod common;
 
 use common::run_scenario;
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -52,7 +53,7 @@ fn counts(sink: &Value) -> (u64, u64, u64) {
 
 fn trades_scenario(sinks: &str, duration: &str, rate: u32) -> String {
     format!(
-        "name = \"test\"\nseed = 7\n[[source]]\nname = \"trades\"\nkind = \"synthetic-trades\"\nsymbols = [\"BTCUSDT\", \"ETHUSDT\", \"SOLUSDT\"]\n\
+        "name = \"test\"\nseed = 7\n[[source]]\nname = \"trades\"\nkind = \"synthetic-trades\"\nsymbols = {SYMBOLS:?}\n\
          {sinks}\n[[phase]]\nname = \"steady\"\nduration = \"{duration}\"\nrate = {rate}\n"
     )
 }
@@ -151,28 +152,14 @@ fn fifty_websocket_subscribers_each_get_every_message_of_their_symbols() {
     let file = dir.path().join("s.toml");
     let copy = dir.path().join("copy.jsonl");
     std::fs::write(&file, scenario.replace("DIR", &dir.path().display().to_string())).unwrap();
-    let loadgen = std::process::Command::new(env!("CARGO_BIN_EXE_tickwatch-loadgen"))
-        .arg("run")
-        .arg(&file)
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let symbols = ["BTCUSDT", "ETHUSDT", "SOLUSDT"];
+    let mut loadgen = spawn_run(&file, &dir.path().join("report"));
+    let symbols = SYMBOLS;
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let received: Vec<(usize, u64)> = runtime.block_on(async {
-        use futures_util::{SinkExt, StreamExt};
         let mut clients = Vec::new();
         for i in 0..50 {
             clients.push(tokio::spawn(async move {
-                let url = format!("ws://127.0.0.1:{port}/");
-                let mut socket = loop {
-                    if let Ok((s, _)) = tokio_tungstenite::connect_async(&url).await {
-                        break s;
-                    }
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                };
-                let subscribe = format!(r#"{{"op":"subscribe","symbols":["{}"]}}"#, symbols[i % 3]);
-                socket.send(tokio_tungstenite::tungstenite::Message::text(subscribe)).await.unwrap();
+                let mut socket = subscribe(port, &[symbols[i % 3]]).await;
                 let mut n = 0u64;
                 while let Ok(Some(Ok(m))) = tokio::time::timeout(Duration::from_secs(3), socket.next()).await {
                     if let tokio_tungstenite::tungstenite::Message::Text(t) = m {
@@ -189,16 +176,99 @@ fn fifty_websocket_subscribers_each_get_every_message_of_their_symbols() {
         }
         out
     });
-    let mut loadgen = loadgen;
     let status = loadgen.wait().unwrap();
     assert!(status.success());
     let text = std::fs::read_to_string(&copy).unwrap();
-    for (i, n) in received {
+    for &(i, n) in &received {
         let expected =
             text.lines().filter(|l| l.contains(&format!("\"symbol\":\"{}\"", symbols[i % 3]))).count() as u64;
         assert!(expected > 100);
         assert_eq!(n, expected, "subscriber {i} ({})", symbols[i % 3]);
     }
+    let summary: Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("report/summary.json")).unwrap()).unwrap();
+    let deliveries = &summary["sinks"]["gateway"]["deliveries"];
+    let n = |key: &str| deliveries[key].as_u64().unwrap();
+    let got: u64 = received.iter().map(|(_, n)| n).sum();
+    assert_eq!((n("subscribers"), n("dropped_subscribers")), (50, 0), "{deliveries}");
+    assert_eq!((n("attempted"), n("sent"), n("failed")), (got, got, 0), "{deliveries}");
+}
+
+#[test]
+fn a_subscriber_that_stops_reading_is_dropped_and_what_it_missed_counts_failed() {
+    let port = free_port();
+    let sinks = format!(
+        "[[sink]]\nname = \"gateway\"\nsource = \"trades\"\nkind = \"websocket-server\"\nlisten = \"127.0.0.1:{port}\"\nwait_for_subscribers = 2\n"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("s.toml");
+    std::fs::write(&file, trades_scenario(&sinks, "6s", 25_000)).unwrap();
+    let mut loadgen = spawn_run(&file, &dir.path().join("report"));
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (read, stuck_read) = runtime.block_on(async {
+        let reader = tokio::spawn(async move { read_until_closed(subscribe(port, &SYMBOLS).await).await });
+        let mut stuck = subscribe(port, &SYMBOLS).await;
+        // Reads nothing until the gateway has given up on it, then what reached it.
+        let stuck = tokio::task::spawn_blocking(move || {
+            let status = loadgen.wait().unwrap();
+            assert!(status.success());
+        })
+        .then(move |_| async move {
+            let mut n = 0;
+            while let Ok(Some(Ok(m))) = tokio::time::timeout(Duration::from_secs(3), stuck.next()).await {
+                n += u64::from(m.is_text());
+            }
+            n
+        });
+        (reader.await.unwrap(), stuck.await)
+    });
+    let summary: Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("report/summary.json")).unwrap()).unwrap();
+    let gateway = &summary["sinks"]["gateway"];
+    let deliveries = &gateway["deliveries"];
+    let n = |key: &str| deliveries[key].as_u64().unwrap();
+    let spread = |key: &str, end: &str| deliveries["per_subscriber"][key][end].as_u64().unwrap();
+    assert_eq!(counts(gateway), (150_000, 150_000, 0), "the gateway took every message: {gateway}");
+    assert_eq!((n("subscribers"), n("dropped_subscribers")), (2, 1), "{deliveries}");
+    assert_eq!(read, 150_000, "the reader got every message");
+    assert_eq!((spread("sent", "max"), spread("failed", "min")), (read, 0), "{deliveries}");
+    let (stuck_sent, stuck_failed) = (spread("sent", "min"), spread("failed", "max"));
+    assert_eq!(n("attempted"), n("sent") + n("failed"));
+    assert_eq!((n("sent"), n("failed")), (read + stuck_sent, stuck_failed), "{deliveries}");
+    assert!(stuck_failed > 0, "{deliveries}");
+    // What the stalled subscriber got is at least what was written to its socket, and
+    // no more than what it was due.
+    assert!(stuck_sent <= stuck_read && stuck_read <= stuck_sent + stuck_failed, "{stuck_read} {deliveries}");
+    assert!(stuck_sent + stuck_failed <= 150_000, "{deliveries}");
+}
+
+/// The symbols of [`trades_scenario`].
+const SYMBOLS: [&str; 3] = ["BTCUSDT", "ETHUSDT", "SOLUSDT"];
+
+/// A WebSocket client of the gateway on `port`, subscribed to `symbols`.
+async fn subscribe(
+    port: u16,
+    symbols: &[&str],
+) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+    let url = format!("ws://127.0.0.1:{port}/");
+    let mut socket = loop {
+        if let Ok((s, _)) = tokio_tungstenite::connect_async(&url).await {
+            break s;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let subscribe = serde_json::json!({"op": "subscribe", "symbols": symbols}).to_string();
+    socket.send(tokio_tungstenite::tungstenite::Message::text(subscribe)).await.unwrap();
+    socket
+}
+
+/// Text messages read until the gateway closes the connection.
+async fn read_until_closed(
+    mut socket: tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+) -> u64 {
+    let mut n = 0;
+    while let Some(Ok(m)) = socket.next().await {
+        n += u64::from(m.is_text());
+    }
+    n
 }
 
 #[test]

@@ -323,6 +323,17 @@ pub(crate) fn print_results(reports: &[report::SinkReport], observers: &[Observe
             p99,
             r.run.first_error.as_ref().map(|e| format!(" (first error: {e})")).unwrap_or_default()
         );
+        if let Some(d) = &r.run.deliveries {
+            eprintln!(
+                "{}: to {} subscriber(s) ({} dropped as too slow): deliveries attempted {} sent {} failed {}",
+                r.name,
+                d.subscribers,
+                d.dropped,
+                d.sent + d.failed,
+                d.sent,
+                d.failed
+            );
+        }
     }
     for o in observers {
         let t = &o.result.total;

@@ -6,7 +6,7 @@
 
 use super::intervals::Intervals;
 use super::observe::ledger::Ledger;
-use super::sinks::Sink;
+use super::sinks::{Deliveries, Sink};
 use super::source::{Feed, Outgoing};
 use crate::scenario::Phase;
 use hdrhistogram::Histogram;
@@ -65,6 +65,8 @@ pub struct SinkRun {
     pub sent_per_second: Vec<u64>,
     /// First error seen, for the report.
     pub first_error: Option<String>,
+    /// What the sink's subscribers got (gateways only).
+    pub deliveries: Option<Deliveries>,
 }
 
 impl SinkRun {
@@ -76,6 +78,7 @@ impl SinkRun {
             intervals: Intervals::default(),
             sent_per_second: Vec::new(),
             first_error: None,
+            deliveries: None,
         }
     }
 }
@@ -346,6 +349,7 @@ pub async fn drive(
     if let Err(e) = sink.finish().await {
         run.first_error.get_or_insert(e);
     }
+    run.deliveries = sink.deliveries();
     run.total.seconds = start.elapsed().as_secs_f64();
     run.total.wall_seconds = run.total.seconds;
     run

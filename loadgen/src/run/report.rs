@@ -7,6 +7,7 @@ use super::charts::{self, Chart, Line};
 use super::intervals::Intervals;
 use super::observe::{DeliveryTally, ObserverReport};
 use super::pace::{SinkRun, Tally};
+use super::sinks::Deliveries;
 use crate::scenario::Scenario;
 use crate::verdict::Verdict;
 use hdrhistogram::Histogram;
@@ -94,6 +95,36 @@ fn observer_json(scenario: &Scenario, o: &ObserverReport) -> Value {
     entry
 }
 
+/// A gateway's deliveries to its subscribers (`sinks.<name>.deliveries`).
+fn deliveries_json(d: &Deliveries) -> Value {
+    let spread = |s: Option<(u64, u64)>| json!({"min": s.map(|s| s.0), "max": s.map(|s| s.1)});
+    json!({
+        "subscribers": d.subscribers,
+        "dropped_subscribers": d.dropped,
+        "attempted": d.sent + d.failed,
+        "sent": d.sent,
+        "failed": d.failed,
+        "per_subscriber": {"sent": spread(d.per_subscriber_sent), "failed": spread(d.per_subscriber_failed)},
+    })
+}
+
+/// [`deliveries_json`] read back (for `merge`); None when the sink has none.
+pub fn deliveries_from_json(v: &Value) -> Option<Deliveries> {
+    let count = |key: &str| v[key].as_u64().unwrap_or(0);
+    let spread = |key: &str| {
+        let s = &v["per_subscriber"][key];
+        s["min"].as_u64().zip(s["max"].as_u64())
+    };
+    v.is_object().then(|| Deliveries {
+        subscribers: count("subscribers"),
+        dropped: count("dropped_subscribers"),
+        sent: count("sent"),
+        failed: count("failed"),
+        per_subscriber_sent: spread("sent"),
+        per_subscriber_failed: spread("failed"),
+    })
+}
+
 fn tally_json(t: &Tally) -> Value {
     json!({
         "attempted": t.attempted,
@@ -124,6 +155,9 @@ pub fn summary(
         entry["phases"] = Value::Object(phases);
         entry["first_error"] = json!(s.run.first_error);
         entry["sent_per_second"] = json!(s.run.sent_per_second);
+        if let Some(d) = &s.run.deliveries {
+            entry["deliveries"] = deliveries_json(d);
+        }
         out.insert(s.name.to_owned(), entry);
     }
     json!({
@@ -367,6 +401,30 @@ fn sink_tables(scenario: &Scenario, sinks: &[SinkReport]) -> String {
             );
         }
         out.push_str("</table>\n");
+        if let Some(d) = &s.run.deliveries {
+            let _ = writeln!(
+                out,
+                "<p>To subscribers (a delivery is one frame to one subscriber): {} subscriber(s), {} dropped as \
+                 too slow; deliveries attempted {}, sent {}, failed {}.</p>",
+                d.subscribers,
+                d.dropped,
+                d.sent + d.failed,
+                d.sent,
+                d.failed
+            );
+        }
+        if let Some(d) = &s.run.deliveries {
+            let _ = writeln!(
+                out,
+                "<p>To subscribers (a delivery is one frame to one subscriber): {} subscriber(s), {} dropped as \
+                 too slow; deliveries attempted {}, sent {}, failed {}.</p>",
+                d.subscribers,
+                d.dropped,
+                d.sent + d.failed,
+                d.sent,
+                d.failed
+            );
+        }
     }
     out
 }

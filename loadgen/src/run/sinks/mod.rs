@@ -39,6 +39,45 @@ pub trait Sink: Send {
     fn finish(&mut self) -> SendFuture<'_> {
         Box::pin(async { Ok(()) })
     }
+
+    /// What the sink's own subscribers got, once it has finished (a gateway's; None for a
+    /// sink whose send is the delivery).
+    fn deliveries(&self) -> Option<Deliveries> {
+        None
+    }
+}
+
+/// What a gateway's subscribers got, a delivery being one frame to one subscriber. A
+/// message a sink accepted may still never reach a subscriber that is dropped or leaves:
+/// every frame a subscriber asked for while it was connected is counted sent (written to
+/// its socket) or failed, so attempted = sent + failed holds here too.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Deliveries {
+    /// Clients that connected.
+    pub subscribers: u64,
+    /// Subscribers disconnected for falling too far behind.
+    pub dropped: u64,
+    pub sent: u64,
+    pub failed: u64,
+    /// The fewest and most frames one subscriber was sent, and failed (None: no subscriber).
+    pub per_subscriber_sent: Option<(u64, u64)>,
+    pub per_subscriber_failed: Option<(u64, u64)>,
+}
+
+impl Deliveries {
+    /// Sums `other` (another shard's subscribers) into these.
+    pub fn add(&mut self, other: &Deliveries) {
+        let spread = |a: Option<(u64, u64)>, b: Option<(u64, u64)>| match (a, b) {
+            (Some(a), Some(b)) => Some((a.0.min(b.0), a.1.max(b.1))),
+            (a, b) => a.or(b),
+        };
+        self.subscribers += other.subscribers;
+        self.dropped += other.dropped;
+        self.sent += other.sent;
+        self.failed += other.failed;
+        self.per_subscriber_sent = spread(self.per_subscriber_sent, other.per_subscriber_sent);
+        self.per_subscriber_failed = spread(self.per_subscriber_failed, other.per_subscriber_failed);
+    }
 }
 
 /// The kind of a `[[sink]]` (its `kind` key) with that kind's own keys. Adding a sink is

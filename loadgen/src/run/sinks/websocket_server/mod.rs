@@ -6,7 +6,7 @@ mod binance;
 mod coinbase;
 mod deribit;
 
-use super::{SendFuture, Sink, require};
+use super::{Deliveries, SendFuture, Sink, require};
 use crate::run::source::{Outgoing, Record};
 use crate::scenario::SourceConfig;
 use binance::BinanceSession;
@@ -19,7 +19,7 @@ use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use serde::Deserialize;
 use std::collections::HashSet;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tickwatch_common::web::config::TlsServerConfig;
@@ -34,6 +34,11 @@ use tokio_tungstenite::tungstenite::{Bytes, Message, Utf8Bytes};
 
 /// Messages a subscriber may fall behind before it is dropped.
 const SUBSCRIBER_BACKLOG: usize = 65_536;
+
+/// How long a subscriber's socket may take to accept what it is sent before the
+/// subscriber is dropped as stalled (a client that stopped reading never lags: its task
+/// waits on the socket).
+const SUBSCRIBER_STALL: Duration = Duration::from_secs(5);
 
 /// How long a client may take over its TLS handshake before it is let go.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -182,7 +187,9 @@ impl Session for TickwatchSession {
 
 /// A gateway simulator: clients connect, subscribe in the gateway's protocol, and
 /// receive the messages they asked for. A subscriber that falls `SUBSCRIBER_BACKLOG`
-/// messages behind is disconnected and counted, so a slow client never grows memory.
+/// messages behind, or whose socket accepts nothing for `SUBSCRIBER_STALL`, is
+/// disconnected and counted, so a slow client never grows memory, and what it missed is
+/// counted failed in the sink's deliveries.
 pub struct WebSocketServerSink {
     publish: broadcast::Sender<Published>,
     exchange: Exchange,
@@ -349,17 +356,101 @@ fn json_response(status: u16, body: String) -> Response<Full<Bytes>> {
 
 #[derive(Clone, Default)]
 struct Counters {
-    /// Subscribers disconnected for falling `SUBSCRIBER_BACKLOG` behind.
+    /// Subscribers disconnected for falling `SUBSCRIBER_BACKLOG` behind or stalling.
     dropped: Arc<AtomicU64>,
     subscribed: Arc<AtomicU64>,
     /// Clients still connected; the run waits for them to drain at the end.
     active: Arc<AtomicU64>,
     /// Clients whose TLS handshake failed or timed out.
     failed_handshakes: Arc<AtomicU64>,
+    /// Every client's frames, read when the run ends.
+    subscribers: Arc<Mutex<Vec<Arc<SubscriberFrames>>>>,
+}
+
+impl Counters {
+    fn deliveries(&self) -> Deliveries {
+        let subscribers = self.subscribers.lock().unwrap_or_else(|e| e.into_inner());
+        let counts: Vec<(u64, u64)> =
+            subscribers.iter().map(|s| (s.sent.load(Ordering::Relaxed), s.failed.load(Ordering::Relaxed))).collect();
+        let spread = |of: fn(&(u64, u64)) -> u64| {
+            let (min, max) = (counts.iter().map(of).min(), counts.iter().map(of).max());
+            min.zip(max)
+        };
+        Deliveries {
+            subscribers: counts.len() as u64,
+            dropped: self.dropped.load(Ordering::Relaxed),
+            sent: counts.iter().map(|c| c.0).sum(),
+            failed: counts.iter().map(|c| c.1).sum(),
+            per_subscriber_sent: spread(|c| c.0),
+            per_subscriber_failed: spread(|c| c.1),
+        }
+    }
+}
+
+/// One subscriber's frames: written only by its own task, once per flush (no contention
+/// between subscribers), read when the run ends.
+#[derive(Default)]
+struct SubscriberFrames {
+    sent: AtomicU64,
+    failed: AtomicU64,
+}
+
+/// Counts one subscriber's frames as its task feeds and flushes them: a frame is sent
+/// once a flush has written it to the socket, and failed if the connection ends first
+/// (written in part, it is still counted failed: failures may be over-counted, never
+/// hidden).
+struct FrameCount {
+    frames: Arc<SubscriberFrames>,
+    unflushed: u64,
+}
+
+impl FrameCount {
+    fn new(counters: &Counters) -> FrameCount {
+        let frames = Arc::new(SubscriberFrames::default());
+        counters.subscribers.lock().unwrap_or_else(|e| e.into_inner()).push(Arc::clone(&frames));
+        FrameCount { frames, unflushed: 0 }
+    }
+
+    fn fed(&mut self) {
+        self.unflushed += 1;
+    }
+
+    fn flushed(&mut self) {
+        self.frames.sent.fetch_add(std::mem::take(&mut self.unflushed), Ordering::Relaxed);
+    }
+
+    fn failed(&self, frames: u64) {
+        self.frames.failed.fetch_add(frames, Ordering::Relaxed);
+    }
+
+    /// The connection is over: what was fed and not flushed never left.
+    fn end(&mut self) {
+        let unflushed = std::mem::take(&mut self.unflushed);
+        self.failed(unflushed);
+    }
+}
+
+/// The frames `session` wanted of the messages still queued for it, which it will never
+/// get; empties the queue.
+fn never_sent<P: Session>(receiver: &mut broadcast::Receiver<Published>, session: &P, frames: &mut Vec<Utf8Bytes>) -> u64 {
+    let mut count = 0;
+    loop {
+        match receiver.try_recv() {
+            Ok(published) => {
+                session.frames(&published, frames);
+                count += frames.len() as u64;
+                frames.clear();
+            }
+            // Gone before it could be read: one frame each (the session cannot tell now).
+            Err(broadcast::error::TryRecvError::Lagged(n)) => count += n,
+            Err(_) => return count,
+        }
+    }
 }
 
 /// One client, from its upgrade to its end: sends the frames its session wants, answers
-/// its requests, sends the protocol's own periodic messages.
+/// its requests, sends the protocol's own periodic messages, and counts every frame it
+/// wanted as sent or failed.
 async fn serve<S: AsyncRead + AsyncWrite + Unpin, P: Session>(
     socket: WebSocketStream<S>,
     mut receiver: broadcast::Receiver<Published>,
@@ -369,6 +460,7 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin, P: Session>(
     let counters = &shared.counters;
     let mut shutdown = shared.shutdown.clone();
     counters.active.fetch_add(1, Ordering::Relaxed);
+    let mut count = FrameCount::new(counters);
     if session.subscribed() {
         counters.subscribed.fetch_add(1, Ordering::Relaxed);
     }
@@ -385,41 +477,44 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin, P: Session>(
                 while let Ok(published) = receiver.try_recv() {
                     session.frames(&published, &mut frames);
                 }
-                for frame in frames.drain(..) {
-                    if out.feed(Message::Text(frame)).await.is_err() {
-                        break;
-                    }
-                }
-                let _ = out.flush().await;
-                let _ = out.close().await;
+                let _ = stall_bounded(write(&mut out, &mut frames, true, &mut count)).await;
+                let _ = stall_bounded(out.close()).await;
                 break;
             }
             published = receiver.recv() => match published {
                 Ok(published) => {
                     session.frames(&published, &mut frames);
-                    let mut failed = false;
-                    for frame in frames.drain(..) {
-                        failed |= out.feed(Message::Text(frame)).await.is_err();
-                    }
+                    let (wanted, unflushed) = (frames.len() as u64, count.unflushed);
                     // Flush when nothing more is queued: batches frames, never holds them.
-                    if failed || (receiver.is_empty() && out.flush().await.is_err()) {
+                    let flush = receiver.is_empty();
+                    let written = stall_bounded(write(&mut out, &mut frames, flush, &mut count)).await;
+                    if written != Some(true) {
+                        // The frames not yet fed never left.
+                        count.failed(wanted - (count.unflushed - unflushed).min(wanted));
+                        if written.is_none() {
+                            counters.dropped.fetch_add(1, Ordering::Relaxed);
+                        }
                         break;
                     }
                 }
-                Err(broadcast::error::RecvError::Lagged(_)) => {
+                Err(broadcast::error::RecvError::Lagged(missed)) => {
                     counters.dropped.fetch_add(1, Ordering::Relaxed);
-                    let _ = out.close().await;
+                    count.failed(missed);
+                    let _ = stall_bounded(out.close()).await;
                     break;
                 }
                 Err(broadcast::error::RecvError::Closed) => {
-                    let _ = out.flush().await;
+                    if stall_bounded(out.flush()).await.is_some_and(|r| r.is_ok()) {
+                        count.flushed();
+                    }
                     break;
                 }
             },
             _ = tick.tick(), if every.is_some() => {
                 session.tick(&mut own);
-                if send_all(&mut out, &mut own).await.is_err() {
-                    break;
+                match stall_bounded(send_all(&mut out, &mut own)).await {
+                    Some(Ok(())) => count.flushed(),
+                    _ => break,
                 }
             }
             request = incoming.next() => match request {
@@ -433,8 +528,9 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin, P: Session>(
                         every = session.tick_every();
                         tick = ticker(every);
                     }
-                    if send_all(&mut out, &mut own).await.is_err() {
-                        break;
+                    match stall_bounded(send_all(&mut out, &mut own)).await {
+                        Some(Ok(())) => count.flushed(),
+                        _ => break,
                     }
                 }
                 Some(Ok(_)) => {}
@@ -442,7 +538,38 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin, P: Session>(
             },
         }
     }
+    count.end();
+    count.failed(never_sent(&mut receiver, &session, &mut frames));
     counters.active.fetch_sub(1, Ordering::Relaxed);
+}
+
+/// Feeds `frames` (leaving the vector empty), counting each, and flushes if asked; false
+/// when the connection failed.
+async fn write<S: futures_util::Sink<Message> + Unpin>(
+    out: &mut S,
+    frames: &mut Vec<Utf8Bytes>,
+    flush: bool,
+    count: &mut FrameCount,
+) -> bool {
+    for frame in frames.drain(..) {
+        if out.feed(Message::Text(frame)).await.is_err() {
+            return false;
+        }
+        count.fed();
+    }
+    if flush {
+        if out.flush().await.is_err() {
+            return false;
+        }
+        count.flushed();
+    }
+    true
+}
+
+/// `write` to a subscriber's socket, None when it took longer than `SUBSCRIBER_STALL`. A
+/// write that is done at once sets no timer.
+async fn stall_bounded<T>(write: impl Future<Output = T>) -> Option<T> {
+    tokio::time::timeout(SUBSCRIBER_STALL, write).await.ok()
 }
 
 /// Ticks every `every`, the first one `every` from now (never, in effect, for None).
@@ -551,15 +678,15 @@ impl Sink for WebSocketServerSink {
             while self.counters.active.load(Ordering::Relaxed) > 0 && tokio::time::Instant::now() < deadline {
                 tokio::time::sleep(std::time::Duration::from_millis(10)).await;
             }
-            let dropped = self.counters.dropped.load(Ordering::Relaxed);
-            if dropped > 0 {
-                eprintln!("sink {}: {dropped} slow subscriber(s) dropped", self.name);
-            }
             let failed = self.failed_handshakes_told();
             if !failed.is_empty() {
                 eprintln!("sink {}:{failed}", self.name);
             }
             Ok(())
         })
+    }
+
+    fn deliveries(&self) -> Option<Deliveries> {
+        Some(self.counters.deliveries())
     }
 }
