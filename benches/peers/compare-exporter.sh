@@ -13,11 +13,7 @@ kit="${PEER_KIT:-$repo/../shared/peers/exporters}"
 work="$(mktemp -d)"; trap 'rm -rf "$work"' EXIT
 cargo build --release --locked -p tickwatch-exporter --manifest-path "$repo/Cargo.toml"
 cp -r "$kit/." "$work/"
-machine() {
-  printf 'machine: %s at %s MHz, %s cores, load %s\n' \
-    "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')" \
-    "$(grep -m1 'cpu MHz' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')" "$(nproc)" "$(cut -d' ' -f1-3 /proc/loadavg)"
-}
+. "$repo/benches/peers/machine.sh"
 machine
 (cd "$work" && SKIP_CELERY_EXPORTER="${SKIP_CELERY_EXPORTER:-1}" ONLY="${ONLY:-redis}" SIZES="${SIZES:-1000,10000}" \
   CANDIDATE_CMD="$repo/benches/peers/exporter-candidate.sh {redis_url} {port} {queues_file}" ./run.sh >&2)

@@ -185,7 +185,8 @@ fn fifty_websocket_subscribers_each_get_every_message_of_their_symbols() {
         assert!(expected > 100);
         assert_eq!(n, expected, "subscriber {i} ({})", symbols[i % 3]);
     }
-    let summary: Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("report/summary.json")).unwrap()).unwrap();
+    let summary: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("report/summary.json")).unwrap()).unwrap();
     let deliveries = &summary["sinks"]["gateway"]["deliveries"];
     let n = |key: &str| deliveries[key].as_u64().unwrap();
     let got: u64 = received.iter().map(|(_, n)| n).sum();
@@ -221,7 +222,8 @@ fn a_subscriber_that_stops_reading_is_dropped_and_what_it_missed_counts_failed()
         });
         (reader.await.unwrap(), stuck.await)
     });
-    let summary: Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("report/summary.json")).unwrap()).unwrap();
+    let summary: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("report/summary.json")).unwrap()).unwrap();
     let gateway = &summary["sinks"]["gateway"];
     let deliveries = &gateway["deliveries"];
     let n = |key: &str| deliveries[key].as_u64().unwrap();

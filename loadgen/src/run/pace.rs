@@ -339,6 +339,10 @@ pub async fn drive(
             run.sent_per_second[second] += due.len() as u64;
         }
         live.record(ok, &due, done.as_secs_f64());
+        // A send that completes at once (a gateway's publish, a file's buffered write)
+        // never gives the runtime back: behind schedule, this loop would starve the
+        // gateway's own subscribers, the progress line and the live metrics.
+        tokio::task::yield_now().await;
     }
     // A trailing pause (rate 0) is part of the run: the sink stays up, a gateway keeps its
     // clients, until the schedule ends. So is a shard's share of the run after its last message.

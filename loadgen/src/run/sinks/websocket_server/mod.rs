@@ -19,8 +19,8 @@ use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use serde::Deserialize;
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tickwatch_common::web::config::TlsServerConfig;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -34,6 +34,10 @@ use tokio_tungstenite::tungstenite::{Bytes, Message, Utf8Bytes};
 
 /// Messages a subscriber may fall behind before it is dropped.
 const SUBSCRIBER_BACKLOG: usize = 65_536;
+
+/// The most frames a subscriber's connection writes in one go before it flushes them
+/// (about 40 KB of trades).
+const FLUSH_EVERY: u64 = 256;
 
 /// How long a subscriber's socket may take to accept what it is sent before the
 /// subscriber is dropped as stalled (a client that stopped reading never lags: its task
@@ -234,6 +238,8 @@ impl WebSocketServerSink {
         };
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
+                // Market data goes out as it comes: no Nagle delay on small frames.
+                let _ = stream.set_nodelay(true);
                 let (shared, tls) = (shared.clone(), tls.clone());
                 tokio::spawn(async move {
                     let Some(tls) = tls else { return connection(stream, shared).await };
@@ -430,22 +436,32 @@ impl FrameCount {
     }
 }
 
-/// The frames `session` wanted of the messages still queued for it, which it will never
-/// get; empties the queue.
-fn never_sent<P: Session>(receiver: &mut broadcast::Receiver<Published>, session: &P, frames: &mut Vec<Utf8Bytes>) -> u64 {
-    let mut count = 0;
-    loop {
+/// The frames `session` wanted of the messages published for it and not yet read, which
+/// it will never get; only those due when it is asked (a busy producer would otherwise
+/// keep it reading).
+fn never_sent<P: Session>(
+    receiver: &mut broadcast::Receiver<Published>,
+    session: &P,
+    frames: &mut Vec<Utf8Bytes>,
+) -> u64 {
+    let (mut due, mut count) = (receiver.len() as u64, 0);
+    while due > 0 {
         match receiver.try_recv() {
             Ok(published) => {
                 session.frames(&published, frames);
                 count += frames.len() as u64;
                 frames.clear();
+                due -= 1;
             }
             // Gone before it could be read: one frame each (the session cannot tell now).
-            Err(broadcast::error::TryRecvError::Lagged(n)) => count += n,
-            Err(_) => return count,
+            Err(broadcast::error::TryRecvError::Lagged(n)) => {
+                count += n.min(due);
+                due -= n.min(due);
+            }
+            Err(_) => break,
         }
     }
+    count
 }
 
 /// One client, from its upgrade to its end: sends the frames its session wants, answers
@@ -477,30 +493,46 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin, P: Session>(
                 while let Ok(published) = receiver.try_recv() {
                     session.frames(&published, &mut frames);
                 }
-                let _ = stall_bounded(write(&mut out, &mut frames, true, &mut count)).await;
+                let _ = stall_bounded(write(&mut out, &mut frames, &mut count)).await;
                 let _ = stall_bounded(out.close()).await;
                 break;
             }
             published = receiver.recv() => match published {
                 Ok(published) => {
                     session.frames(&published, &mut frames);
-                    let (wanted, unflushed) = (frames.len() as u64, count.unflushed);
-                    // Flush when nothing more is queued: batches frames, never holds them.
-                    let flush = receiver.is_empty();
-                    let written = stall_bounded(write(&mut out, &mut frames, flush, &mut count)).await;
+                    // What else is queued goes in the same write, up to FLUSH_EVERY frames:
+                    // one turn of this loop and one flush per batch, not per message.
+                    let mut lagged = None;
+                    while (frames.len() as u64) < FLUSH_EVERY {
+                        match receiver.try_recv() {
+                            Ok(published) => session.frames(&published, &mut frames),
+                            Err(broadcast::error::TryRecvError::Lagged(missed)) => {
+                                lagged = Some(missed);
+                                break;
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                    let wanted = frames.len() as u64;
+                    let written = stall_bounded(write(&mut out, &mut frames, &mut count)).await;
                     if written != Some(true) {
                         // The frames not yet fed never left.
-                        count.failed(wanted - (count.unflushed - unflushed).min(wanted));
+                        count.failed(wanted - count.unflushed.min(wanted));
                         if written.is_none() {
                             counters.dropped.fetch_add(1, Ordering::Relaxed);
                         }
                         break;
                     }
+                    if let Some(missed) = lagged {
+                        counters.dropped.fetch_add(1, Ordering::Relaxed);
+                        count.failed(missed);
+                        break;
+                    }
                 }
                 Err(broadcast::error::RecvError::Lagged(missed)) => {
+                    // Dropped at once, no close frame: it would wait behind the backlog.
                     counters.dropped.fetch_add(1, Ordering::Relaxed);
                     count.failed(missed);
-                    let _ = stall_bounded(out.close()).await;
                     break;
                 }
                 Err(broadcast::error::RecvError::Closed) => {
@@ -543,12 +575,11 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin, P: Session>(
     counters.active.fetch_sub(1, Ordering::Relaxed);
 }
 
-/// Feeds `frames` (leaving the vector empty), counting each, and flushes if asked; false
-/// when the connection failed.
+/// Feeds `frames` (leaving the vector empty), counting each, and flushes them; false when
+/// the connection failed.
 async fn write<S: futures_util::Sink<Message> + Unpin>(
     out: &mut S,
     frames: &mut Vec<Utf8Bytes>,
-    flush: bool,
     count: &mut FrameCount,
 ) -> bool {
     for frame in frames.drain(..) {
@@ -557,12 +588,10 @@ async fn write<S: futures_util::Sink<Message> + Unpin>(
         }
         count.fed();
     }
-    if flush {
-        if out.flush().await.is_err() {
-            return false;
-        }
-        count.flushed();
+    if out.flush().await.is_err() {
+        return false;
     }
+    count.flushed();
     true
 }
 
