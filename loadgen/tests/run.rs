@@ -9,7 +9,7 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
-use tickwatch_tests::{CeleryWorker, MongoServer, RedisServer, Server, free_port};
+use tickwatch_tests::{CeleryWorker, MongoServer, Pki, RedisServer, Server, free_port};
 
 struct Run {
     summary: Value,
@@ -271,6 +271,31 @@ async fn read_until_closed(
         n += u64::from(m.is_text());
     }
     n
+}
+
+#[test]
+fn a_redis_sink_takes_tls_password_and_database_from_its_url_and_names_a_refused_auth() {
+    let pki = Pki::new().unwrap();
+    let redis = RedisServer::start_tls(&pki, &pki.server, false).unwrap();
+    let mut kit = redis.connection().unwrap();
+    redis::cmd("CONFIG").arg("SET").arg("requirepass").arg("s3cret").exec(&mut kit).unwrap();
+    let sink = |password: &str| {
+        format!(
+            "[[sink]]\nname = \"stream\"\nsource = \"trades\"\nkind = \"redis\"\nurl = \"rediss://:{password}@127.0.0.1:{}/3#insecure\"\nkey = \"ticks\"\ntimeout = \"1s\"\n",
+            redis.port()
+        )
+    };
+    let r = run(&trades_scenario(&sink("s3cret"), "1s", 500), &[]);
+    assert_eq!(counts(r.sink("stream")), (500, 500, 0), "{}", r.stderr);
+    redis::cmd("AUTH").arg("s3cret").exec(&mut kit).unwrap();
+    redis::cmd("SELECT").arg(3).exec(&mut kit).unwrap();
+    let held: u64 = redis::cmd("XLEN").arg("ticks").query(&mut kit).unwrap();
+    assert_eq!(held, 500, "database 3 holds every message");
+
+    let r = run(&trades_scenario(&sink("wrong"), "1s", 50), &[]);
+    assert_eq!(counts(r.sink("stream")), (50, 0, 50), "{}", r.stderr);
+    let error = r.sink("stream")["first_error"].as_str().unwrap();
+    assert!(error.contains("refused AUTH or SELECT") && error.contains("WRONGPASS"), "{error}");
 }
 
 #[test]

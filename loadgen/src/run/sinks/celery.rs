@@ -1,7 +1,7 @@
-use super::{SendFuture, Sink, check_scheme, redis_connection, require};
+use super::resp::Pipeline;
+use super::{SendFuture, Sink, check_scheme, require};
 use crate::run::source::Outgoing;
 use base64::Engine;
-use redis::aio::ConnectionManager;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -33,7 +33,7 @@ impl CelerySinkConfig {
 /// Enqueues Celery tasks on a Redis broker in Kombu's message format, so a real Celery
 /// worker executes them: an LPUSH per task, one pipeline per batch.
 pub struct CelerySink {
-    connection: ConnectionManager,
+    pipeline: Pipeline,
     queue: String,
     task: String,
     args: Vec<toml::Value>,
@@ -44,7 +44,7 @@ pub struct CelerySink {
 impl CelerySink {
     pub fn new(config: &CelerySinkConfig, seed: u64) -> Result<CelerySink, String> {
         Ok(CelerySink {
-            connection: redis_connection(config.url.as_deref().unwrap_or_default())?,
+            pipeline: Pipeline::new(config.url.as_deref().unwrap_or_default())?,
             queue: config.queue.clone().unwrap_or_default(),
             task: config.task.clone().unwrap_or_default(),
             args: config.args.clone(),
@@ -116,12 +116,15 @@ fn fill(arg: &toml::Value, fields: &Value) -> Value {
 impl Sink for CelerySink {
     fn send<'a>(&'a mut self, batch: &'a [Outgoing]) -> SendFuture<'a> {
         Box::pin(async move {
-            let mut pipe = redis::pipe();
-            for m in batch {
-                let envelope = self.envelope(m);
-                pipe.cmd("LPUSH").arg(&self.queue).arg(envelope).ignore();
-            }
-            pipe.exec_async(&mut self.connection).await.map_err(|e| e.to_string())
+            let envelopes: Vec<String> = batch.iter().map(|m| self.envelope(m)).collect();
+            let queue = self.queue.as_bytes();
+            self.pipeline
+                .send(|commands| {
+                    for envelope in &envelopes {
+                        commands.command(3).arg(b"LPUSH").arg(queue).arg(envelope.as_bytes());
+                    }
+                })
+                .await
         })
     }
 }

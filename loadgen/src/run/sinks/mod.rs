@@ -7,6 +7,7 @@ mod celery;
 mod file;
 mod mongodb;
 mod redis;
+mod resp;
 mod websocket_client;
 mod websocket_server;
 
@@ -156,10 +157,4 @@ pub(crate) fn check_scheme(problems: &mut Vec<String>, key: &str, url: Option<&s
     {
         problems.push(format!("{key}.url: scheme must be one of {}", schemes.join(", ")));
     }
-}
-
-/// The Redis connection of a sink: one connection attempt may take a second, and each
-/// command is bounded by the sink's own timeout instead of the driver's.
-pub(crate) fn redis_connection(url: &str) -> Result<::redis::aio::ConnectionManager, String> {
-    tickwatch_common::redis::connect(url, None, Some(std::time::Duration::from_secs(1)))
 }

@@ -1,6 +1,6 @@
-use super::{SendFuture, Sink, check_scheme, redis_connection, require};
+use super::resp::{Commands, Pipeline};
+use super::{SendFuture, Sink, check_scheme, require};
 use crate::run::source::Outgoing;
-use redis::aio::ConnectionManager;
 use serde::Deserialize;
 use tickwatch_common::default;
 
@@ -39,44 +39,83 @@ impl RedisSinkConfig {
 
 /// PUBLISH or XADD (with an approximate MAXLEN), one pipeline per batch.
 pub struct RedisSink {
-    connection: ConnectionManager,
+    pipeline: Pipeline,
     mode: RedisMode,
-    key: String,
-    maxlen: u64,
+    key: KeyTemplate,
+    maxlen: String,
 }
 
 impl RedisSink {
     pub fn new(config: &RedisSinkConfig) -> Result<RedisSink, String> {
         Ok(RedisSink {
-            connection: redis_connection(config.url.as_deref().unwrap_or_default())?,
+            pipeline: Pipeline::new(config.url.as_deref().unwrap_or_default())?,
             mode: config.mode,
-            key: config.key.clone().unwrap_or_default(),
-            maxlen: config.maxlen,
+            key: KeyTemplate::new(config.key.as_deref().unwrap_or_default()),
+            maxlen: config.maxlen.to_string(),
         })
+    }
+}
+
+/// A key with `{symbol}` in it, written per message without building the key.
+struct KeyTemplate {
+    /// The text around each `{symbol}`.
+    parts: Vec<String>,
+}
+
+impl KeyTemplate {
+    fn new(key: &str) -> KeyTemplate {
+        KeyTemplate { parts: key.split("{symbol}").map(str::to_owned).collect() }
+    }
+
+    /// The key for `symbol` as one argument of the command being written.
+    fn arg(&self, commands: &mut Commands, symbol: &str) {
+        let len = self.parts.iter().map(String::len).sum::<usize>() + symbol.len() * (self.parts.len() - 1);
+        commands.arg_with(len, |out| {
+            for (i, part) in self.parts.iter().enumerate() {
+                if i > 0 {
+                    out.extend_from_slice(symbol.as_bytes());
+                }
+                out.extend_from_slice(part.as_bytes());
+            }
+        });
     }
 }
 
 impl Sink for RedisSink {
     fn send<'a>(&'a mut self, batch: &'a [Outgoing]) -> SendFuture<'a> {
         Box::pin(async move {
-            let mut pipe = redis::pipe();
-            for m in batch {
-                let key = self.key.replace("{symbol}", &m.key);
-                match self.mode {
-                    RedisMode::Publish => pipe.cmd("PUBLISH").arg(key).arg(&m.payload).ignore(),
-                    RedisMode::Xadd => pipe
-                        .cmd("XADD")
-                        .arg(key)
-                        .arg("MAXLEN")
-                        .arg("~")
-                        .arg(self.maxlen)
-                        .arg("*")
-                        .arg("data")
-                        .arg(&m.payload)
-                        .ignore(),
-                };
-            }
-            pipe.exec_async(&mut self.connection).await.map_err(|e| e.to_string())
+            let (mode, key, maxlen) = (self.mode, &self.key, self.maxlen.as_bytes());
+            self.pipeline
+                .send(|commands| {
+                    for m in batch {
+                        match mode {
+                            RedisMode::Publish => key.arg(commands.command(3).arg(b"PUBLISH"), &m.key),
+                            RedisMode::Xadd => {
+                                key.arg(commands.command(8).arg(b"XADD"), &m.key);
+                                commands.arg(b"MAXLEN").arg(b"~").arg(maxlen).arg(b"*").arg(b"data");
+                            }
+                        }
+                        commands.arg(&m.payload);
+                    }
+                })
+                .await
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_put_the_symbol_in_every_placeholder() {
+        let written = |template: &str| {
+            let mut commands = Commands::default();
+            KeyTemplate::new(template).arg(&mut commands, "BTC");
+            String::from_utf8(commands.bytes().to_vec()).unwrap()
+        };
+        assert_eq!(written("ticks"), "$5\r\nticks\r\n");
+        assert_eq!(written("t.{symbol}"), "$5\r\nt.BTC\r\n");
+        assert_eq!(written("{symbol}:{symbol}"), "$7\r\nBTC:BTC\r\n");
     }
 }
