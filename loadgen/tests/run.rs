@@ -240,6 +240,9 @@ fn a_subscriber_that_stops_reading_is_dropped_and_what_it_missed_counts_failed()
     // no more than what it was due.
     assert!(stuck_sent <= stuck_read && stuck_read <= stuck_sent + stuck_failed, "{stuck_read} {deliveries}");
     assert!(stuck_sent + stuck_failed <= 150_000, "{deliveries}");
+    let html = std::fs::read_to_string(dir.path().join("report/report.html")).unwrap();
+    let told = format!("2 subscriber(s), 1 dropped as too slow; deliveries attempted {}", n("attempted"));
+    assert_eq!(html.matches(&told).count(), 1, "report.html tells the deliveries once");
 }
 
 /// The symbols of [`trades_scenario`].

@@ -413,18 +413,6 @@ fn sink_tables(scenario: &Scenario, sinks: &[SinkReport]) -> String {
                 d.failed
             );
         }
-        if let Some(d) = &s.run.deliveries {
-            let _ = writeln!(
-                out,
-                "<p>To subscribers (a delivery is one frame to one subscriber): {} subscriber(s), {} dropped as \
-                 too slow; deliveries attempted {}, sent {}, failed {}.</p>",
-                d.subscribers,
-                d.dropped,
-                d.sent + d.failed,
-                d.sent,
-                d.failed
-            );
-        }
     }
     out
 }
