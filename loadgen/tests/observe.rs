@@ -8,7 +8,7 @@
 use serde_json::Value;
 use std::process::Command;
 use std::time::Duration;
-use tickwatch_tests::{MongoServer, RedisServer, Relay, Server};
+use tickwatch_tests::{MongoServer, Pki, RedisServer, Relay, Server};
 
 const SYMBOLS: usize = 2;
 /// Messages of the steady phase: 3 s at 400 a second.
@@ -215,18 +215,23 @@ fn stream_readers_and_collection_pollers_see_every_message_written() {
 }
 
 #[test]
-fn a_mapped_observer_reads_the_loadgens_own_binance_gateway_and_its_planted_gaps_are_not_lost() {
+fn a_mapped_observer_reads_the_loadgens_own_binance_gateway_over_wss_and_its_planted_gaps_are_not_lost() {
     let port = tickwatch_tests::free_port();
+    let pki = Pki::new().unwrap();
     let sink = format!(
         "[[sink]]\nname = \"exchange\"\nsource = \"trades\"\nkind = \"websocket-server\"\nprotocol = \"binance\"\n\
-         listen = \"127.0.0.1:{port}\"\nwait_for_subscribers = 2\n"
+         listen = \"127.0.0.1:{port}\"\nwait_for_subscribers = 2\ntls = {{ cert_file = \"{}\", key_file = \"{}\" }}\n",
+        pki.server.cert(),
+        pki.server.key()
     );
-    // Two collectors of one stream each, reading Binance's fields; gaps are planted in the
-    // feed, so the missing trade ids were never sent and nothing is lost.
+    // Two collectors of one stream each, reading Binance's fields over wss, trusting the
+    // private CA; gaps are planted in the feed, so the missing trade ids were never sent
+    // and nothing is lost.
     let observers = format!(
         "[[observe]]\nname = \"collectors\"\nsource = \"trades\"\nkind = \"websocket\"\n\
-         url = \"ws://127.0.0.1:{port}/stream?streams=btcusdt@trade/ethusdt@trade\"\nconnections = 2\n\
-         format = \"mapped\"\nfields = {{ symbol = \"/data/s\", seq = \"/data/t\" }}\n"
+         url = \"wss://127.0.0.1:{port}/stream?streams=btcusdt@trade/ethusdt@trade\"\nconnections = 2\n\
+         format = \"mapped\"\nfields = {{ symbol = \"/data/s\", seq = \"/data/t\" }}\ntls = {{ ca_file = \"{}\" }}\n",
+        pki.ca()
     );
     let text = scenario_with(&sink, &observers, "").replace("rate = 400\n", "rate = 400\nfaults = [\"gap=0.05\"]\n");
     let ran = run(&text);
@@ -235,6 +240,16 @@ fn a_mapped_observer_reads_the_loadgens_own_binance_gateway_and_its_planted_gaps
     let o = &ran.summary["observers"]["collectors"];
     assert_eq!((count(o, "expected"), count(o, "delivered"), count(o, "lost")), (sent * 2, sent * 2, 0), "{o}");
     assert_eq!(count(o, "unexpected"), 0, "{o}");
+
+    // Without the CA the observer cannot connect, and the run says which one and why.
+    let untrusting = observers.replace(&format!("\ntls = {{ ca_file = \"{}\" }}", pki.ca()), "");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("s.toml");
+    std::fs::write(&file, scenario_with(&sink, &untrusting, "")).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tickwatch-loadgen")).arg("run").arg(&file).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("observer collectors") && stderr.contains("UnknownIssuer"), "{stderr}");
 }
 
 #[test]

@@ -22,6 +22,7 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tickwatch_common::tls::TlsConfig;
 use tickwatch_common::{default, duration};
 use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
@@ -86,6 +87,9 @@ pub struct ObserveConfig {
     pub slow_fraction: f64,
     #[serde(default, deserialize_with = "duration::deserialize")]
     pub read_delay: Duration,
+    /// wss, rediss or MongoDB TLS: `{ ca_file, cert_file, key_file, insecure_skip_verify }`
+    /// (the exporter's `tls_config` names), for a platform behind a private CA.
+    pub tls: Option<TlsConfig>,
 }
 
 fn default_connect_rate() -> f64 {
@@ -226,6 +230,21 @@ impl ObserveConfig {
         };
         for (field, _) in required.iter().filter(|(_, present)| !present) {
             p(field, format!("a {} observer needs `{field}`", self.kind.report_name()));
+        }
+        if let Some(tls) = &self.tls {
+            let scheme = self.url.split("://").next().unwrap_or_default();
+            if matches!(scheme, "ws" | "redis") {
+                p("tls", format!("is for a TLS URL: this one is {scheme}:// (use {scheme}s://)"));
+            }
+            if tls.server_name.is_some() {
+                p(
+                    "tls.server_name",
+                    "is not supported: the URL's host is verified; use a name the certificate holds".into(),
+                );
+            }
+            for (field, why) in tls.check() {
+                p(&format!("tls.{field}"), why);
+            }
         }
         match (self.format, &self.fields) {
             (ObserveFormat::Mapped, None) => {
@@ -547,6 +566,12 @@ impl Observers {
             let stats = Arc::new(Mutex::new(ConnectionStats::new(live)));
             let slow = (config.connections as f64 * config.slow_fraction).round() as usize;
             let fields = config.fields.clone().map(Arc::new);
+            let connector = match config.kind {
+                ObserverKind::Websocket => {
+                    websocket::connector(config).map_err(|e| format!("observer {}: {e}", config.name))?
+                }
+                _ => None,
+            };
             let mut tasks = Vec::new();
             for i in 0..config.connections {
                 let subscription = subscriptions.get(i).cloned().flatten();
@@ -563,9 +588,13 @@ impl Observers {
                 };
                 let delay = Duration::from_secs_f64(i as f64 / config.connect_rate);
                 tasks.push(match config.kind {
-                    ObserverKind::Websocket => {
-                        tokio::spawn(websocket::receive(config.clone(), subscription, receiver, delay))
-                    }
+                    ObserverKind::Websocket => tokio::spawn(websocket::receive(
+                        config.clone(),
+                        connector.clone(),
+                        subscription,
+                        receiver,
+                        delay,
+                    )),
                     ObserverKind::RedisPubsub => tokio::spawn(redis_pubsub::receive(config.clone(), receiver, delay)),
                     ObserverKind::RedisStream => {
                         tokio::spawn(redis_stream::receive(config.clone(), receiver, delay, i))
@@ -702,6 +731,7 @@ mod tests {
             "[[observe]]\nname = \"o\"\nsource = \"chains\"\nkind = \"websocket\"\nurl = \"redis://h\"\nchannel = \"c\"\n\
              connections = 0\nslow_fraction = 2.0\nheaders = { \"bad name\" = \"x\" }\n\
              [[observe]]\nname = \"o\"\nsource = \"nope\"\nkind = \"redis-pubsub\"\nurl = \"redis://h\"\n\
+             tls = { ca_file = \"/no/such/ca.pem\", server_name = \"x\" }\n\
              [[observe]]\nname = \"m\"\nsource = \"trades\"\nkind = \"mongodb\"\nurl = \"mongodb://h\"\nkey = \"k\"\n",
         );
         for expected in [
@@ -714,6 +744,9 @@ mod tests {
             "observe[1].name: `o` is used twice",
             "observe[1].source: no [[source]] is named `nope`",
             "observe[1].channel: a redis-pubsub observer needs `channel`",
+            "observe[1].tls: is for a TLS URL: this one is redis:// (use rediss://)",
+            "observe[1].tls.server_name: is not supported",
+            "observe[1].tls.ca_file: ",
             "observe[2].key: is not a key of kind = \"mongodb\"",
             "observe[2].db: a mongodb observer needs `db`",
             "observe[2].collection: a mongodb observer needs `collection`",

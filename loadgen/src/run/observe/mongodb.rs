@@ -7,6 +7,7 @@ use super::{ObserveConfig, Receiver};
 use futures_util::TryStreamExt;
 use mongodb::bson::{Bson, Document, doc};
 use std::time::{Duration, Instant};
+use tickwatch_common::mongodb::MongoTls;
 
 /// Documents read per poll at the most (the rest come with the next poll at once).
 const POLL_LIMIT: i64 = 10_000;
@@ -17,12 +18,15 @@ pub(super) async fn receive(config: ObserveConfig, mut receiver: Receiver, delay
     let (db, collection) = (config.db.clone().unwrap_or_default(), config.collection.clone().unwrap_or_default());
     let time_field = config.time_field.clone();
     let began = Instant::now();
-    let client =
-        match tickwatch_common::mongodb::client(&config.url, "tickwatch-loadgen-observer", config.deadline, None).await
-        {
-            Ok(client) => client,
-            Err(e) => return receiver.stats().failed(e.to_string()),
-        };
+    let tls = match config.tls.as_ref().map(MongoTls::new).transpose() {
+        Ok(tls) => tls,
+        Err(e) => return receiver.stats().failed(format!("tls: {e}")),
+    };
+    let name = "tickwatch-loadgen-observer";
+    let client = match tickwatch_common::mongodb::client(&config.url, name, config.deadline, tls.as_ref()).await {
+        Ok(client) => client,
+        Err(e) => return receiver.stats().failed(e.to_string()),
+    };
     let docs = client.database(&db).collection::<Document>(&collection);
     // Start after the newest document there is now.
     let newest = docs.find_one(doc! {}).sort(doc! { &time_field: -1 }).await;

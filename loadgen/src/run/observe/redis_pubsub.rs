@@ -11,7 +11,7 @@ pub(super) async fn receive(config: ObserveConfig, mut receiver: Receiver, delay
     tokio::time::sleep(delay).await;
     let channel = config.channel.clone().unwrap_or_default();
     let pattern = channel.contains(['*', '?', '[']);
-    let client = match tickwatch_common::redis::client(&config.url, None) {
+    let client = match tickwatch_common::redis::client(&config.url, config.tls.as_ref()) {
         Ok(client) => client,
         Err(e) => return receiver.stats().failed(e),
     };

@@ -13,7 +13,7 @@ pub(super) async fn receive(config: ObserveConfig, mut receiver: Receiver, delay
     tokio::time::sleep(delay).await;
     let (stream, field) = (config.key.clone().unwrap_or_default(), config.field.clone());
     let consumer = format!("tickwatch-loadgen-{}-{index}", config.name);
-    let client = match tickwatch_common::redis::client(&config.url, None) {
+    let client = match tickwatch_common::redis::client(&config.url, config.tls.as_ref()) {
         Ok(client) => client,
         Err(e) => return receiver.stats().failed(e),
     };

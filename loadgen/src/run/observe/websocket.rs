@@ -4,7 +4,9 @@
 
 use super::{ObserveConfig, Receiver};
 use futures_util::{SinkExt, StreamExt};
+use std::sync::Arc;
 use std::time::Duration;
+use tokio_tungstenite::Connector;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
@@ -17,6 +19,7 @@ const READ_BUFFER: usize = 8 * 1024;
 /// Runs one connection, starting after `delay` (the observer's connect rate).
 pub(super) async fn receive(
     config: ObserveConfig,
+    connector: Option<Connector>,
     subscription: Option<Vec<String>>,
     mut receiver: Receiver,
     delay: Duration,
@@ -30,7 +33,9 @@ pub(super) async fn receive(
     while !receiver.cancelled() {
         // Boxed: the connect future is most of a connection task's size and is needed only
         // while connecting (5,000 idle connections kept ~15 KB each without the box).
-        let Some(mut socket) = receiver.connect(Box::pin(connect(&config, &messages))).await else { continue };
+        let Some(mut socket) = receiver.connect(Box::pin(connect(&config, connector.clone(), &messages))).await else {
+            continue;
+        };
         let reason = loop {
             let next = tokio::select! {
                 next = socket.next() => next,
@@ -62,8 +67,15 @@ pub(super) async fn receive(
 
 type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
+/// The TLS connector of an observer's `tls` (None: the public web roots, for wss). Built
+/// once per observer: its files are read once, not per connection.
+pub(super) fn connector(config: &ObserveConfig) -> Result<Option<Connector>, String> {
+    let Some(tls) = &config.tls else { return Ok(None) };
+    Ok(Some(Connector::Rustls(Arc::new(tls.client_config().map_err(|e| format!("tls: {e}"))?))))
+}
+
 /// Opens the connection and sends the subscription messages.
-async fn connect(config: &ObserveConfig, subscribe: &[String]) -> Result<Socket, String> {
+async fn connect(config: &ObserveConfig, connector: Option<Connector>, subscribe: &[String]) -> Result<Socket, String> {
     let mut request = config.url.as_str().into_client_request().map_err(|e| format!("url: {e}"))?;
     for (name, value) in &config.headers {
         let name = HeaderName::from_bytes(name.as_bytes()).map_err(|e| format!("headers.{name}: {e}"))?;
@@ -71,8 +83,9 @@ async fn connect(config: &ObserveConfig, subscribe: &[String]) -> Result<Socket,
         request.headers_mut().insert(name, value);
     }
     let config = WebSocketConfig::default().read_buffer_size(READ_BUFFER);
-    let (mut socket, _) =
-        tokio_tungstenite::connect_async_with_config(request, Some(config), false).await.map_err(|e| e.to_string())?;
+    let (mut socket, _) = tokio_tungstenite::connect_async_tls_with_config(request, Some(config), false, connector)
+        .await
+        .map_err(|e| e.to_string())?;
     for text in subscribe {
         socket.send(Message::text(text.as_str())).await.map_err(|e| format!("subscribe: {e}"))?;
     }
