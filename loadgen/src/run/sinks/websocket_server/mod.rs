@@ -401,38 +401,27 @@ struct SubscriberFrames {
     failed: AtomicU64,
 }
 
-/// Counts one subscriber's frames as its task feeds and flushes them: a frame is sent
-/// once a flush has written it to the socket, and failed if the connection ends first
-/// (written in part, it is still counted failed: failures may be over-counted, never
-/// hidden).
+/// One subscriber's tally, as its task writes batches: a batch is sent once its flush
+/// has written it to the socket, and failed whole if the connection ends first (written
+/// in part, it is still counted failed: failures may be over-counted, never hidden).
+/// Every batch is flushed, so no frame is ever left between the two.
 struct FrameCount {
     frames: Arc<SubscriberFrames>,
-    unflushed: u64,
 }
 
 impl FrameCount {
     fn new(counters: &Counters) -> FrameCount {
         let frames = Arc::new(SubscriberFrames::default());
         counters.subscribers.lock().unwrap_or_else(|e| e.into_inner()).push(Arc::clone(&frames));
-        FrameCount { frames, unflushed: 0 }
+        FrameCount { frames }
     }
 
-    fn fed(&mut self) {
-        self.unflushed += 1;
-    }
-
-    fn flushed(&mut self) {
-        self.frames.sent.fetch_add(std::mem::take(&mut self.unflushed), Ordering::Relaxed);
+    fn sent(&self, frames: u64) {
+        self.frames.sent.fetch_add(frames, Ordering::Relaxed);
     }
 
     fn failed(&self, frames: u64) {
         self.frames.failed.fetch_add(frames, Ordering::Relaxed);
-    }
-
-    /// The connection is over: what was fed and not flushed never left.
-    fn end(&mut self) {
-        let unflushed = std::mem::take(&mut self.unflushed);
-        self.failed(unflushed);
     }
 }
 
@@ -476,7 +465,7 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin, P: Session>(
     let counters = &shared.counters;
     let mut shutdown = shared.shutdown.clone();
     counters.active.fetch_add(1, Ordering::Relaxed);
-    let mut count = FrameCount::new(counters);
+    let count = FrameCount::new(counters);
     if session.subscribed() {
         counters.subscribed.fetch_add(1, Ordering::Relaxed);
     }
@@ -493,7 +482,11 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin, P: Session>(
                 while let Ok(published) = receiver.try_recv() {
                     session.frames(&published, &mut frames);
                 }
-                let _ = stall_bounded(write(&mut out, &mut frames, &mut count)).await;
+                let wanted = frames.len() as u64;
+                match stall_bounded(write(&mut out, &mut frames)).await {
+                    Some(true) => count.sent(wanted),
+                    _ => count.failed(wanted),
+                }
                 let _ = stall_bounded(out.close()).await;
                 break;
             }
@@ -514,14 +507,15 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin, P: Session>(
                         }
                     }
                     let wanted = frames.len() as u64;
-                    let written = stall_bounded(write(&mut out, &mut frames, &mut count)).await;
-                    if written != Some(true) {
-                        // The frames not yet fed never left.
-                        count.failed(wanted - count.unflushed.min(wanted));
-                        if written.is_none() {
-                            counters.dropped.fetch_add(1, Ordering::Relaxed);
+                    match stall_bounded(write(&mut out, &mut frames)).await {
+                        Some(true) => count.sent(wanted),
+                        written => {
+                            count.failed(wanted);
+                            if written.is_none() {
+                                counters.dropped.fetch_add(1, Ordering::Relaxed);
+                            }
+                            break;
                         }
-                        break;
                     }
                     if let Some(missed) = lagged {
                         counters.dropped.fetch_add(1, Ordering::Relaxed);
@@ -535,18 +529,12 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin, P: Session>(
                     count.failed(missed);
                     break;
                 }
-                Err(broadcast::error::RecvError::Closed) => {
-                    if stall_bounded(out.flush()).await.is_some_and(|r| r.is_ok()) {
-                        count.flushed();
-                    }
-                    break;
-                }
+                Err(broadcast::error::RecvError::Closed) => break,
             },
             _ = tick.tick(), if every.is_some() => {
                 session.tick(&mut own);
-                match stall_bounded(send_all(&mut out, &mut own)).await {
-                    Some(Ok(())) => count.flushed(),
-                    _ => break,
+                if !matches!(stall_bounded(send_all(&mut out, &mut own)).await, Some(Ok(()))) {
+                    break;
                 }
             }
             request = incoming.next() => match request {
@@ -560,9 +548,8 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin, P: Session>(
                         every = session.tick_every();
                         tick = ticker(every);
                     }
-                    match stall_bounded(send_all(&mut out, &mut own)).await {
-                        Some(Ok(())) => count.flushed(),
-                        _ => break,
+                    if !matches!(stall_bounded(send_all(&mut out, &mut own)).await, Some(Ok(()))) {
+                        break;
                     }
                 }
                 Some(Ok(_)) => {}
@@ -570,29 +557,19 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin, P: Session>(
             },
         }
     }
-    count.end();
     count.failed(never_sent(&mut receiver, &session, &mut frames));
     counters.active.fetch_sub(1, Ordering::Relaxed);
 }
 
-/// Feeds `frames` (leaving the vector empty), counting each, and flushes them; false when
-/// the connection failed.
-async fn write<S: futures_util::Sink<Message> + Unpin>(
-    out: &mut S,
-    frames: &mut Vec<Utf8Bytes>,
-    count: &mut FrameCount,
-) -> bool {
+/// Feeds `frames` (leaving the vector empty) and flushes them; false when the connection
+/// failed.
+async fn write<S: futures_util::Sink<Message> + Unpin>(out: &mut S, frames: &mut Vec<Utf8Bytes>) -> bool {
     for frame in frames.drain(..) {
         if out.feed(Message::Text(frame)).await.is_err() {
             return false;
         }
-        count.fed();
     }
-    if out.flush().await.is_err() {
-        return false;
-    }
-    count.flushed();
-    true
+    out.flush().await.is_ok()
 }
 
 /// `write` to a subscriber's socket, None when it took longer than `SUBSCRIBER_STALL`. A
