@@ -329,7 +329,7 @@ pub(crate) fn print_results(reports: &[report::SinkReport], observers: &[Observe
                 r.name,
                 d.subscribers,
                 d.dropped,
-                d.sent + d.failed,
+                d.attempted(),
                 d.sent,
                 d.failed
             );

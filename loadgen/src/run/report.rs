@@ -101,7 +101,7 @@ fn deliveries_json(d: &Deliveries) -> Value {
     json!({
         "subscribers": d.subscribers,
         "dropped_subscribers": d.dropped,
-        "attempted": d.sent + d.failed,
+        "attempted": d.attempted(),
         "sent": d.sent,
         "failed": d.failed,
         "per_subscriber": {"sent": spread(d.per_subscriber_sent), "failed": spread(d.per_subscriber_failed)},
@@ -408,7 +408,7 @@ fn sink_tables(scenario: &Scenario, sinks: &[SinkReport]) -> String {
                  too slow; deliveries attempted {}, sent {}, failed {}.</p>",
                 d.subscribers,
                 d.dropped,
-                d.sent + d.failed,
+                d.attempted(),
                 d.sent,
                 d.failed
             );

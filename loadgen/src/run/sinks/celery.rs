@@ -34,6 +34,11 @@ impl CelerySinkConfig {
 /// worker executes them: an LPUSH per task, one pipeline per batch.
 pub struct CelerySink {
     pipeline: Pipeline,
+    tasks: Tasks,
+}
+
+/// What every task of a Celery sink shares, and its count (for the task ids).
+struct Tasks {
     queue: String,
     task: String,
     args: Vec<toml::Value>,
@@ -45,14 +50,18 @@ impl CelerySink {
     pub fn new(config: &CelerySinkConfig, seed: u64) -> Result<CelerySink, String> {
         Ok(CelerySink {
             pipeline: Pipeline::new(config.url.as_deref().unwrap_or_default())?,
-            queue: config.queue.clone().unwrap_or_default(),
-            task: config.task.clone().unwrap_or_default(),
-            args: config.args.clone(),
-            seed,
-            count: 0,
+            tasks: Tasks {
+                queue: config.queue.clone().unwrap_or_default(),
+                task: config.task.clone().unwrap_or_default(),
+                args: config.args.clone(),
+                seed,
+                count: 0,
+            },
         })
     }
+}
 
+impl Tasks {
     /// The Kombu envelope of one task call.
     fn envelope(&mut self, message: &Outgoing) -> String {
         self.count += 1;
@@ -116,12 +125,12 @@ fn fill(arg: &toml::Value, fields: &Value) -> Value {
 impl Sink for CelerySink {
     fn send<'a>(&'a mut self, batch: &'a [Outgoing]) -> SendFuture<'a> {
         Box::pin(async move {
-            let envelopes: Vec<String> = batch.iter().map(|m| self.envelope(m)).collect();
-            let queue = self.queue.as_bytes();
-            self.pipeline
+            let CelerySink { pipeline, tasks } = self;
+            pipeline
                 .send(|commands| {
-                    for envelope in &envelopes {
-                        commands.command(3).arg(b"LPUSH").arg(queue).arg(envelope.as_bytes());
+                    for m in batch {
+                        let envelope = tasks.envelope(m);
+                        commands.command(3).arg(b"LPUSH").arg(tasks.queue.as_bytes()).arg(envelope.as_bytes());
                     }
                 })
                 .await

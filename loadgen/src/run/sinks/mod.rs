@@ -56,7 +56,7 @@ pub trait Sink: Send {
 pub struct Deliveries {
     /// Clients that connected.
     pub subscribers: u64,
-    /// Subscribers disconnected for falling too far behind.
+    /// Subscribers disconnected for falling too far behind or stalling.
     pub dropped: u64,
     pub sent: u64,
     pub failed: u64,
@@ -66,6 +66,10 @@ pub struct Deliveries {
 }
 
 impl Deliveries {
+    pub fn attempted(&self) -> u64 {
+        self.sent + self.failed
+    }
+
     /// Sums `other` (another shard's subscribers) into these.
     pub fn add(&mut self, other: &Deliveries) {
         let spread = |a: Option<(u64, u64)>, b: Option<(u64, u64)>| match (a, b) {
