@@ -6,6 +6,7 @@ use super::{ObserveConfig, Receiver};
 use futures_util::{SinkExt, StreamExt};
 use std::sync::Arc;
 use std::time::Duration;
+use tickwatch_common::tls;
 use tokio_tungstenite::Connector;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -85,7 +86,16 @@ async fn connect(config: &ObserveConfig, connector: Option<Connector>, subscribe
     let config = WebSocketConfig::default().read_buffer_size(READ_BUFFER);
     let (mut socket, _) = tokio_tungstenite::connect_async_tls_with_config(request, Some(config), false, connector)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| {
+            let text = tls::causes(&e);
+            match tls::explain_text(&text) {
+                Some(_) => format!(
+                    "{text} (TLS: the observer's tls = {{ ca_file = ... }} names the CA that signed the \
+                     gateway's certificate; cert_file and key_file a client certificate, when one is required)"
+                ),
+                None => text,
+            }
+        })?;
     for text in subscribe {
         socket.send(Message::text(text.as_str())).await.map_err(|e| format!("subscribe: {e}"))?;
     }

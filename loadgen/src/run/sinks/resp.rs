@@ -169,12 +169,12 @@ impl Pipeline {
         let _ = tcp.set_nodelay(true);
         let mut connection: Box<dyn Io> = match &self.tls {
             None => Box::new(tcp),
-            Some((connector, name)) => Box::new(
-                connector
-                    .connect(name.clone(), tcp)
-                    .await
-                    .map_err(|e| format!("TLS handshake with {address} failed: {e}"))?,
-            ),
+            Some((connector, name)) => Box::new(connector.connect(name.clone(), tcp).await.map_err(|e| {
+                format!(
+                    "TLS handshake with {address} failed: {e} (a rediss:// sink trusts the public web \
+                             roots; `#insecure` at the end of the URL skips verification, for testing)"
+                )
+            })?),
         };
         if self.setup.count > 0
             && let Some(e) = round_trip(&mut connection, &self.setup, &mut self.replies).await?
