@@ -2,8 +2,9 @@
 //! (canonical, Binance through a field mapping, Binance through its preset) and one
 //! 50-strike option chain.
 //!
-//! Run: `cargo bench -p tickwatch-benches --bench quality`. Targets (issue #5): at least
-//! 1.5 million trades and 50,000 chains per second on one core.
+//! Run: `cargo bench -p tickwatch-benches --bench quality`. Targets (issue #18): at least
+//! 1.5 million trades and 100,000 chains per second on one core. Figures:
+//! `benches/RESULTS-quality.md`.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::sync::Arc;

@@ -123,7 +123,8 @@ fn median(values: &mut [f64]) -> Option<f64> {
     if values.is_empty() || values.iter().any(|v| !v.is_finite()) {
         return None;
     }
-    values.sort_by(f64::total_cmp);
+    // Selecting the middle is linear; a full sort was a tenth of a chain's checking.
     let n = values.len();
-    Some(if n % 2 == 1 { values[n / 2] } else { (values[n / 2 - 1] + values[n / 2]) / 2.0 })
+    let (below, &mut middle, _) = values.select_nth_unstable_by(n / 2, f64::total_cmp);
+    Some(if n % 2 == 1 { middle } else { (below.iter().copied().fold(f64::NEG_INFINITY, f64::max) + middle) / 2.0 })
 }

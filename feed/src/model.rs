@@ -91,6 +91,13 @@ pub struct OptionChain {
     pub rows: Vec<StrikeRow>,
 }
 
+/// An empty chain: a buffer for [`crate::codec::decode_chain_into`] to fill.
+impl Default for OptionChain {
+    fn default() -> Self {
+        OptionChain { underlying: String::new(), expiry: Date::MIN, ts_ns: 0, spot: 0.0, rows: Vec::new() }
+    }
+}
+
 impl OptionChain {
     /// Put-call ratio by open interest: total put OI over total call OI. `None` when no
     /// call has open interest (the ratio is undefined, not zero or infinite).

@@ -2,6 +2,7 @@
 //!
 //! - `json`: the canonical JSON form of one [`Trade`] or [`OptionChain`] (serde names in
 //!   `model`), used on every socket and in every file.
+//! - `canonical_chain`: a fast path for option chains in exactly that form.
 //! - `jsonl`: JSON Lines files, plain or gzip, read and written as streams.
 //! - `csv`: trades as CSV with a header row.
 //! - `tardis`: tardis.dev's CSV datasets of trades and options chains (replay input).
@@ -10,6 +11,7 @@
 //! Malformed input is a [`DecodeError`] naming the file, the line and the field; readers
 //! go on past a bad line unless the caller asks for strict reading.
 
+mod canonical_chain;
 mod csv;
 mod error;
 mod json;
@@ -18,6 +20,7 @@ mod tardis;
 mod tardis_machine;
 
 pub use self::csv::{CsvTradeReader, CsvTradeWriter};
+pub use canonical_chain::{decode_chain_into, read_canonical_chain};
 pub use error::DecodeError;
 pub use json::{decode, encode, field_named_in};
 pub use jsonl::{JsonlReader, JsonlWriter, open_maybe_gzip};

@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tickwatch_feed::OptionChain;
+use tickwatch_feed::codec::decode_chain_into;
 use tickwatch_feed::quality::{ChainThresholds, RollingScore, Staleness, SymbolQuality, TradeThresholds, check_chain};
 
 /// The feed families, registered once.
@@ -154,6 +155,8 @@ pub struct Pipeline {
     chains: HashMap<String, Symbol<()>>,
     /// `format = "deribit"` chains: the tickers of each chain's current round.
     deribit_chains: Option<DeribitChains>,
+    /// The last chain checked: its buffers are reused by the next one's decoding.
+    decoded_chain: OptionChain,
     metrics: Arc<FeedMetrics>,
     decoded: IntCounter,
     pub last_seen: Arc<LastSeen>,
@@ -183,6 +186,7 @@ impl Pipeline {
             trades: HashMap::new(),
             chains: HashMap::new(),
             deribit_chains: (target.format == FeedFormat::Deribit).then(DeribitChains::default),
+            decoded_chain: OptionChain::default(),
             decoded: metrics.decoded.with_label_values(&[&target.name]),
             metrics,
             last_seen: Arc::new(LastSeen::default()),
@@ -223,17 +227,23 @@ impl Pipeline {
 
     fn handle_chain(&mut self, message: &[u8], arrival_ns: i64) -> Result<(), Rejection> {
         let chain = match &mut self.deribit_chains {
-            None => tickwatch_feed::codec::decode(message).map_err(|_| "bad_field")?,
+            None => {
+                let mut chain = std::mem::take(&mut self.decoded_chain);
+                decode_chain_into(message, &mut chain).map_err(|_| "bad_field")?;
+                chain
+            }
             Some(rounds) => match rounds.ticker(message)? {
                 Some(chain) => chain,
                 // The ticker joined its chain's round; the chain is checked when it ends.
                 None => return Ok(()),
             },
         };
-        self.check_chain(chain, arrival_ns)
+        let outcome = self.check_chain(&chain, arrival_ns);
+        self.decoded_chain = chain;
+        outcome
     }
 
-    fn check_chain(&mut self, chain: OptionChain, arrival_ns: i64) -> Result<(), Rejection> {
+    fn check_chain(&mut self, chain: &OptionChain, arrival_ns: i64) -> Result<(), Rejection> {
         if !self.chains.contains_key(&chain.underlying) {
             let symbol = self.new_symbol(&chain.underlying, ())?;
             self.chains.insert(chain.underlying.clone(), symbol);
@@ -241,7 +251,7 @@ impl Pipeline {
         let s = self.chains.get_mut(&chain.underlying).expect("inserted above");
         s.staleness.arrived(arrival_ns);
         s.last_ms.store((arrival_ns / 1_000_000) as u64, Ordering::Relaxed);
-        let v = check_chain(&chain, &self.chain_th);
+        let v = check_chain(chain, &self.chain_th);
         let anomalies: Vec<bool> = v.results.iter().map(|r| *r == Some(false)).collect();
         s.handles.record(&mut s.score, &self.weights, &v.results, &anomalies);
         if let Some(pcr) = chain.pcr_open_interest() {
