@@ -63,17 +63,23 @@ pub async fn probe_all(probes: &[Arc<TargetProbe>], budget: Duration, shared: &A
     for (probe, outcome) in probes.iter().zip(outcomes) {
         let labels = [("kind", probe.kind), ("target", probe.target.as_str())];
         samples.add(&PROBE_DURATION, &labels, outcome.elapsed.as_secs_f64());
-        match &outcome.result {
+        // Alone with the round's outcome (no concurrent scrape joined it), this scrape
+        // takes its samples instead of copying them: at 100,000 queues a copy was 20 MB.
+        let result = match Arc::try_unwrap(outcome) {
+            Ok(outcome) => outcome.result,
+            Err(shared) => shared.result.clone(),
+        };
+        match result {
             Ok(target_samples) => {
                 samples.add(&PROBE_SUCCESS, &labels, 1.0);
-                samples.extend_from(target_samples);
+                samples.append(target_samples);
             }
             Err(error) => {
                 samples.add(&PROBE_SUCCESS, &labels, 0.0);
                 if let Some(up) = probe.up {
                     samples.add(up, &[("target", &probe.target)], 0.0);
                 }
-                samples.extend_from(&error.samples);
+                samples.append(error.samples);
             }
         }
     }
@@ -112,10 +118,17 @@ impl Rounds {
                 }
             }
         };
-        match tokio::time::timeout(budget, round).await {
+        let outcome = match tokio::time::timeout(budget, round).await {
             Ok(outcome) => outcome,
             Err(_) => Arc::new(Outcome { result: Err(timed_out(budget)), elapsed: budget }),
+        };
+        // A finished round is never joined again: forget it, so its samples are freed
+        // with the last scrape that read them rather than kept until the next round.
+        let mut running = self.running.lock().expect("not poisoned");
+        if running.as_ref().is_some_and(|(_, task)| task.is_finished()) {
+            *running = None;
         }
+        outcome
     }
 }
 

@@ -25,7 +25,7 @@ use std::sync::Arc;
 /// Why a probe failed: a short, bounded `reason` label and a message for the log (which
 /// never holds credentials), with what it could still read (a monitor that lost its
 /// gateway still knows how long ago the last message came).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ProbeError {
     pub reason: Reason,
     pub message: String,
