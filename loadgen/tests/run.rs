@@ -279,23 +279,31 @@ async fn read_until_closed(
 #[test]
 fn a_redis_sink_takes_tls_password_and_database_from_its_url_and_names_a_refused_auth() {
     let pki = Pki::new().unwrap();
-    let redis = RedisServer::start_tls(&pki, &pki.server, false).unwrap();
+    let redis = RedisServer::start_tls(&pki, &pki.server, true).unwrap();
     let mut kit = redis.connection().unwrap();
     redis::cmd("CONFIG").arg("SET").arg("requirepass").arg("s3cret").exec(&mut kit).unwrap();
-    let sink = |password: &str| {
+    let client = format!("cert_file = \"{}\", key_file = \"{}\"", pki.client.cert(), pki.client.key());
+    let sink = |password: &str, url_end: &str, tls: &str| {
         format!(
-            "[[sink]]\nname = \"stream\"\nsource = \"trades\"\nkind = \"redis\"\nurl = \"rediss://:{password}@127.0.0.1:{}/3#insecure\"\nkey = \"ticks\"\ntimeout = \"1s\"\n",
+            "[[sink]]\nname = \"stream\"\nsource = \"trades\"\nkind = \"redis\"\nurl = \"rediss://:{password}@127.0.0.1:{}/3{url_end}\"\nkey = \"ticks\"\ntimeout = \"1s\"\ntls = {{ {tls} }}\n",
             redis.port()
         )
     };
-    let r = run(&trades_scenario(&sink("s3cret"), "1s", 500), &[]);
+    // A private CA and a client certificate, as a staging Redis may ask for.
+    let trusted = format!("ca_file = \"{}\", {client}", pki.ca());
+    let r = run(&trades_scenario(&sink("s3cret", "", &trusted), "1s", 500), &[]);
     assert_eq!(counts(r.sink("stream")), (500, 500, 0), "{}", r.stderr);
     redis::cmd("AUTH").arg("s3cret").exec(&mut kit).unwrap();
     redis::cmd("SELECT").arg(3).exec(&mut kit).unwrap();
     let held: u64 = redis::cmd("XLEN").arg("ticks").query(&mut kit).unwrap();
     assert_eq!(held, 500, "database 3 holds every message");
 
-    let r = run(&trades_scenario(&sink("wrong"), "1s", 50), &[]);
+    let r = run(&trades_scenario(&sink("s3cret", "", &client), "1s", 50), &[]);
+    assert_eq!(counts(r.sink("stream")), (50, 0, 50), "{}", r.stderr);
+    let error = r.sink("stream")["first_error"].as_str().unwrap();
+    assert!(error.contains("UnknownIssuer") && error.contains("tls = { ca_file"), "{error}");
+
+    let r = run(&trades_scenario(&sink("wrong", "#insecure", &client), "1s", 50), &[]);
     assert_eq!(counts(r.sink("stream")), (50, 0, 50), "{}", r.stderr);
     let error = r.sink("stream")["first_error"].as_str().unwrap();
     assert!(error.contains("refused AUTH or SELECT") && error.contains("WRONGPASS"), "{error}");

@@ -13,7 +13,7 @@ mod websocket;
 
 use crate::run::live::{LiveMetrics, LiveObserver};
 use crate::run::pace;
-use crate::run::sinks::check_scheme;
+use crate::run::sinks::{check_scheme, client_tls_problems};
 use crate::scenario::{Phase, Scenario, SourceConfig};
 use hdrhistogram::Histogram;
 use ledger::{Ledger, ObserverId, ObserverResult, Subscription};
@@ -232,18 +232,8 @@ impl ObserveConfig {
             p(field, format!("a {} observer needs `{field}`", self.kind.report_name()));
         }
         if let Some(tls) = &self.tls {
-            let scheme = self.url.split("://").next().unwrap_or_default();
-            if matches!(scheme, "ws" | "redis") {
-                p("tls", format!("is for a TLS URL: this one is {scheme}:// (use {scheme}s://)"));
-            }
-            if tls.server_name.is_some() {
-                p(
-                    "tls.server_name",
-                    "is not supported: the URL's host is verified; use a name the certificate holds".into(),
-                );
-            }
-            for (field, why) in tls.check() {
-                p(&format!("tls.{field}"), why);
+            for (field, why) in client_tls_problems(tls, &self.url) {
+                p(&format!("tls{field}"), why);
             }
         }
         match (self.format, &self.fields) {

@@ -1,9 +1,10 @@
 use super::resp::Pipeline;
-use super::{SendFuture, Sink, check_scheme, require};
+use super::{SendFuture, Sink, check_scheme, check_tls, require};
 use crate::run::source::Outgoing;
 use base64::Engine;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use tickwatch_common::tls::TlsConfig;
 
 /// `kind = "celery"`: Celery tasks on a Redis broker.
 #[derive(Debug, Clone, Deserialize)]
@@ -19,6 +20,8 @@ pub struct CelerySinkConfig {
     /// (symbol, seq, price, qty, ts_ns, side, venue; chains: underlying, expiry, spot, ts_ns).
     #[serde(default)]
     pub args: Vec<toml::Value>,
+    /// rediss: `{ ca_file, cert_file, key_file, insecure_skip_verify }`, as the Redis sink.
+    pub tls: Option<TlsConfig>,
 }
 
 impl CelerySinkConfig {
@@ -27,6 +30,7 @@ impl CelerySinkConfig {
         require(problems, key, "Celery", "queue", self.queue.is_some());
         require(problems, key, "Celery", "task", self.task.is_some());
         check_scheme(problems, key, self.url.as_deref(), &["redis", "rediss"]);
+        check_tls(problems, key, self.url.as_deref(), self.tls.as_ref());
     }
 }
 
@@ -49,7 +53,7 @@ struct Tasks {
 impl CelerySink {
     pub fn new(config: &CelerySinkConfig, seed: u64) -> Result<CelerySink, String> {
         Ok(CelerySink {
-            pipeline: Pipeline::new(config.url.as_deref().unwrap_or_default())?,
+            pipeline: Pipeline::new(config.url.as_deref().unwrap_or_default(), config.tls.as_ref())?,
             tasks: Tasks {
                 queue: config.queue.clone().unwrap_or_default(),
                 task: config.task.clone().unwrap_or_default(),

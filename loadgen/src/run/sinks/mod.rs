@@ -23,6 +23,7 @@ use crate::scenario::{SinkConfig, SourceConfig};
 use serde::Deserialize;
 use std::future::Future;
 use std::pin::Pin;
+use tickwatch_common::tls::TlsConfig;
 
 /// A boxed sink future.
 pub type SendFuture<'a> = Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>>;
@@ -155,6 +156,32 @@ fn require(problems: &mut Vec<String>, key: &str, kind: &str, field: &str, prese
 }
 
 /// A problem when `url` is not of one of `schemes`.
+/// What is wrong with a client's `tls` table for `url`, as (field under `tls`, why): it
+/// needs a TLS URL, and the URL's host is what is verified. Sinks and observers share it.
+pub(crate) fn client_tls_problems(tls: &TlsConfig, url: &str) -> Vec<(String, String)> {
+    let mut problems = Vec::new();
+    let scheme = url.split("://").next().unwrap_or_default();
+    if matches!(scheme, "ws" | "redis") {
+        problems.push((String::new(), format!("is for a TLS URL: this one is {scheme}:// (use {scheme}s://)")));
+    }
+    if tls.server_name.is_some() {
+        problems.push((
+            ".server_name".into(),
+            "is not supported: the URL's host is verified; use a name the certificate holds".into(),
+        ));
+    }
+    problems.extend(tls.check().into_iter().map(|(field, why)| (format!(".{field}"), why)));
+    problems
+}
+
+/// [`client_tls_problems`] of a sink's `tls`, named under `key`.
+pub(crate) fn check_tls(problems: &mut Vec<String>, key: &str, url: Option<&str>, tls: Option<&TlsConfig>) {
+    if let (Some(tls), Some(url)) = (tls, url) {
+        problems
+            .extend(client_tls_problems(tls, url).into_iter().map(|(field, why)| format!("{key}.tls{field}: {why}")));
+    }
+}
+
 pub(crate) fn check_scheme(problems: &mut Vec<String>, key: &str, url: Option<&str>, schemes: &[&str]) {
     if let Some(url) = url
         && !schemes.contains(&url.split("://").next().unwrap_or_default())

@@ -1,8 +1,9 @@
 use super::resp::{Commands, Pipeline};
-use super::{SendFuture, Sink, check_scheme, require};
+use super::{SendFuture, Sink, check_scheme, check_tls, require};
 use crate::run::source::Outgoing;
 use serde::Deserialize;
 use tickwatch_common::default;
+use tickwatch_common::tls::TlsConfig;
 
 /// `kind = "redis"`: PUBLISH to channels or XADD to streams.
 #[derive(Debug, Clone, Deserialize)]
@@ -18,6 +19,10 @@ pub struct RedisSinkConfig {
     /// xadd: approximate MAXLEN of the stream. Default 1,000,000.
     #[serde(default = "default::u64::<1_000_000>")]
     pub maxlen: u64,
+    /// rediss: `{ ca_file, cert_file, key_file, insecure_skip_verify }`, for a Redis behind
+    /// a private CA or one that asks for a client certificate (without it the public roots
+    /// are trusted).
+    pub tls: Option<TlsConfig>,
 }
 
 /// How the Redis sink writes.
@@ -34,6 +39,7 @@ impl RedisSinkConfig {
         require(problems, key, "Redis", "url", self.url.is_some());
         require(problems, key, "Redis", "key", self.key.is_some());
         check_scheme(problems, key, self.url.as_deref(), &["redis", "rediss"]);
+        check_tls(problems, key, self.url.as_deref(), self.tls.as_ref());
     }
 }
 
@@ -48,7 +54,7 @@ pub struct RedisSink {
 impl RedisSink {
     pub fn new(config: &RedisSinkConfig) -> Result<RedisSink, String> {
         Ok(RedisSink {
-            pipeline: Pipeline::new(config.url.as_deref().unwrap_or_default())?,
+            pipeline: Pipeline::new(config.url.as_deref().unwrap_or_default(), config.tls.as_ref())?,
             mode: config.mode,
             key: KeyTemplate::new(config.key.as_deref().unwrap_or_default()),
             maxlen: config.maxlen.to_string(),
@@ -106,6 +112,16 @@ impl Sink for RedisSink {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tls_is_for_a_rediss_url_and_its_files_are_checked() {
+        let config: RedisSinkConfig =
+            toml::from_str("url = \"redis://h/0\"\nkey = \"k\"\ntls = { ca_file = \"/no/such/ca.pem\" }").unwrap();
+        let mut problems = Vec::new();
+        config.validate("sink[0]", &mut problems);
+        assert_eq!(problems[0], "sink[0].tls: is for a TLS URL: this one is redis:// (use rediss://)");
+        assert!(problems[1].starts_with("sink[0].tls.ca_file: ") && problems.len() == 2, "{problems:?}");
+    }
 
     #[test]
     fn keys_put_the_symbol_in_every_placeholder() {

@@ -90,13 +90,15 @@ impl Commands {
 
 impl Pipeline {
     /// A pipeline to `url` (`redis://` or `rediss://`, user, password and database as
-    /// Redis URLs have them); nothing connects yet.
-    pub fn new(url: &str) -> Result<Pipeline, String> {
+    /// Redis URLs have them), over rediss with `tls` (the public roots without it; the
+    /// URL's `#insecure` skips verification too); nothing connects yet.
+    pub fn new(url: &str, tls: Option<&TlsConfig>) -> Result<Pipeline, String> {
         let info = url.into_connection_info().map_err(|e| format!("not a usable Redis URL ({:?})", e.kind()))?;
         let (host, port, tls) = match info.addr() {
             ConnectionAddr::Tcp(host, port) => (host.clone(), *port, None),
             ConnectionAddr::TcpTls { host, port, insecure, .. } => {
-                let tls = TlsConfig { insecure_skip_verify: *insecure, ..TlsConfig::default() };
+                let mut tls = tls.cloned().unwrap_or_default();
+                tls.insecure_skip_verify |= *insecure;
                 let connector = TlsConnector::from(Arc::new(tls.client_config()?));
                 (host.clone(), *port, Some((connector, tls.server_name(host)?)))
             }
@@ -171,8 +173,9 @@ impl Pipeline {
             None => Box::new(tcp),
             Some((connector, name)) => Box::new(connector.connect(name.clone(), tcp).await.map_err(|e| {
                 format!(
-                    "TLS handshake with {address} failed: {e} (a rediss:// sink trusts the public web \
-                             roots; `#insecure` at the end of the URL skips verification, for testing)"
+                    "TLS handshake with {address} failed: {e} (the sink's tls = {{ ca_file = ... }} names \
+                     the CA that signed Redis's certificate, the public web roots without it; `#insecure` \
+                     at the end of the URL skips verification, for testing)"
                 )
             })?),
         };
