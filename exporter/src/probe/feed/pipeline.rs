@@ -252,7 +252,7 @@ impl Pipeline {
         s.staleness.arrived(arrival_ns);
         s.last_ms.store((arrival_ns / 1_000_000) as u64, Ordering::Relaxed);
         let v = check_chain(chain, &self.chain_th);
-        let anomalies: Vec<bool> = v.results.iter().map(|r| *r == Some(false)).collect();
+        let anomalies = v.results.map(|r| r == Some(false));
         s.handles.record(&mut s.score, &self.weights, &v.results, &anomalies);
         if let Some(pcr) = chain.pcr_open_interest() {
             let expiry = chain.expiry.to_string();

@@ -155,7 +155,6 @@ fn require(problems: &mut Vec<String>, key: &str, kind: &str, field: &str, prese
     }
 }
 
-/// A problem when `url` is not of one of `schemes`.
 /// What is wrong with a client's `tls` table for `url`, as (field under `tls`, why): it
 /// needs a TLS URL, and the URL's host is what is verified. Sinks and observers share it.
 pub(crate) fn client_tls_problems(tls: &TlsConfig, url: &str) -> Vec<(String, String)> {
@@ -182,6 +181,7 @@ pub(crate) fn check_tls(problems: &mut Vec<String>, key: &str, url: Option<&str>
     }
 }
 
+/// A problem when `url` is not of one of `schemes`.
 pub(crate) fn check_scheme(problems: &mut Vec<String>, key: &str, url: Option<&str>, schemes: &[&str]) {
     if let Some(url) = url
         && !schemes.contains(&url.split("://").next().unwrap_or_default())
