@@ -9,15 +9,9 @@
 //! key order and names a bad field, so both paths accept exactly the same chains (the
 //! `feed_json` fuzz target checks that).
 
+use super::scanner::Scanner;
 use super::{DecodeError, decode};
 use crate::model::{OptionChain, Quote, StrikeRow};
-use lexical_core::{FromLexicalWithOptions, ParseFloatOptions, ParseIntegerOptions};
-use time::{Date, Month};
-
-/// JSON's number grammar: no leading `+` or zeros, digits on both sides of a point, no NaN.
-const JSON: u128 = lexical_core::format::JSON;
-const FLOAT: ParseFloatOptions = ParseFloatOptions::new();
-const INTEGER: ParseIntegerOptions = ParseIntegerOptions::new();
 
 /// Decodes one option chain into `chain`, reusing its row and name buffers.
 pub fn decode_chain_into(bytes: &[u8], chain: &mut OptionChain) -> Result<(), DecodeError> {
@@ -30,28 +24,22 @@ pub fn decode_chain_into(bytes: &[u8], chain: &mut OptionChain) -> Result<(), De
 /// The fast path alone: whether `bytes` were a chain in exactly the canonical form (then
 /// `chain` holds it; otherwise its content is unspecified).
 pub fn read_canonical_chain(bytes: &[u8], chain: &mut OptionChain) -> bool {
-    Scanner { rest: bytes }.chain(chain).is_some()
+    Scanner::new(bytes).and_then(|mut s| s.chain(chain)).is_some()
 }
 
-/// The unread bytes; every method consumes what it matched or returns `None` (the caller
-/// then gives up on the fast path, so a half-filled chain is never used).
-struct Scanner<'a> {
-    rest: &'a [u8],
-}
-
-impl<'a> Scanner<'a> {
+impl Scanner<'_> {
     fn chain(&mut self, chain: &mut OptionChain) -> Option<()> {
-        self.literal(b"{\"underlying\":")?;
+        self.literal("{\"underlying\":")?;
         let underlying = self.string()?;
         chain.underlying.clear();
         chain.underlying.push_str(underlying);
-        self.literal(b",\"expiry\":")?;
+        self.literal(",\"expiry\":")?;
         chain.expiry = self.date()?;
-        self.literal(b",\"ts_ns\":")?;
+        self.literal(",\"ts_ns\":")?;
         chain.ts_ns = self.integer()?;
-        self.literal(b",\"spot\":")?;
+        self.literal(",\"spot\":")?;
         chain.spot = self.float()?;
-        self.literal(b",\"rows\":[")?;
+        self.literal(",\"rows\":[")?;
         chain.rows.clear();
         if !self.take(b']') {
             loop {
@@ -60,97 +48,39 @@ impl<'a> Scanner<'a> {
                     break;
                 }
             }
-            self.literal(b"]")?;
+            self.literal("]")?;
         }
-        self.literal(b"}")?;
-        self.rest.is_empty().then_some(())
+        self.literal("}")?;
+        self.at_end()
     }
 
     fn row(&mut self) -> Option<StrikeRow> {
-        self.literal(b"{\"strike\":")?;
+        self.literal("{\"strike\":")?;
         let strike = self.float()?;
-        self.literal(b",\"call\":")?;
+        self.literal(",\"call\":")?;
         let call = self.quote()?;
-        self.literal(b",\"put\":")?;
+        self.literal(",\"put\":")?;
         let put = self.quote()?;
-        self.literal(b"}")?;
+        self.literal("}")?;
         Some(StrikeRow { strike, call, put })
     }
 
     fn quote(&mut self) -> Option<Quote> {
-        self.literal(b"{\"bid\":")?;
+        self.literal("{\"bid\":")?;
         let bid = self.float()?;
-        self.literal(b",\"ask\":")?;
+        self.literal(",\"ask\":")?;
         let ask = self.float()?;
-        self.literal(b",\"last\":")?;
+        self.literal(",\"last\":")?;
         let last = self.float()?;
-        self.literal(b",\"iv\":")?;
+        self.literal(",\"iv\":")?;
         let iv = self.float()?;
-        self.literal(b",\"oi\":")?;
+        self.literal(",\"oi\":")?;
         let oi = self.unsigned()?;
-        self.literal(b",\"volume\":")?;
+        self.literal(",\"volume\":")?;
         let volume = self.unsigned()?;
-        self.literal(b"}")?;
+        self.literal("}")?;
         Some(Quote { bid, ask, last, iv, oi, volume })
     }
-
-    fn literal(&mut self, expected: &[u8]) -> Option<()> {
-        self.rest = self.rest.strip_prefix(expected)?;
-        Some(())
-    }
-
-    fn take(&mut self, byte: u8) -> bool {
-        self.literal(&[byte]).is_some()
-    }
-
-    /// A string without escapes or control characters (serde takes the others).
-    fn string(&mut self) -> Option<&'a str> {
-        self.literal(b"\"")?;
-        let end = self.rest.iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
-        let (text, rest) = self.rest.split_at(end);
-        self.rest = rest;
-        self.literal(b"\"")?;
-        std::str::from_utf8(text).ok()
-    }
-
-    /// `"YYYY-MM-DD"`, as the `time` crate writes a date.
-    fn date(&mut self) -> Option<Date> {
-        self.literal(b"\"")?;
-        let (text, rest) = self.rest.split_at_checked(11)?;
-        let [y0, y1, y2, y3, b'-', m0, m1, b'-', d0, d1, b'"'] = *text else { return None };
-        self.rest = rest;
-        let year = digits(&[y0, y1, y2, y3])?;
-        let month = Month::try_from(digits(&[m0, m1])? as u8).ok()?;
-        Date::from_calendar_date(year as i32, month, digits(&[d0, d1])? as u8).ok()
-    }
-
-    /// A number by JSON's grammar, up to the first byte that cannot continue it.
-    fn number<N: FromLexicalWithOptions>(&mut self, options: &N::Options) -> Option<N> {
-        let (value, read) = lexical_core::parse_partial_with_options::<N, JSON>(self.rest, options).ok()?;
-        self.rest = &self.rest[read..];
-        Some(value)
-    }
-
-    fn integer(&mut self) -> Option<i64> {
-        // serde_json reads `-0` as a float, which an integer field refuses.
-        if self.rest.starts_with(b"-0") {
-            return None;
-        }
-        self.number(&INTEGER)
-    }
-
-    fn unsigned(&mut self) -> Option<u64> {
-        self.number(&INTEGER)
-    }
-
-    fn float(&mut self) -> Option<f64> {
-        self.number(&FLOAT).filter(|v: &f64| v.is_finite())
-    }
-}
-
-/// The value of ASCII decimal digits (all of them digits).
-fn digits(bytes: &[u8]) -> Option<u32> {
-    bytes.iter().try_fold(0u32, |n, &b| b.is_ascii_digit().then(|| n * 10 + u32::from(b - b'0')))
 }
 
 #[cfg(test)]

@@ -3,6 +3,8 @@
 //! - `json`: the canonical JSON form of one [`Trade`] or [`OptionChain`] (serde names in
 //!   `model`), used on every socket and in every file.
 //! - `canonical_chain`: a fast path for option chains in exactly that form.
+//! - `flat_object`: a fast path for flat JSON objects (exchanges' trades), over the same
+//!   `scanner`.
 //! - `jsonl`: JSON Lines files, plain or gzip, read and written as streams.
 //! - `csv`: trades as CSV with a header row.
 //! - `tardis`: tardis.dev's CSV datasets of trades and options chains (replay input).
@@ -14,14 +16,17 @@
 mod canonical_chain;
 mod csv;
 mod error;
+mod flat_object;
 mod json;
 mod jsonl;
+mod scanner;
 mod tardis;
 mod tardis_machine;
 
 pub use self::csv::{CsvTradeReader, CsvTradeWriter};
 pub use canonical_chain::{decode_chain_into, read_canonical_chain};
 pub use error::DecodeError;
+pub use flat_object::{FlatValue, read_flat_object};
 pub use json::{decode, encode, field_named_in};
 pub use jsonl::{JsonlReader, JsonlWriter, open_maybe_gzip};
 pub use tardis::{Received, TardisChainReader, TardisTradeReader};

@@ -6,7 +6,7 @@
 //! | `gap` | the sequence number jumps forward by more than one (one anomaly per jump) |
 //! | `out_of_order` | the exchange time is before the latest already seen for the symbol, or the sequence number goes back |
 //! | `non_positive` | the price or the size is zero or negative |
-//! | `spike` | the price is off the median of the last `spike_window` good prices by more than `spike_mads` median absolute deviations and by more than `spike_min_fraction` |
+//! | `spike` | the price is off the median of the last 32 good prices by more than `spike_mads` median absolute deviations and by more than `spike_min_fraction` |
 //! | `clock_drift` | exchange time and arrival time differ by more than `max_clock_drift_ns` (one anomaly per drift episode) |
 //! | `stale` | no trade for `stale_after` (judged by [`super::Staleness`], beside this) |
 
@@ -66,20 +66,13 @@ pub struct TradeThresholds {
     /// The least relative distance from the median that can be a spike (guards
     /// against a near-zero MAD in a quiet market).
     pub spike_min_fraction: f64,
-    /// Good prices kept for the median (at most 64); spikes are judged once 8 are in.
-    pub spike_window: usize,
     /// Largest tolerated difference between exchange time and arrival time.
     pub max_clock_drift_ns: i64,
 }
 
 impl Default for TradeThresholds {
     fn default() -> Self {
-        TradeThresholds {
-            spike_mads: 10.0,
-            spike_min_fraction: 0.02,
-            spike_window: 32,
-            max_clock_drift_ns: 5_000_000_000,
-        }
+        TradeThresholds { spike_mads: 10.0, spike_min_fraction: 0.02, max_clock_drift_ns: 5_000_000_000 }
     }
 }
 
@@ -98,7 +91,8 @@ impl TradeVerdict {
     }
 }
 
-const MAX_WINDOW: usize = 64;
+/// Good prices kept for the median; spikes are judged once 8 are in.
+const SPIKE_WINDOW: usize = 32;
 const MIN_PRICES_FOR_SPIKES: usize = 8;
 
 /// Everything remembered about one symbol.
@@ -108,7 +102,10 @@ pub struct SymbolQuality {
     last_seq: Option<u64>,
     max_ts_ns: i64,
     drifting: bool,
-    prices: [f64; MAX_WINDOW],
+    /// The last good prices in arrival order (a ring, `prices_next` the oldest once full)...
+    prices: [f64; SPIKE_WINDOW],
+    /// ...and the same prices sorted, so that the median is read, not searched for.
+    sorted: [f64; SPIKE_WINDOW],
     prices_len: usize,
     prices_next: usize,
 }
@@ -120,7 +117,8 @@ impl Default for SymbolQuality {
             last_seq: None,
             max_ts_ns: i64::MIN,
             drifting: false,
-            prices: [0.0; MAX_WINDOW],
+            prices: [0.0; SPIKE_WINDOW],
+            sorted: [0.0; SPIKE_WINDOW],
             prices_len: 0,
             prices_next: 0,
         }
@@ -147,9 +145,10 @@ impl SymbolQuality {
         v.set(TradeCheck::NonPositive, positive);
         let mut spike = false;
         if positive && self.prices_len >= MIN_PRICES_FOR_SPIKES {
-            let (median, mad) = self.median_and_mad();
+            let median = self.sorted[self.prices_len / 2];
             let distance = (tick.price - median).abs();
-            spike = distance > th.spike_mads * 1.4826 * mad && distance > th.spike_min_fraction * median;
+            // The deviations' median is needed only for a price this far off.
+            spike = distance > th.spike_min_fraction * median && distance > th.spike_mads * 1.4826 * self.mad(median);
             v.set(TradeCheck::Spike, !spike);
         }
 
@@ -164,32 +163,35 @@ impl SymbolQuality {
         }
         self.max_ts_ns = self.max_ts_ns.max(tick.ts_ns);
         if positive && !spike {
-            self.push_price(tick.price, th.spike_window);
+            self.push_price(tick.price);
         }
         v
     }
 
-    fn push_price(&mut self, price: f64, window: usize) {
-        let window = window.clamp(MIN_PRICES_FOR_SPIKES, MAX_WINDOW);
+    fn push_price(&mut self, price: f64) {
+        let mut len = self.prices_len;
+        if len == SPIKE_WINDOW {
+            let oldest = self.prices[self.prices_next];
+            let at = self.sorted[..len].partition_point(|p| p.total_cmp(&oldest).is_lt());
+            self.sorted.copy_within(at + 1..len, at);
+            len -= 1;
+        }
+        let at = self.sorted[..len].partition_point(|p| p.total_cmp(&price).is_lt());
+        self.sorted.copy_within(at..len, at + 1);
+        self.sorted[at] = price;
         self.prices[self.prices_next] = price;
-        self.prices_next = (self.prices_next + 1) % window;
-        self.prices_len = (self.prices_len + 1).min(window);
+        self.prices_next = (self.prices_next + 1) % SPIKE_WINDOW;
+        self.prices_len = len + 1;
     }
 
-    fn median_and_mad(&self) -> (f64, f64) {
-        let mut scratch = [0.0; MAX_WINDOW];
-        let values = &mut scratch[..self.prices_len];
-        values.copy_from_slice(&self.prices[..self.prices_len]);
-        let median = median_in_place(values);
-        values.iter_mut().for_each(|v| *v = (*v - median).abs());
-        (median, median_in_place(values))
+    /// The median absolute deviation of the kept prices from their `median`.
+    fn mad(&self, median: f64) -> f64 {
+        let mut deviations = [0.0; SPIKE_WINDOW];
+        let deviations = &mut deviations[..self.prices_len];
+        deviations.iter_mut().zip(&self.sorted).for_each(|(d, p)| *d = (*p - median).abs());
+        let mid = deviations.len() / 2;
+        *deviations.select_nth_unstable_by(mid, f64::total_cmp).1
     }
-}
-
-fn median_in_place(values: &mut [f64]) -> f64 {
-    let mid = values.len() / 2;
-    let (_, m, _) = values.select_nth_unstable_by(mid, f64::total_cmp);
-    *m
 }
 
 #[cfg(test)]
@@ -223,6 +225,44 @@ mod tests {
         assert_eq!(failed(&q.check(&tick(30, 27, 100.2), at(27) + 6_000_000_000, &th)), ["clock_drift"]);
         let v = q.check(&tick(31, 28, 100.2), at(28) + 6_000_000_000, &th);
         assert!(failed(&v).is_empty() && v.results[TradeCheck::ClockDrift as usize] == Some(false));
+    }
+
+    /// The kept prices' sorted copy gives the spike verdict that sorting the last 32 good
+    /// prices anew gives, through eviction and with repeated prices.
+    #[test]
+    fn the_sorted_window_judges_spikes_like_a_fresh_sort() {
+        use rand::{RngExt, SeedableRng};
+        let th = TradeThresholds::default();
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        let (mut q, mut good) = (SymbolQuality::default(), std::collections::VecDeque::new());
+        let median = |v: &mut Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        let mut spikes = 0;
+        for i in 0..5_000u64 {
+            let price = match rng.random_range(0..20) {
+                0 => 130.0,
+                1 => 100.0,
+                _ => 100.0 + f64::from(rng.random_range(-300..300)) * 0.01,
+            };
+            let v = q.check(&TradeTick { seq: Some(i), ts_ns: 0, price, qty: 1.0 }, 0, &th);
+            let expected = (good.len() >= MIN_PRICES_FOR_SPIKES).then(|| {
+                let m = median(&mut good.iter().copied().collect());
+                let mad = median(&mut good.iter().map(|p: &f64| (p - m).abs()).collect());
+                let distance = (price - m).abs();
+                distance > th.spike_mads * 1.4826 * mad && distance > th.spike_min_fraction * m
+            });
+            assert_eq!(v.results[TradeCheck::Spike as usize], expected.map(|spike| !spike), "trade {i}");
+            spikes += usize::from(expected == Some(true));
+            if expected != Some(true) {
+                good.push_back(price);
+                if good.len() > SPIKE_WINDOW {
+                    good.pop_front();
+                }
+            }
+        }
+        assert!(spikes > 100, "the walk has spikes to judge ({spikes})");
     }
 
     /// Found by the feed_pipeline fuzz target: a sequence number of u64::MAX overflowed

@@ -1,7 +1,9 @@
 //! Turning a feed message into the fields the checks need, without allocating in the
 //! common case: tickwatch's canonical JSON, or any JSON trade with a field mapping
 //! (top-level fields are read in one pass with borrowed strings; nested pointers fall back
-//! to a parsed document).
+//! to a parsed document). A flat message with a top-level mapping or Binance's preset is
+//! read by [`read_flat_object`] first; what it leaves goes to serde, the reference both
+//! must agree with ([`TradeDecoder::decode_each_by_serde`]).
 
 use super::{FeedFormat, FieldMap, TsUnit};
 use crate::epoch::epoch_to_ms;
@@ -9,6 +11,7 @@ use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use std::borrow::Cow;
 use std::fmt;
+use tickwatch_feed::codec::{FlatValue, read_flat_object};
 use tickwatch_feed::quality::TradeTick;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -50,16 +53,30 @@ impl TradeDecoder {
     /// Gives `each` the trades of `message`: one, or (Deribit) every trade of the
     /// notification.
     pub fn decode_each<'a>(&self, message: &'a [u8], each: &mut EachTrade<'_, 'a>) -> Result<(), Rejection> {
+        self.decode(message, Path::FastFirst, each)
+    }
+
+    /// [`TradeDecoder::decode_each`] by serde alone: the reference the fast paths are
+    /// checked against (tests and the `feed_pipeline` fuzz target).
+    pub fn decode_each_by_serde<'a>(&self, message: &'a [u8], each: &mut EachTrade<'_, 'a>) -> Result<(), Rejection> {
+        self.decode(message, Path::Serde, each)
+    }
+
+    fn decode<'a>(&self, message: &'a [u8], path: Path, each: &mut EachTrade<'_, 'a>) -> Result<(), Rejection> {
         let trade = match self {
             TradeDecoder::Tickwatch => {
-                let t: TickwatchTrade = serde_json::from_slice(message).map_err(rejection)?;
+                let fast = (path == Path::FastFirst).then(|| tickwatch_flat(message)).flatten();
+                let t = match fast {
+                    Some(t) => t,
+                    None => serde_json::from_slice::<TickwatchTrade>(message).map_err(rejection)?,
+                };
                 DecodedTrade {
                     symbol: t.symbol,
                     tick: TradeTick { seq: Some(t.seq), ts_ns: t.ts_ns, price: t.price, qty: t.qty },
                 }
             }
-            TradeDecoder::Mapped(mapping) => mapping.decode(message)?,
-            TradeDecoder::Binance => binance(message)?,
+            TradeDecoder::Mapped(mapping) => mapping.decode(message, path)?,
+            TradeDecoder::Binance => binance(message, path)?,
             TradeDecoder::Coinbase => coinbase(message)?,
             TradeDecoder::Deribit => return deribit(message, each),
         };
@@ -67,9 +84,16 @@ impl TradeDecoder {
     }
 }
 
+/// Whether a message is tried by a fast path before serde.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Path {
+    FastFirst,
+    Serde,
+}
+
 /// A Binance trade or aggTrade event; every field optional so that replies to SUBSCRIBE
 /// and the like decode too (and are rejected as `not_trade`).
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 struct BinanceEvent<'a> {
     #[serde(rename = "e", borrow)]
     event: Option<Text<'a>>,
@@ -99,8 +123,12 @@ fn decimal(text: Option<Text>) -> Result<f64, Rejection> {
     text.ok_or("missing_field")?.0.parse::<f64>().map_err(|_| "bad_field")
 }
 
-fn binance(message: &[u8]) -> Result<DecodedTrade<'_>, Rejection> {
-    let mut event: BinanceEvent = serde_json::from_slice(message).map_err(rejection)?;
+fn binance(message: &[u8], path: Path) -> Result<DecodedTrade<'_>, Rejection> {
+    let fast = (path == Path::FastFirst).then(|| binance_flat(message)).flatten();
+    let mut event = match fast {
+        Some(event) => event,
+        None => serde_json::from_slice::<BinanceEvent>(message).map_err(rejection)?,
+    };
     if event.event.is_none() {
         // Not a raw stream's event: a combined stream's, or a reply.
         if let Ok(combined) = serde_json::from_slice::<BinanceCombined>(message) {
@@ -121,6 +149,76 @@ fn binance(message: &[u8]) -> Result<DecodedTrade<'_>, Rejection> {
             qty: decimal(event.qty)?,
         },
     })
+}
+
+/// [`BinanceEvent`] from a flat object, as serde reads it.
+fn binance_flat(message: &[u8]) -> Option<BinanceEvent<'_>> {
+    let mut event = BinanceEvent::default();
+    read_fields(message, &["e", "s", "t", "a", "p", "q", "T"], |field, value| {
+        let text = |value| match value {
+            FlatValue::Null => Some(None),
+            value => text(value).map(Some),
+        };
+        let integer = |value| match value {
+            FlatValue::Null => Some(None),
+            value => unsigned(value).map(Some),
+        };
+        match field {
+            0 => event.event = text(value)?,
+            1 => event.symbol = text(value)?,
+            2 => event.trade_id = integer(value)?,
+            3 => event.aggregate_id = integer(value)?,
+            4 => event.price = text(value)?,
+            5 => event.qty = text(value)?,
+            _ => event.time_ms = integer(value)?.map(i64::try_from).transpose().ok()?,
+        }
+        Some(())
+    })?;
+    Some(event)
+}
+
+/// Gives `set` the index in `fields` and the value of each member of a flat object that
+/// `fields` names (as a struct's serde derive names them), each at most once: serde
+/// refuses a duplicate, so the fast path leaves it to serde.
+fn read_fields<'a>(
+    message: &'a [u8],
+    fields: &[&str],
+    mut set: impl FnMut(usize, FlatValue<'a>) -> Option<()>,
+) -> Option<u64> {
+    let mut seen = 0u64;
+    read_flat_object(message, |key, value| {
+        let Some(field) = fields.iter().position(|f| *f == key) else { return Some(()) };
+        if seen & 1 << field != 0 {
+            return None;
+        }
+        seen |= 1 << field;
+        set(field, value)
+    })?;
+    Some(seen)
+}
+
+fn text(value: FlatValue<'_>) -> Option<Text<'_>> {
+    match value {
+        FlatValue::Str(s) => Some(Text(Cow::Borrowed(s))),
+        _ => None,
+    }
+}
+
+/// Digits only: serde reads `-0` and anything with a point or exponent as a float, which
+/// an integer field refuses.
+fn unsigned(value: FlatValue) -> Option<u64> {
+    match value {
+        FlatValue::Number(_, digits) if digits.bytes().all(|b| b.is_ascii_digit()) => digits.parse().ok(),
+        _ => None,
+    }
+}
+
+/// A number for a float field (serde reads integers into one as well).
+fn float(value: FlatValue) -> Option<f64> {
+    match value {
+        FlatValue::Number(number, _) => Some(number),
+        _ => None,
+    }
 }
 
 /// A Coinbase Exchange message of the `matches` channel (or any other, rejected as
@@ -271,6 +369,22 @@ struct TickwatchTrade<'a> {
     qty: f64,
 }
 
+/// [`TickwatchTrade`] from a flat object, as serde reads it: every field there.
+fn tickwatch_flat(message: &[u8]) -> Option<TickwatchTrade<'_>> {
+    let (mut symbol, mut seq, mut ts_ns, mut price, mut qty) = (Cow::Borrowed(""), 0, 0, 0.0, 0.0);
+    let seen = read_fields(message, &["symbol", "seq", "ts_ns", "price", "qty"], |field, value| {
+        match field {
+            0 => symbol = text(value)?.0,
+            1 => seq = unsigned(value)?,
+            2 => ts_ns = unsigned(value)?.try_into().ok()?,
+            3 => price = float(value)?,
+            _ => qty = float(value)?,
+        }
+        Some(())
+    })?;
+    (seen == 0b11111).then_some(TickwatchTrade { symbol, seq, ts_ns, price, qty })
+}
+
 fn rejection(e: serde_json::Error) -> Rejection {
     match e.classify() {
         serde_json::error::Category::Data => "bad_field",
@@ -309,9 +423,35 @@ impl Mapping {
         Mapping { pointers, ts_ms_per_unit, top_level }
     }
 
-    fn decode<'a>(&self, message: &'a [u8]) -> Result<DecodedTrade<'a>, Rejection> {
+    /// Which mapped field (if any) a top-level key is.
+    fn index_of(&self, key: &str) -> Option<usize> {
+        // The first bytes first: exchanges' keys are short, often of one length.
+        let named = |p: &str| p.as_bytes().get(1) == key.as_bytes().first() && &p[1..] == key;
+        self.pointers.iter().position(|p| p.as_deref().is_some_and(named))
+    }
+
+    /// [`TopLevel`]'s fields from a flat object, as serde reads them.
+    fn read_flat<'a>(&self, message: &'a [u8]) -> Option<Fields<'a>> {
         let mut fields = Fields::default();
-        if self.top_level {
+        read_flat_object(message, |key, value| {
+            match (self.index_of(key), value) {
+                (None, _) => {}
+                (Some(SYMBOL), FlatValue::Str(s)) => fields.symbol = Some(Cow::Borrowed(s)),
+                (Some(SYMBOL), _) => return None,
+                (Some(i), FlatValue::Number(number, _)) => fields.numbers[i] = Some(number),
+                (Some(i), FlatValue::Str(s)) => fields.numbers[i] = s.trim().parse().ok(),
+                (Some(i), FlatValue::Bool(_) | FlatValue::Null) => fields.numbers[i] = None,
+            }
+            Some(())
+        })?;
+        Some(fields)
+    }
+
+    fn decode<'a>(&self, message: &'a [u8], path: Path) -> Result<DecodedTrade<'a>, Rejection> {
+        let mut fields = Fields::default();
+        if let Some(flat) = (self.top_level && path == Path::FastFirst).then(|| self.read_flat(message)).flatten() {
+            fields = flat;
+        } else if self.top_level {
             let mut de = serde_json::Deserializer::from_slice(message);
             TopLevel { mapping: self, fields: &mut fields }.deserialize(&mut de).map_err(rejection)?;
         } else {
@@ -400,7 +540,7 @@ impl<'de> Visitor<'de> for FieldIndex<'_> {
     }
 
     fn visit_str<E: de::Error>(self, key: &str) -> Result<Option<usize>, E> {
-        Ok(self.0.pointers.iter().position(|p| p.as_deref().is_some_and(|p| &p[1..] == key)))
+        Ok(self.0.index_of(key))
     }
 }
 
@@ -520,6 +660,119 @@ mod tests {
         assert_eq!(one(&decoder, br#"{"e":"24hrTicker","s":"BTCUSDT"}"#), Err("not_trade"));
         assert_eq!(one(&decoder, br#"{"e":"trade","s":"BTCUSDT","t":1,"p":"x","q":"1","T":1}"#), Err("bad_field"));
         assert_eq!(one(&decoder, br#"{"e":"trade","s":"BTCUSDT","p":"1","q":"1","T":1}"#), Err("missing_field"));
+    }
+
+    /// Every message made from `base` by giving one member (or one more, repeated or
+    /// new) each of many values, written compact and spaced.
+    fn variants(base: &[(&str, &str)]) -> Vec<String> {
+        let values = [
+            r#""trade""#,
+            r#""aggTrade""#,
+            r#""ETH""#,
+            r#"" 1.5 ""#,
+            r#""x""#,
+            r#""NaN""#,
+            r#""-0""#,
+            "1",
+            "0",
+            "-0",
+            "-1",
+            "1.5",
+            "1e3",
+            "2.5E-3",
+            "18446744073709551615",
+            "18446744073709551616",
+            "9223372036854775808",
+            "123456789012345678901234567890",
+            "9007199254740993",
+            "true",
+            "false",
+            "null",
+            r#"{"a":1}"#,
+            "[1]",
+            r#""a\"b""#,
+            r#""\u00e9""#,
+            "1e400",
+            "1e-400",
+            "01",
+        ];
+        let write = |members: &[(&str, &str)], spaced: bool| {
+            let body: Vec<String> = members
+                .iter()
+                .map(|(k, v)| if spaced { format!("\"{k}\" : {v}") } else { format!("\"{k}\":{v}") })
+                .collect();
+            format!("{{{}}}", body.join(if spaced { " , " } else { "," }))
+        };
+        let mut messages = Vec::new();
+        for spaced in [false, true] {
+            messages.push(write(base, spaced));
+            for (i, (key, _)) in base.iter().enumerate().chain([(base.len(), &("new", ""))]) {
+                for value in values {
+                    let mut replaced = base.to_vec();
+                    match replaced.get_mut(i) {
+                        Some(member) => member.1 = value,
+                        None => replaced.push((key, value)),
+                    }
+                    let mut doubled = base.to_vec();
+                    doubled.push((key, value));
+                    messages.extend([write(&replaced, spaced), write(&doubled, spaced)]);
+                }
+            }
+        }
+        messages
+    }
+
+    /// The flat-object fast paths read every variant of a trade as serde alone does
+    /// (Debug compared, so -0.0 and NaN count), and take a good share of them.
+    #[test]
+    fn the_fast_paths_read_as_serde_does() {
+        let binance_trade = [
+            ("e", r#""trade""#),
+            ("E", "1"),
+            ("s", r#""BTCUSDT""#),
+            ("t", "12345"),
+            ("p", r#""42000.10""#),
+            ("q", r#""0.5""#),
+            ("T", "1700000000000"),
+            ("m", "true"),
+        ];
+        let canonical_trade = [
+            ("venue", r#""binance""#),
+            ("symbol", r#""BTCUSDT""#),
+            ("seq", "12345"),
+            ("ts_ns", "1700000000000000000"),
+            ("price", "42000.1"),
+            ("qty", "0.5"),
+            ("side", r#""buy""#),
+        ];
+        let all = |decoder: &TradeDecoder, message: &[u8], by_serde: bool| {
+            let mut seen = Vec::new();
+            let mut each = |t: DecodedTrade| {
+                seen.push(format!("{t:?}"));
+                Ok(())
+            };
+            let outcome = match by_serde {
+                true => decoder.decode_each_by_serde(message, &mut each),
+                false => decoder.decode_each(message, &mut each),
+            };
+            (outcome, seen)
+        };
+        let check = |decoder: TradeDecoder, base: &[(&str, &str)], fast: &dyn Fn(&[u8]) -> bool, least_percent| {
+            let messages = variants(base);
+            let mut taken = 0;
+            for message in &messages {
+                let m = message.as_bytes();
+                assert_eq!(all(&decoder, m, false), all(&decoder, m, true), "{decoder:?}: {message}");
+                taken += usize::from(fast(m));
+            }
+            let share = format!("{decoder:?}: {taken} of {} by the fast path", messages.len());
+            assert!(taken * 100 > messages.len() * least_percent, "{share}");
+        };
+        let mapping = Mapping::new(&binance());
+        check(TradeDecoder::Mapped(mapping.clone()), &binance_trade, &|m| mapping.read_flat(m).is_some(), 70);
+        // Half the messages repeat a field, which serde refuses in a struct.
+        check(TradeDecoder::Binance, &binance_trade, &|m| binance_flat(m).is_some(), 25);
+        check(TradeDecoder::Tickwatch, &canonical_trade, &|m| tickwatch_flat(m).is_some(), 25);
     }
 
     #[test]

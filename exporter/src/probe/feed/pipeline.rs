@@ -174,7 +174,6 @@ impl Pipeline {
                 spike_mads: target.spike_mads,
                 spike_min_fraction: target.spike_min_fraction,
                 max_clock_drift_ns: target.max_clock_drift.as_nanos() as i64,
-                ..TradeThresholds::default()
             },
             chain_th: ChainThresholds { iv_max: target.iv_max, ..ChainThresholds::default() },
             weights,

@@ -1,0 +1,121 @@
+//! A cursor over JSON text for the decoders' fast paths: each method reads one token of
+//! the simple form those paths take (no escapes in strings, numbers by JSON's grammar) and
+//! consumes it, or returns `None` and the caller falls back to serde, which takes every
+//! form and names what is wrong. The text is checked to be UTF-8 once, up front (a message
+//! that is not goes to serde), so strings are borrowed without checking each again.
+
+use lexical_core::{FromLexicalWithOptions, ParseFloatOptions, ParseIntegerOptions};
+use time::{Date, Month};
+
+/// JSON's number grammar: no leading `+` or zeros, digits on both sides of a point, no NaN.
+const JSON: u128 = lexical_core::format::JSON;
+const FLOAT: ParseFloatOptions = ParseFloatOptions::new();
+const INTEGER: ParseIntegerOptions = ParseIntegerOptions::new();
+
+/// The unread text.
+pub(crate) struct Scanner<'a> {
+    rest: &'a str,
+}
+
+impl<'a> Scanner<'a> {
+    /// A scanner of `bytes`, if they are UTF-8.
+    pub(crate) fn new(bytes: &'a [u8]) -> Option<Scanner<'a>> {
+        Some(Scanner { rest: std::str::from_utf8(bytes).ok()? })
+    }
+
+    /// Whether everything was read.
+    #[inline]
+    pub(crate) fn at_end(&self) -> Option<()> {
+        self.rest.is_empty().then_some(())
+    }
+
+    #[inline]
+    pub(crate) fn literal(&mut self, expected: &str) -> Option<()> {
+        self.rest = self.rest.strip_prefix(expected)?;
+        Some(())
+    }
+
+    #[inline]
+    pub(crate) fn take(&mut self, ascii: u8) -> bool {
+        let taken = self.peek() == Some(ascii);
+        if taken {
+            self.rest = &self.rest[1..];
+        }
+        taken
+    }
+
+    /// The next byte, not consumed.
+    #[inline]
+    pub(crate) fn peek(&self) -> Option<u8> {
+        self.rest.as_bytes().first().copied()
+    }
+
+    /// Skips JSON's whitespace.
+    #[inline]
+    pub(crate) fn skip_whitespace(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            self.rest = &self.rest[1..];
+        }
+    }
+
+    /// A string without escapes or control characters (serde takes the others).
+    #[inline]
+    pub(crate) fn string(&mut self) -> Option<&'a str> {
+        if !self.take(b'"') {
+            return None;
+        }
+        // An ASCII byte, so the text splits there.
+        let end = self.rest.bytes().position(|b| b == b'"' || b == b'\\' || b < 0x20)?;
+        let (text, rest) = self.rest.split_at(end);
+        self.rest = rest;
+        self.take(b'"').then_some(text)
+    }
+
+    /// `"YYYY-MM-DD"`, as the `time` crate writes a date.
+    pub(crate) fn date(&mut self) -> Option<Date> {
+        self.literal("\"")?;
+        let (text, rest) = self.rest.split_at_checked(11)?;
+        let [y0, y1, y2, y3, b'-', m0, m1, b'-', d0, d1, b'"'] = *text.as_bytes() else { return None };
+        self.rest = rest;
+        let year = digits(&[y0, y1, y2, y3])?;
+        let month = Month::try_from(digits(&[m0, m1])? as u8).ok()?;
+        Date::from_calendar_date(year as i32, month, digits(&[d0, d1])? as u8).ok()
+    }
+
+    /// A number by JSON's grammar, up to the first byte that cannot continue it.
+    fn number<N: FromLexicalWithOptions>(&mut self, options: &N::Options) -> Option<N> {
+        let (value, read) = lexical_core::parse_partial_with_options::<N, JSON>(self.rest.as_bytes(), options).ok()?;
+        // The grammar's bytes are ASCII, so `read` is a boundary.
+        self.rest = self.rest.get(read..)?;
+        Some(value)
+    }
+
+    pub(crate) fn integer(&mut self) -> Option<i64> {
+        // serde_json reads `-0` as a float, which an integer field refuses.
+        if self.rest.starts_with("-0") {
+            return None;
+        }
+        self.number(&INTEGER)
+    }
+
+    pub(crate) fn unsigned(&mut self) -> Option<u64> {
+        self.number(&INTEGER)
+    }
+
+    /// A finite number, correctly rounded (as serde_json's `float_roundtrip` reads it).
+    pub(crate) fn float(&mut self) -> Option<f64> {
+        self.number(&FLOAT).filter(|v: &f64| v.is_finite())
+    }
+
+    /// A finite number and the text it was written as.
+    pub(crate) fn float_and_text(&mut self) -> Option<(f64, &'a str)> {
+        let before = self.rest;
+        let value = self.float()?;
+        Some((value, &before[..before.len() - self.rest.len()]))
+    }
+}
+
+/// The value of ASCII decimal digits (all of them digits).
+fn digits(bytes: &[u8]) -> Option<u32> {
+    bytes.iter().try_fold(0u32, |n, &b| b.is_ascii_digit().then(|| n * 10 + u32::from(b - b'0')))
+}
