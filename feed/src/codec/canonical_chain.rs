@@ -99,8 +99,27 @@ mod tests {
         use rand::{RngExt, SeedableRng};
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
         let template = r#"{"underlying":"X","expiry":"2026-12-31","ts_ns":1,"spot":SPOT,"rows":[]}"#;
-        let written =
-            ["0.1", "9007199254740993", "1e22", "1e23", "4.9e-324", "2.2250738585072014e-308", "1e-400", "-0"];
+        let written = [
+            "0.1",
+            "9007199254740993",
+            "1e22",
+            "1e23",
+            "4.9e-324",
+            "2.2250738585072014e-308",
+            "1e-400",
+            "-0",
+            "0",
+            "0.5",
+            "00",
+            "1.",
+            "1.5.3",
+            "123456789012345",
+            "1234567890123456",
+            "0.00000000000001",
+            "9.99999999999999",
+            "0.000000000000001",
+            "24000.0",
+        ];
         let random = (0..20_000).map(|i| match i % 3 {
             0 => f64::from_bits(rng.random()).to_string(),
             1 => format!("{:e}", rng.random_range(-1e6..1e6)),

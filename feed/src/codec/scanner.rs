@@ -12,6 +12,10 @@ const JSON: u128 = lexical_core::format::JSON;
 const FLOAT: ParseFloatOptions = ParseFloatOptions::new();
 const INTEGER: ParseIntegerOptions = ParseIntegerOptions::new();
 
+/// The powers of ten an f64 holds exactly, up to the most decimals a short number has.
+const EXACT_POWERS_OF_TEN: [f64; 16] =
+    [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15];
+
 /// The unread text.
 pub(crate) struct Scanner<'a> {
     rest: &'a str,
@@ -99,12 +103,52 @@ impl<'a> Scanner<'a> {
     }
 
     pub(crate) fn unsigned(&mut self) -> Option<u64> {
-        self.number(&INTEGER)
+        match self.short_decimal() {
+            Some((value, 0, read)) => {
+                self.rest = &self.rest[read..];
+                Some(value)
+            }
+            _ => self.number(&INTEGER),
+        }
     }
 
     /// A finite number, correctly rounded (as serde_json's `float_roundtrip` reads it).
     pub(crate) fn float(&mut self) -> Option<f64> {
-        self.number(&FLOAT).filter(|v: &f64| v.is_finite())
+        match self.short_decimal() {
+            // Both exact, so the one division is correctly rounded (Clinger's fast path).
+            Some((digits, decimals, read)) => {
+                self.rest = &self.rest[read..];
+                Some(digits as f64 / EXACT_POWERS_OF_TEN[decimals])
+            }
+            None => self.number(&FLOAT).filter(|v: &f64| v.is_finite()),
+        }
+    }
+
+    /// The form prices and sizes are written in: a non-negative number of at most 15
+    /// digits, with or without a point, no exponent, as (digits as an integer, digits after
+    /// the point, bytes read). Anything else is for lexical-core, which reads every form.
+    #[inline]
+    fn short_decimal(&self) -> Option<(u64, usize, usize)> {
+        let bytes = self.rest.as_bytes();
+        let (mut digits, mut count, mut read) = (0u64, 0, 0);
+        let mut decimals = None;
+        while let Some(&b) = bytes.get(read) {
+            match b {
+                b'0'..=b'9' if count == 15 => return None,
+                b'0'..=b'9' => {
+                    digits = digits * 10 + u64::from(b - b'0');
+                    count += 1;
+                }
+                b'.' if decimals.is_none() && count > 0 => decimals = Some(count),
+                b'e' | b'E' => return None,
+                _ => break,
+            }
+            read += 1;
+        }
+        let decimals = decimals.map_or(0, |at| count - at);
+        let leading_zero = bytes.first() == Some(&b'0') && bytes.get(1).is_some_and(u8::is_ascii_digit);
+        let point_last = read > 0 && bytes[read - 1] == b'.';
+        (count > 0 && !leading_zero && !point_last).then_some((digits, decimals, read))
     }
 
     /// A finite number and the text it was written as.
