@@ -2,9 +2,9 @@
 //! exactly the canonical form [`super::encode`] writes (keys in order, no whitespace, no
 //! escapes). serde_json spends most of a 50-strike chain matching ~700 keys and building
 //! numbers through its generic visitors; here each key is one comparison with the
-//! expected bytes and each number is read by JSON's grammar and parsed in the same pass by
-//! lexical-core (correctly rounded, so round trips stay exact). The chain's buffers are
-//! reused.
+//! expected bytes and each number is read by the shared [`Scanner`] (short decimals by
+//! exact arithmetic, others by lexical-core; correctly rounded either way, so round trips
+//! stay exact). The chain's buffers are reused.
 //! Anything else, valid or not, falls back to serde ([`super::decode`]), which takes any
 //! key order and names a bad field, so both paths accept exactly the same chains (the
 //! `feed_json` fuzz target checks that).

@@ -1,9 +1,10 @@
 //! Turning a feed message into the fields the checks need, without allocating in the
 //! common case: tickwatch's canonical JSON, or any JSON trade with a field mapping
 //! (top-level fields are read in one pass with borrowed strings; nested pointers fall back
-//! to a parsed document). A flat message with a top-level mapping or Binance's preset is
-//! read by [`read_flat_object`] first; what it leaves goes to serde, the reference both
-//! must agree with ([`TradeDecoder::decode_each_by_serde`]).
+//! to a parsed document). A flat message in the canonical form, with a top-level mapping
+//! or by Binance's preset is read by [`read_flat_object`] first; what it leaves goes to
+//! serde, the reference the fast path must agree with
+//! ([`TradeDecoder::decode_each_by_serde`]).
 
 use super::{FeedFormat, FieldMap, TsUnit};
 use crate::epoch::epoch_to_ms;
@@ -65,8 +66,7 @@ impl TradeDecoder {
     fn decode<'a>(&self, message: &'a [u8], path: Path, each: &mut EachTrade<'_, 'a>) -> Result<(), Rejection> {
         let trade = match self {
             TradeDecoder::Tickwatch => {
-                let fast = (path == Path::FastFirst).then(|| tickwatch_flat(message)).flatten();
-                let t = match fast {
+                let t = match path.fast(|| tickwatch_flat(message)) {
                     Some(t) => t,
                     None => serde_json::from_slice::<TickwatchTrade>(message).map_err(rejection)?,
                 };
@@ -89,6 +89,13 @@ impl TradeDecoder {
 enum Path {
     FastFirst,
     Serde,
+}
+
+impl Path {
+    /// What the fast path `read` makes of the message, if this path tries it.
+    fn fast<T>(self, read: impl FnOnce() -> Option<T>) -> Option<T> {
+        (self == Path::FastFirst).then(read).flatten()
+    }
 }
 
 /// A Binance trade or aggTrade event; every field optional so that replies to SUBSCRIBE
@@ -124,8 +131,7 @@ fn decimal(text: Option<Text>) -> Result<f64, Rejection> {
 }
 
 fn binance(message: &[u8], path: Path) -> Result<DecodedTrade<'_>, Rejection> {
-    let fast = (path == Path::FastFirst).then(|| binance_flat(message)).flatten();
-    let mut event = match fast {
+    let mut event = match path.fast(|| binance_flat(message)) {
         Some(event) => event,
         None => serde_json::from_slice::<BinanceEvent>(message).map_err(rejection)?,
     };
@@ -155,22 +161,23 @@ fn binance(message: &[u8], path: Path) -> Result<DecodedTrade<'_>, Rejection> {
 fn binance_flat(message: &[u8]) -> Option<BinanceEvent<'_>> {
     let mut event = BinanceEvent::default();
     read_fields(message, &["e", "s", "t", "a", "p", "q", "T"], |field, value| {
-        let text = |value| match value {
+        // Every field is an Option: null is an absent one.
+        let optional_text = |value| match value {
             FlatValue::Null => Some(None),
             value => text(value).map(Some),
         };
-        let integer = |value| match value {
+        let optional_integer = |value| match value {
             FlatValue::Null => Some(None),
             value => unsigned(value).map(Some),
         };
         match field {
-            0 => event.event = text(value)?,
-            1 => event.symbol = text(value)?,
-            2 => event.trade_id = integer(value)?,
-            3 => event.aggregate_id = integer(value)?,
-            4 => event.price = text(value)?,
-            5 => event.qty = text(value)?,
-            _ => event.time_ms = integer(value)?.map(i64::try_from).transpose().ok()?,
+            0 => event.event = optional_text(value)?,
+            1 => event.symbol = optional_text(value)?,
+            2 => event.trade_id = optional_integer(value)?,
+            3 => event.aggregate_id = optional_integer(value)?,
+            4 => event.price = optional_text(value)?,
+            5 => event.qty = optional_text(value)?,
+            _ => event.time_ms = optional_integer(value)?.map(i64::try_from).transpose().ok()?,
         }
         Some(())
     })?;
@@ -449,7 +456,7 @@ impl Mapping {
 
     fn decode<'a>(&self, message: &'a [u8], path: Path) -> Result<DecodedTrade<'a>, Rejection> {
         let mut fields = Fields::default();
-        if let Some(flat) = (self.top_level && path == Path::FastFirst).then(|| self.read_flat(message)).flatten() {
+        if let Some(flat) = path.fast(|| self.top_level.then(|| self.read_flat(message)).flatten()) {
             fields = flat;
         } else if self.top_level {
             let mut de = serde_json::Deserializer::from_slice(message);
