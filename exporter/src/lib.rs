@@ -11,6 +11,7 @@ pub mod consumers;
 pub mod discovery;
 pub mod epoch;
 pub mod exposition;
+pub mod memory;
 pub mod probe;
 pub mod reason;
 pub mod redis_conn;

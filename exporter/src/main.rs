@@ -67,6 +67,7 @@ enum LogFormat {
 }
 
 fn main() -> ExitCode {
+    tickwatch_exporter::memory::return_big_blocks();
     let cli = Cli::parse();
     let config = match config::load(&cli.config) {
         Ok(c) => c,
@@ -158,6 +159,10 @@ async fn serve(
         tokio::net::TcpListener::bind(&address).await.map_err(|e| format!("cannot listen on {address}: {e}"))?;
     let shared = Arc::new(Shared::new());
     let app = Arc::new(App::start(config_path, &config, Arc::clone(&shared), lifecycle));
+    // The targets hold what they need; the parsed file (every table, for reload
+    // fingerprints) would otherwise stay for the process's life.
+    drop(config);
+    tickwatch_exporter::memory::release_freed();
     tracing::info!(address, targets = app.target_count(), tls = web.tls(), "tickwatch-exporter listening");
     tokio::spawn(reload_on_sighup(Arc::clone(&app)));
     tickwatch_common::web::serve(listener, router(app), web, limits, shutdown_signal()).await;

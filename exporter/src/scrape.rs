@@ -2,7 +2,7 @@
 //! concurrent scrapes share each target's running round.
 
 use crate::consumers::panic_text;
-use crate::exposition::{Samples, encode, families};
+use crate::exposition::{Exposition, Samples, encode, families};
 use crate::probe::{Probe, ProbeError, ProbeResult, TargetProbe};
 use crate::reason::Reason;
 use crate::shared::Shared;
@@ -40,7 +40,7 @@ pub fn budget(scrape_timeout_header: Option<&str>, default: Duration) -> Duratio
 
 /// Probes `probes` concurrently under `budget` and encodes their samples with every
 /// long-lived metric (`/metrics`).
-pub async fn scrape(probes: &[Arc<TargetProbe>], budget: Duration, shared: &Arc<Shared>) -> String {
+pub async fn scrape(probes: &[Arc<TargetProbe>], budget: Duration, shared: &Arc<Shared>) -> Exposition {
     let samples = probe_all(probes, budget, shared).await;
     let configured: std::collections::HashSet<&str> = probes.iter().map(|p| p.target.as_str()).collect();
     encode(samples, &shared.gather_configured(&|name| configured.contains(name)))
@@ -49,7 +49,7 @@ pub async fn scrape(probes: &[Arc<TargetProbe>], budget: Duration, shared: &Arc<
 /// Probes one target and encodes its samples with the long-lived metrics labelled with
 /// its name only (`/probe?target=NAME`): never other targets' series nor the exporter's
 /// own metrics, which belong on `/metrics`.
-pub async fn scrape_one(probe: &Arc<TargetProbe>, budget: Duration, shared: &Arc<Shared>) -> String {
+pub async fn scrape_one(probe: &Arc<TargetProbe>, budget: Duration, shared: &Arc<Shared>) -> Exposition {
     let samples = probe_all(std::slice::from_ref(probe), budget, shared).await;
     encode(samples, &shared.gather_target(&probe.target))
 }

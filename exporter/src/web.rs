@@ -5,11 +5,12 @@
 //! targets. The running targets can be swapped by a reload while scrapes go on.
 
 use crate::config;
-use crate::exposition::encode;
+use crate::exposition::{Exposition, encode};
 use crate::probe::{Running, TargetProbe, build_all, trace};
 use crate::scrape::{budget, probe_once, scrape, scrape_one};
 use crate::shared::Shared;
 use axum::Router;
+use axum::body::Body;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
@@ -108,6 +109,7 @@ impl App {
         *self.current.write().expect("not poisoned") =
             Arc::new(Targets { probes, default_timeout: config.defaults.timeout, secrets: config.secrets.clone() });
         loaded(&self.shared);
+        crate::memory::release_freed();
         Ok(())
     }
 }
@@ -134,13 +136,22 @@ fn scrape_budget(targets: &Targets, headers: &HeaderMap) -> Duration {
     budget(headers.get(TIMEOUT_HEADER).and_then(|v| v.to_str().ok()), targets.default_timeout)
 }
 
-fn exposition(text: String) -> Response {
-    ([(header::CONTENT_TYPE, tickwatch_common::TEXT_FORMAT)], text).into_response()
+/// Sends an exposition piece by piece (no copy into one string), with its length.
+fn send(exposition: Exposition) -> Response {
+    // What the probes built the exposition from is freed by now.
+    crate::memory::release_freed();
+    let length = exposition.len();
+    let pieces = exposition.into_pieces().into_iter().map(Ok::<_, std::convert::Infallible>);
+    let headers = [
+        (header::CONTENT_TYPE, tickwatch_common::TEXT_FORMAT.to_owned()),
+        (header::CONTENT_LENGTH, length.to_string()),
+    ];
+    (headers, Body::from_stream(futures_util::stream::iter(pieces))).into_response()
 }
 
 async fn metrics(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     let targets = app.targets();
-    exposition(scrape(&targets.probes, scrape_budget(&targets, &headers), &app.shared).await)
+    send(scrape(&targets.probes, scrape_budget(&targets, &headers), &app.shared).await)
 }
 
 async fn probe(
@@ -162,7 +173,7 @@ async fn probe(
         let text = debug(probe, budget).await;
         return ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], mask(&text, &targets.secrets)).into_response();
     }
-    exposition(scrape_one(probe, budget, &app.shared).await)
+    send(scrape_one(probe, budget, &app.shared).await)
 }
 
 /// One probe of `probe` of its own (not shared with scrapes), told step by step: what it
@@ -189,7 +200,7 @@ async fn debug(probe: &TargetProbe, budget: Duration) -> String {
         }
     };
     text.push_str("\nMetrics that would have been returned:\n");
-    text.push_str(&encode(samples, &[]));
+    text.push_str(&encode(samples, &[]).to_string());
     text
 }
 

@@ -78,6 +78,14 @@ fn queues_from_bindings<'a>(members: impl IntoIterator<Item = &'a str>) -> Vec<S
     queues
 }
 
+/// The configured and the discovered queues, each once, sorted.
+fn merge(configured: &[String], discovered: &[String]) -> Vec<String> {
+    let mut queues: Vec<String> = configured.iter().chain(discovered).cloned().collect();
+    queues.sort();
+    queues.dedup();
+    queues
+}
+
 /// Queues whose unread lists one EXISTS covers: one command for many keys costs Redis far
 /// less than a command per queue; when one of them appeared, the group's unread lists are
 /// read with LLEN in a second round trip.
@@ -113,11 +121,12 @@ pub struct RedisQueues {
     steps: Vec<u8>,
     max_keys: usize,
     bindings: Cached,
-    /// The priority lists of each queue that held tasks at the last scrape. Most queues
-    /// never use priorities, and Redis deletes an empty list, so a scrape reads these
-    /// lists (and step 0) with LLEN and covers the rest with one EXISTS per group of
-    /// queues; lists that appeared since are read in a second round trip, so every count
-    /// stays exact.
+    /// The priority lists other than step 0 that held tasks at the last scrape, of the
+    /// queues that had any. Most queues never use priorities, and Redis deletes an empty
+    /// list, so a scrape reads these lists (and step 0) with LLEN and covers the rest with
+    /// one EXISTS per group of queues; lists that appeared since are read in a second
+    /// round trip, so every count stays exact whatever this map holds (it only saves
+    /// commands), and it holds nothing for a queue without priorities.
     holding: Mutex<HashMap<String, Steps>>,
 }
 
@@ -219,22 +228,31 @@ impl RedisQueues {
             }
         })
         .await?;
-        *self.holding.lock().expect("not poisoned") = queues.iter().cloned().zip(counted.held).collect();
+        let priorities = queues.iter().zip(counted.held).filter(|(_, held)| held & !bit(0) != 0);
+        *self.holding.lock().expect("not poisoned") = priorities.map(|(queue, held)| (queue.clone(), held)).collect();
         Ok((counted.totals, unacked))
     }
 
     async fn read(&self) -> ProbeResult {
         let mut out = Samples::new();
         let con = self.link.get().await.map_err(|e| ProbeError::new(Reason::Connection, e))?;
-        let mut queues = self.queues.clone();
-        if self.discover {
-            let found = self.bindings.get(|| self.discover(con.clone())).await?;
-            found.report("celery", &self.name, "queues", &mut out);
-            queues.extend(found.keys.iter().cloned());
-            queues.sort();
-            queues.dedup();
-        }
-        let (totals, unacked) = self.lengths(con, &queues).await?;
+        // The configured queues or the discovered ones are read as they are; only both
+        // together take a merged copy.
+        let (found, merged);
+        let queues: &[String] = match self.discover {
+            false => &self.queues,
+            true => {
+                found = self.bindings.get(|| self.discover(con.clone())).await?;
+                found.report("celery", &self.name, "queues", &mut out);
+                if self.queues.is_empty() {
+                    &found.keys
+                } else {
+                    merged = merge(&self.queues, &found.keys);
+                    &merged
+                }
+            }
+        };
+        let (totals, unacked) = self.lengths(con, queues).await?;
         for (queue, total) in queues.iter().zip(totals) {
             out.add(&QUEUE_LENGTH, &[("target", &self.name), ("queue_name", queue)], total as f64);
         }

@@ -344,7 +344,7 @@ mod tests {
         );
         assert_eq!(out.value("redis_latency_percentiles_usec", &[("cmd", "xadd"), ("quantile", "0.5")]), Some(1.003));
         assert_eq!(info.commands["xadd"].usec, 2_000_000.0);
-        let text = crate::exposition::encode(out, &[]);
+        let text = crate::exposition::encode(out, &[]).to_string();
         assert!(text.contains("# TYPE redis_latency_percentiles_usec summary\n"), "{text}");
         assert!(text.contains("redis_latency_percentiles_usec_sum{target=\"cache\",cmd=\"xadd\"} 2000000\n"), "{text}");
         assert!(text.contains("redis_latency_percentiles_usec_count{target=\"cache\",cmd=\"xadd\"} 4\n"), "{text}");
