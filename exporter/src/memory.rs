@@ -2,9 +2,10 @@
 //! freed in its arenas, and raises its mmap threshold each time a big block is freed, so
 //! the blocks of a config of 100,000 queue names and a scrape's megabyte buffers stay in
 //! the heap, and the RSS an operator sees stays at the highest point ever reached.
-//! A fixed threshold and a trim after each of those moments keep it near what is live:
-//! at 10,000 queues 15 MiB instead of 21-25 after the scrapes, for ~4 ms more CPU a
-//! scrape (benches/peers/RESULTS-exporter.md).
+//! A fixed threshold and a trim after each of those moments keep it near what is live: at
+//! 10,000 queues 14 MiB after the scrapes instead of 21 without them, for 4-10 ms more
+//! CPU a scrape, since the next scrape faults the returned pages in again
+//! (benches/peers/RESULTS-exporter.md).
 
 /// Blocks of at least this size get their own mapping, returned to the system when freed
 /// (a scrape's exposition text at 100,000 queues is 6 MB); smaller ones, such as one
