@@ -6,7 +6,8 @@
 #   4. every test of the workspace, against real servers started on loopback ports;
 #   5. every cargo-fuzz target for 20 s from its seed corpus (scripts/fuzz.sh), so a decoder
 #      that learns to crash on outside input fails;
-#   6. the criterion benches in quick mode, so a bench that stops building or running fails.
+#   6. every criterion bench once, in criterion's test mode and the test build, so a bench
+#      that stops building or running fails (figures come from `cargo bench` run by hand).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -17,4 +18,4 @@ promtool check rules dashboards/prometheus/alerts.yml
 promtool test rules dashboards/prometheus/alerts.test.yml
 cargo test --workspace --locked
 scripts/fuzz.sh 20
-cargo bench -p tickwatch-benches --locked -- --quick
+cargo test -p tickwatch-benches --benches --locked
