@@ -10,8 +10,9 @@ use super::scanner::Scanner;
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum FlatValue<'a> {
     Str(&'a str),
-    /// A finite number and its text.
-    Number(f64, &'a str),
+    /// A finite number, and its value as an integer when written as digits only (no
+    /// sign, point or exponent) within a u64, as serde reads an integer field.
+    Number(f64, Option<u64>),
     Bool(bool),
     Null,
 }
@@ -49,8 +50,8 @@ fn value<'a>(s: &mut Scanner<'a>) -> Option<FlatValue<'a>> {
         b'f' => s.literal("false").map(|()| FlatValue::Bool(false))?,
         b'n' => s.literal("null").map(|()| FlatValue::Null)?,
         _ => {
-            let (number, text) = s.float_and_text()?;
-            FlatValue::Number(number, text)
+            let (number, unsigned) = s.float_and_unsigned()?;
+            FlatValue::Number(number, unsigned)
         }
     })
 }
@@ -72,7 +73,7 @@ mod tests {
     fn reads_every_scalar_with_or_without_whitespace() {
         let expected = vec![
             ("s", FlatValue::Str("BTCUSDT")),
-            ("p", FlatValue::Number(1.5e3, "1.5e3")),
+            ("p", FlatValue::Number(1.5e3, None)),
             ("m", FlatValue::Bool(true)),
             ("x", FlatValue::Bool(false)),
             ("n", FlatValue::Null),
@@ -83,6 +84,30 @@ mod tests {
             Some(expected)
         );
         assert_eq!(members("{}"), Some(vec![]));
+    }
+
+    /// A number written as digits only carries its integer, as serde reads an integer
+    /// field; its float is the one serde reads for a float field.
+    #[test]
+    fn integers_carry_their_value_and_floats_read_as_serde_does() {
+        for (text, integer) in [
+            ("0", Some(0)),
+            ("12", Some(12)),
+            ("1767225600000000001", Some(1_767_225_600_000_000_001)),
+            ("9999999999999999999", Some(9_999_999_999_999_999_999)),
+            ("18446744073709551615", Some(u64::MAX)),
+            ("18446744073709551616", None),
+            ("-1", None),
+            ("1.0", None),
+            ("1e3", None),
+        ] {
+            let json = format!(r#"{{"n":{text}}}"#);
+            let read = members(&json);
+            let Some([("n", FlatValue::Number(float, unsigned))]) = read.as_deref() else { panic!("{text}: not read") };
+            assert_eq!(*unsigned, integer, "{text}");
+            let serde: f64 = serde_json::from_str(text).unwrap();
+            assert_eq!(float.to_bits(), serde.to_bits(), "{text}");
+        }
     }
 
     /// Each of these is serde's to read or to refuse.

@@ -115,7 +115,8 @@ impl<'a> Scanner<'a> {
     /// A finite number, correctly rounded (as serde_json's `float_roundtrip` reads it).
     pub(crate) fn float(&mut self) -> Option<f64> {
         match self.short_decimal() {
-            // Both exact, so the one division is correctly rounded (Clinger's fast path).
+            // An integer's conversion is correctly rounded; with a point, both operands are
+            // exact, so the one division is correctly rounded (Clinger's fast path).
             Some((digits, decimals, read)) => {
                 self.rest = &self.rest[read..];
                 Some(digits as f64 / EXACT_POWERS_OF_TEN[decimals])
@@ -124,9 +125,26 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// The form prices and sizes are written in: a non-negative number of at most 15
-    /// digits, with or without a point, no exponent, as (digits as an integer, digits after
-    /// the point, bytes read). Anything else is for lexical-core, which reads every form.
+    /// [`Self::float`], and the number's value as an integer when it is written as digits
+    /// only (no sign, point or exponent) and fits a u64: one pass gives both, so a field
+    /// read as an integer is not parsed a second time.
+    pub(crate) fn float_and_unsigned(&mut self) -> Option<(f64, Option<u64>)> {
+        if let Some((digits, 0, read)) = self.short_decimal() {
+            self.rest = &self.rest[read..];
+            return Some((digits as f64, Some(digits)));
+        }
+        let before = self.rest;
+        let value = self.float()?;
+        let text = &before[..before.len() - self.rest.len()];
+        let unsigned = text.bytes().all(|b| b.is_ascii_digit()).then(|| text.parse().ok()).flatten();
+        Some((value, unsigned))
+    }
+
+    /// The forms prices, sizes, sequence numbers and timestamps are written in: a
+    /// non-negative integer of at most 19 digits (a u64 holds them all), or a number of at
+    /// most 15 digits with a point (an f64 holds them exactly), no exponent, as (digits as
+    /// an integer, digits after the point, bytes read). Anything else is for lexical-core,
+    /// which reads every form.
     #[inline]
     fn short_decimal(&self) -> Option<(u64, usize, usize)> {
         let bytes = self.rest.as_bytes();
@@ -134,11 +152,12 @@ impl<'a> Scanner<'a> {
         let mut decimals = None;
         while let Some(&b) = bytes.get(read) {
             match b {
-                b'0'..=b'9' if count == 15 => return None,
+                b'0'..=b'9' if count == 19 || (count == 15 && decimals.is_some()) => return None,
                 b'0'..=b'9' => {
                     digits = digits * 10 + u64::from(b - b'0');
                     count += 1;
                 }
+                b'.' if decimals.is_none() && count > 15 => return None,
                 b'.' if decimals.is_none() && count > 0 => decimals = Some(count),
                 b'e' | b'E' => return None,
                 _ => break,
@@ -149,13 +168,6 @@ impl<'a> Scanner<'a> {
         let leading_zero = bytes.first() == Some(&b'0') && bytes.get(1).is_some_and(u8::is_ascii_digit);
         let point_last = read > 0 && bytes[read - 1] == b'.';
         (count > 0 && !leading_zero && !point_last).then_some((digits, decimals, read))
-    }
-
-    /// A finite number and the text it was written as.
-    pub(crate) fn float_and_text(&mut self) -> Option<(f64, &'a str)> {
-        let before = self.rest;
-        let value = self.float()?;
-        Some((value, &before[..before.len() - self.rest.len()]))
     }
 }
 

@@ -215,7 +215,7 @@ fn text(value: FlatValue<'_>) -> Option<Text<'_>> {
 /// an integer field refuses.
 fn unsigned(value: FlatValue) -> Option<u64> {
     match value {
-        FlatValue::Number(_, digits) if digits.bytes().all(|b| b.is_ascii_digit()) => digits.parse().ok(),
+        FlatValue::Number(_, unsigned) => unsigned,
         _ => None,
     }
 }

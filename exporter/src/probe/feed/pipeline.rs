@@ -212,11 +212,14 @@ impl Pipeline {
     }
 
     fn check_trade(&mut self, trade: DecodedTrade, arrival_ns: i64) -> Result<(), Rejection> {
-        if !self.trades.contains_key(trade.symbol.as_ref()) {
-            let symbol = self.new_symbol(&trade.symbol, SymbolQuality::default())?;
-            self.trades.insert(trade.symbol.clone().into_owned(), symbol);
-        }
-        let s = self.trades.get_mut(trade.symbol.as_ref()).expect("inserted above");
+        // One lookup per trade of a known symbol (a second only for a new one).
+        let s = match self.trades.get_mut(trade.symbol.as_ref()) {
+            Some(s) => s,
+            None => {
+                let symbol = self.new_symbol(&trade.symbol, SymbolQuality::default())?;
+                self.trades.entry(trade.symbol.clone().into_owned()).or_insert(symbol)
+            }
+        };
         s.staleness.arrived(arrival_ns);
         s.last_ms.store((arrival_ns / 1_000_000) as u64, Ordering::Relaxed);
         let v = s.quality.check(&trade.tick, arrival_ns, &self.trade_th);
