@@ -129,15 +129,19 @@ impl<'a> Scanner<'a> {
     /// only (no sign, point or exponent) and fits a u64: one pass gives both, so a field
     /// read as an integer is not parsed a second time.
     pub(crate) fn float_and_unsigned(&mut self) -> Option<(f64, Option<u64>)> {
-        if let Some((digits, 0, read)) = self.short_decimal() {
-            self.rest = &self.rest[read..];
-            return Some((digits as f64, Some(digits)));
+        match self.short_decimal() {
+            Some((digits, decimals, read)) => {
+                self.rest = &self.rest[read..];
+                Some((digits as f64 / EXACT_POWERS_OF_TEN[decimals], (decimals == 0).then_some(digits)))
+            }
+            None => {
+                let before = self.rest;
+                let value = self.number(&FLOAT).filter(|v: &f64| v.is_finite())?;
+                let text = &before[..before.len() - self.rest.len()];
+                let unsigned = text.bytes().all(|b| b.is_ascii_digit()).then(|| text.parse().ok()).flatten();
+                Some((value, unsigned))
+            }
         }
-        let before = self.rest;
-        let value = self.float()?;
-        let text = &before[..before.len() - self.rest.len()];
-        let unsigned = text.bytes().all(|b| b.is_ascii_digit()).then(|| text.parse().ok()).flatten();
-        Some((value, unsigned))
     }
 
     /// The forms prices, sizes, sequence numbers and timestamps are written in: a
