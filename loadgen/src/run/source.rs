@@ -14,8 +14,6 @@ use tickwatch_feed::{OptionChain, Trade};
 /// One message to send.
 #[derive(Debug, Clone)]
 pub struct Outgoing {
-    /// Symbol or underlying (for `{symbol}` keys and WebSocket subscriptions).
-    pub key: String,
     /// The bytes on the wire (canonical JSON, or a recorded message as it was).
     pub payload: Vec<u8>,
     /// What the payload holds, for sinks that template over its fields.
@@ -27,11 +25,23 @@ pub struct Outgoing {
 pub enum Record {
     Trade(Trade),
     Chain(Box<OptionChain>),
-    /// A recorded foreign message.
-    Raw,
+    /// A recorded foreign message, with the symbol or underlying it names (empty when none).
+    Raw {
+        key: String,
+    },
 }
 
 impl Outgoing {
+    /// Symbol or underlying (for `{symbol}` keys and WebSocket subscriptions), read from the
+    /// record, so a synthesized message does not carry a copy of its symbol.
+    pub fn key(&self) -> &str {
+        match &self.record {
+            Record::Trade(t) => &t.symbol,
+            Record::Chain(c) => &c.underlying,
+            Record::Raw { key } => key,
+        }
+    }
+
     /// The message's fields by name (built only when a sink asks: Celery arguments).
     pub fn fields(&self) -> Value {
         match &self.record {
@@ -41,7 +51,7 @@ impl Outgoing {
                 json!({"underlying": c.underlying, "symbol": c.underlying, "expiry": c.expiry.to_string(),
                 "spot": c.spot, "ts_ns": c.ts_ns, "pcr": c.pcr_open_interest()})
             }
-            Record::Raw => serde_json::from_slice(&self.payload).unwrap_or(Value::Null),
+            Record::Raw { .. } => serde_json::from_slice(&self.payload).unwrap_or(Value::Null),
         }
     }
 }
@@ -206,7 +216,7 @@ impl Feed {
             },
             FeedKind::Replay(r) => {
                 let message = r.next()?;
-                Some(self.shard.owns_unlisted(&message.key).then_some(message))
+                Some(self.shard.owns_unlisted(message.key()).then_some(message))
             }
         }
     }
@@ -216,13 +226,13 @@ impl Feed {
 pub fn trade_message(t: Trade) -> Outgoing {
     let mut payload = Vec::with_capacity(160);
     encode(&t, &mut payload);
-    Outgoing { key: t.symbol.clone(), payload, record: Record::Trade(t) }
+    Outgoing { payload, record: Record::Trade(t) }
 }
 
 fn chain_message(c: OptionChain) -> Outgoing {
     let mut payload = Vec::with_capacity(16 * 1024);
     encode(&c, &mut payload);
-    Outgoing { key: c.underlying.clone(), payload, record: Record::Chain(Box::new(c)) }
+    Outgoing { payload, record: Record::Chain(Box::new(c)) }
 }
 
 /// One line of a replay file: a canonical trade or chain, or a recorded message.
@@ -388,7 +398,7 @@ fn recorded(value: Value) -> Result<Recorded, String> {
                 ["/s", "/symbol", "/underlying"].iter().find_map(|p| m.pointer(p)?.as_str().map(str::to_owned))
             })
             .unwrap_or_default();
-        return Ok(Recorded { time_ns: arrival, message: Outgoing { key, payload, record: Record::Raw } });
+        return Ok(Recorded { time_ns: arrival, message: Outgoing { payload, record: Record::Raw { key } } });
     }
     if value.get("rows").is_some() {
         let chain: OptionChain = serde_json::from_value(value).map_err(|e| format!("not a valid option chain: {e}"))?;

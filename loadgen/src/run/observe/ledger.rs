@@ -380,7 +380,7 @@ mod tests {
     fn trade(symbol: &str, seq: u64) -> Outgoing {
         let trade =
             Trade { venue: "v".into(), symbol: symbol.into(), seq, ts_ns: 0, price: 1.0, qty: 1.0, side: Side::Buy };
-        Outgoing { key: symbol.into(), payload: Vec::new(), record: Record::Trade(trade) }
+        Outgoing { payload: Vec::new(), record: Record::Trade(trade) }
     }
 
     /// A ledger of two symbols and one phase, with an observer of two connections: one

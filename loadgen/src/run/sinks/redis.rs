@@ -95,9 +95,9 @@ impl Sink for RedisSink {
                 .send(|commands| {
                     for m in batch {
                         match mode {
-                            RedisMode::Publish => key.arg(commands.command(3).arg(b"PUBLISH"), &m.key),
+                            RedisMode::Publish => key.arg(commands.command(3).arg(b"PUBLISH"), m.key()),
                             RedisMode::Xadd => {
-                                key.arg(commands.command(8).arg(b"XADD"), &m.key);
+                                key.arg(commands.command(8).arg(b"XADD"), m.key());
                                 commands.arg(b"MAXLEN").arg(b"~").arg(maxlen).arg(b"*").arg(b"data");
                             }
                         }

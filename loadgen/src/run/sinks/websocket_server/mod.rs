@@ -602,7 +602,7 @@ impl WebSocketServerSink {
         match (&self.exchange, &m.record) {
             (Exchange::Tickwatch, _) => {
                 let text = Utf8Bytes::try_from(Bytes::from(m.payload.clone())).map_err(|e| e.to_string())?;
-                rendered.push(Published { key: Arc::from(m.key.as_str()), text, aggregate: None });
+                rendered.push(Published { key: Arc::from(m.key()), text, aggregate: None });
             }
             (Exchange::Binance(_), Record::Trade(trade)) => {
                 let (text, aggregate) = binance::render(trade);
@@ -620,7 +620,7 @@ impl WebSocketServerSink {
             (Exchange::Deribit(instruments), Record::Chain(chain)) => {
                 self.notifications.chain(chain, instruments, rendered);
             }
-            (Exchange::Deribit(_), Record::Raw) => {
+            (Exchange::Deribit(_), Record::Raw { .. }) => {
                 return Err(
                     "the Deribit protocol sends trades and option chains; this sink's source replays other messages"
                         .into(),
