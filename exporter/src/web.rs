@@ -200,7 +200,7 @@ async fn debug(probe: &TargetProbe, budget: Duration) -> String {
         }
     };
     text.push_str("\nMetrics that would have been returned:\n");
-    text.push_str(&encode(samples, &[]).to_string());
+    text.extend(encode(samples, &[]).into_pieces());
     text
 }
 

@@ -121,7 +121,7 @@ impl<'a> Scanner<'a> {
                 self.rest = &self.rest[read..];
                 Some(digits as f64 / EXACT_POWERS_OF_TEN[decimals])
             }
-            None => self.number(&FLOAT).filter(|v: &f64| v.is_finite()),
+            None => self.any_float(),
         }
     }
 
@@ -136,12 +136,18 @@ impl<'a> Scanner<'a> {
             }
             None => {
                 let before = self.rest;
-                let value = self.number(&FLOAT).filter(|v: &f64| v.is_finite())?;
+                let value = self.any_float()?;
                 let text = &before[..before.len() - self.rest.len()];
                 let unsigned = text.bytes().all(|b| b.is_ascii_digit()).then(|| text.parse().ok()).flatten();
                 Some((value, unsigned))
             }
         }
+    }
+
+    /// A finite number of any form JSON allows, by lexical-core.
+    #[inline]
+    fn any_float(&mut self) -> Option<f64> {
+        self.number(&FLOAT).filter(|v: &f64| v.is_finite())
     }
 
     /// The forms prices, sizes, sequence numbers and timestamps are written in: a
